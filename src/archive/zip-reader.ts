@@ -1,0 +1,70 @@
+/**
+ * Reading nsr's zips: the archive comment (metadata), the entries, and a CRC
+ * check of an entry's inflated bytes (yauzl checks sizes but not CRC-32).
+ */
+import { crc32 } from 'node:zlib';
+import yauzl from 'yauzl';
+import { decodeZipComment, type ZipMeta } from '../compress/zip-meta.js';
+
+export interface ZipEntryInfo {
+  name: string;
+  crc32: number;
+  uncompressedSize: number;
+  compressedSize: number;
+}
+
+export interface ZipInfo {
+  comment: string;
+  meta: ZipMeta | undefined;
+  entries: ZipEntryInfo[];
+}
+
+function openZip(file: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) =>
+    yauzl.open(file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true }, (err, zip) => (err ? reject(err) : resolve(zip!))),
+  );
+}
+
+export async function readZipInfo(file: string): Promise<ZipInfo> {
+  const zip = await openZip(file);
+  try {
+    const entries: ZipEntryInfo[] = [];
+    await forEachEntry(zip, async (e) => {
+      entries.push({ name: e.fileName, crc32: e.crc32, uncompressedSize: e.uncompressedSize, compressedSize: e.compressedSize });
+    });
+    return { comment: zip.comment, meta: decodeZipComment(zip.comment), entries };
+  } finally {
+    zip.close();
+  }
+}
+
+/** Inflates every entry, calling `onData` with its chunks, and checks each entry's CRC-32. */
+export async function readZipEntries(file: string, onData?: (entry: ZipEntryInfo, chunk: Buffer) => void): Promise<ZipInfo> {
+  const zip = await openZip(file);
+  try {
+    const entries: ZipEntryInfo[] = [];
+    await forEachEntry(zip, async (e) => {
+      const info = { name: e.fileName, crc32: e.crc32, uncompressedSize: e.uncompressedSize, compressedSize: e.compressedSize };
+      entries.push(info);
+      const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) => zip.openReadStream(e, (err, s) => (err ? reject(err) : resolve(s!))));
+      let crc = 0;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        crc = crc32(chunk, crc);
+        onData?.(info, chunk);
+      }
+      if (crc >>> 0 !== e.crc32 >>> 0) throw new Error(`${file}: entry ${e.fileName}: CRC-32 mismatch (stored ${e.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)})`);
+    });
+    return { comment: zip.comment, meta: decodeZipComment(zip.comment), entries };
+  } finally {
+    zip.close();
+  }
+}
+
+function forEachEntry(zip: yauzl.ZipFile, fn: (e: yauzl.Entry) => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    zip.on('entry', (e: yauzl.Entry) => fn(e).then(() => zip.readEntry(), reject));
+    zip.on('end', () => resolve());
+    zip.on('error', reject);
+    zip.readEntry();
+  });
+}

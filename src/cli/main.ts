@@ -1,0 +1,21 @@
+/** The `nsr` command line: one file per command, each thin over the library. */
+import { Command } from 'commander';
+import { registerRun } from './run.js';
+import { registerSchema } from './schema.js';
+import { registerSimulate } from './simulate.js';
+import { EXIT_USAGE, version } from './common.js';
+
+const program = new Command();
+program
+  .name('nsr')
+  .description('Network State Recorder: records network APIs into time-windowed, zipped NDJSON archives')
+  .version(version())
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride((err) => {
+    // commander exits 1 on usage errors; nsr's contract is 2 (help and version stay 0).
+    process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
+  });
+registerRun(program);
+registerSimulate(program);
+registerSchema(program);
+await program.parseAsync(process.argv);

@@ -1,0 +1,99 @@
+/**
+ * `nsr run`: the foreground recorder. SIGTERM/SIGINT stop it cleanly; a second
+ * signal skips compression (the files are recovered at the next start).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Option, type Command } from 'commander';
+import { loadConfig, type LoadedConfig } from '../config/loader.js';
+import { ConfigError } from '../config/errors.js';
+import { parseDuration } from '../config/duration.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { Recorder } from '../pipeline/recorder.js';
+import { configOption, EXIT_OK, EXIT_RUNTIME, fail, resolveConfigFile, version } from './common.js';
+
+interface RunOptions {
+  config?: string;
+  simulate?: boolean;
+  for?: string;
+  logLevel?: string;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('record the configured streams until SIGTERM or SIGINT')
+    .addOption(configOption())
+    .option('--simulate', 'also start the built-in NDTwin simulator on the kernel address of the config (for demos)')
+    .option('--for <duration>', 'stop by itself after this long, as on SIGTERM (e.g. 30s, 10m)')
+    .addOption(new Option('--log-level <level>', 'override log.level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .action(async (opts: RunOptions) => {
+      try {
+        process.exitCode = await run(opts);
+      } catch (err) {
+        fail(err);
+      }
+    });
+}
+
+async function run(opts: RunOptions): Promise<number> {
+  const loaded = loadConfig(resolveConfigFile(opts.config));
+  const forMs = opts.for === undefined ? undefined : parseDuration(opts.for);
+  if (opts.for !== undefined && !forMs) throw new ConfigError(`--for: got ${JSON.stringify(opts.for)}; expected a duration such as 30s or 10m`);
+  const { log: logCfg } = loaded.config;
+  const log = createLogger({ level: opts.logLevel ?? logCfg.level, console: logCfg.console, file: logCfg.file });
+  if (loaded.legacy) log.info({ config: loaded.file }, 'reading the original recorder settings format');
+
+  const simulator = opts.simulate ? await startSimulator(loaded, log) : undefined;
+  const recorder = new Recorder(loaded, { log, version: version() });
+  try {
+    await recorder.start();
+  } catch (err) {
+    simulator?.kill('SIGTERM');
+    throw err;
+  }
+  log.info({ streams: loaded.streams.map((s) => s.name), output: loaded.config.output.dir }, 'recording');
+
+  const stopped = new Promise<string>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) {
+        log.info({ signal }, 'stopping: finishing fetches, flushing and compressing windows');
+        resolve(signal);
+      } else recorder.hurryStop();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    if (forMs) setTimeout(() => resolve('duration'), forMs).unref();
+  });
+  const reason = await stopped;
+  const result = await recorder.stop(reason);
+  simulator?.kill('SIGTERM');
+  log.info(result, result.complete ? 'stopped: every fetched record is on disk' : 'stopped with unwritten records');
+  log.flush?.();
+  return result.complete && !result.deadlineReached ? EXIT_OK : EXIT_RUNTIME;
+}
+
+/** Forks `nsr simulate` on the kernel address the config points at. */
+async function startSimulator(loaded: LoadedConfig, log: Logger): Promise<ChildProcess> {
+  const ndtwin = loaded.streams.find((s) => s.kind === 'ndtwin');
+  if (!ndtwin) throw new ConfigError('--simulate: no ndtwin stream in the config to point the simulator at');
+  const url = new URL(String(ndtwin.options.kernel ?? 'http://127.0.0.1:8000'));
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
+    throw new ConfigError(`--simulate: the kernel address ${url.host} is not a loopback address; the simulator only listens on this machine`);
+  }
+  const main = fileURLToPath(new URL('../../bin/nsr', import.meta.url));
+  const child = fork(main, ['simulate', '--host', url.hostname.replace(/^\[|\]$/g, ''), '--port', url.port || '80'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', (m: { type?: string; url?: string }) => (m?.type === 'ready' ? resolve() : reject(new Error('unexpected message from the simulator'))));
+    child.once('exit', (code) => reject(new Error(`the simulator exited with code ${code} before it was ready`)));
+  });
+  child.removeAllListeners('exit');
+  let stopping = false;
+  child.on('exit', (code, signal) => stopping || log.warn({ code, signal }, 'the simulator exited while recording'));
+  const kill = child.kill.bind(child);
+  child.kill = (signal?: NodeJS.Signals | number) => ((stopping = true), kill(signal));
+  log.info({ url: url.origin }, 'simulator started');
+  return child;
+}

@@ -1,0 +1,65 @@
+/**
+ * Ticks on an absolute grid: tick k is due at k × interval (epoch ms), so two
+ * tickers with the same interval fire on the same instants and never drift.
+ * When the process stalls past one or more grid points, those ticks are
+ * reported as missed (reason `late`) and the ticker resumes on the grid; it
+ * never fires a burst of late ticks to catch up.
+ */
+import type { Clock, TimerHandle } from './clock.js';
+
+export interface TickHandlers {
+  onTick(tick: number, scheduledAt: number): void;
+  onMissed(tick: number, scheduledAt: number, reason: 'late'): void;
+}
+
+/** How far past its due time a tick may fire and still count as on time. */
+const DEFAULT_TOLERANCE_FRACTION = 0.5;
+
+export class Ticker {
+  private timer: TimerHandle | undefined;
+  private nextTick = 0;
+  private running = false;
+
+  constructor(
+    readonly intervalMs: number,
+    private readonly clock: Clock,
+    private readonly handlers: TickHandlers,
+    private readonly toleranceMs = Math.floor(intervalMs * DEFAULT_TOLERANCE_FRACTION),
+  ) {
+    if (!(intervalMs > 0)) throw new RangeError(`interval must be positive, got ${intervalMs}`);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.nextTick = Math.floor(this.clock.now() / this.intervalMs) + 1;
+    this.schedule();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    const dueAt = this.nextTick * this.intervalMs;
+    this.timer = this.clock.after(dueAt - this.clock.now(), () => this.fire());
+  }
+
+  private fire(): void {
+    if (!this.running) return;
+    const now = this.clock.now();
+    const dueAt = this.nextTick * this.intervalMs;
+    if (now < dueAt) return this.schedule(); // timers may fire a hair early against the wall clock
+    // The newest grid point we can still fire on time; everything before it was missed.
+    const current = Math.floor(now / this.intervalMs);
+    const onTime = now - current * this.intervalMs <= this.toleranceMs;
+    const firstMissed = this.nextTick;
+    const lastMissed = onTime ? current - 1 : current;
+    for (let k = firstMissed; k <= lastMissed; k++) this.handlers.onMissed(k, k * this.intervalMs, 'late');
+    if (onTime) this.handlers.onTick(current, current * this.intervalMs);
+    this.nextTick = current + 1;
+    if (this.running) this.schedule();
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * A pool of forked zip workers. Jobs queue here; each worker handles one at a
+ * time. A worker that dies is replaced and its job retried; a job that fails
+ * `maxAttempts` times is reported and its `.json` left in place for recovery
+ * at the next start, so nothing is lost.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ZipJob, ZipResult } from './zip-job.js';
+
+export interface CompressionOutcome {
+  job: ZipJob;
+  ok: boolean;
+  bytesIn?: number;
+  bytesOut?: number;
+  ms?: number;
+  error?: string;
+  attempts: number;
+}
+
+export interface CompressionPoolOptions {
+  workers: number;
+  maxAttempts?: number;
+  onDone?: (outcome: CompressionOutcome) => void;
+  /** Called when a worker process dies unexpectedly. */
+  onWorkerExit?: (info: { pid?: number; code: number | null; signal: NodeJS.Signals | null }) => void;
+}
+
+interface Pending {
+  job: ZipJob;
+  attempts: number;
+  resolve: (o: CompressionOutcome) => void;
+}
+
+interface Worker {
+  child: ChildProcess;
+  busy?: Pending;
+}
+
+export class CompressionPool {
+  private readonly waiting: Pending[] = [];
+  private readonly workers = new Set<Worker>();
+  private nextId = 1;
+  private closing = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly opts: CompressionPoolOptions) {}
+
+  /** Jobs waiting or running: the compression backlog. */
+  get backlog(): number {
+    let running = 0;
+    for (const w of this.workers) if (w.busy) running++;
+    return this.waiting.length + running;
+  }
+
+  submit(job: Omit<ZipJob, 'id'>): Promise<CompressionOutcome> {
+    return new Promise((resolve) => {
+      this.waiting.push({ job: { ...job, id: this.nextId++ }, attempts: 0, resolve });
+      this.dispatch();
+    });
+  }
+
+  /** Resolves when every submitted job has finished. */
+  drain(): Promise<void> {
+    if (this.backlog === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops the workers once idle. Jobs still queued are abandoned (their `.json` stays for recovery). */
+  async close(): Promise<void> {
+    this.closing = true;
+    const exits = [...this.workers].map((w) => new Promise<void>((resolve) => {
+      if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
+      w.child.once('exit', () => resolve());
+      if (w.busy) w.child.kill('SIGKILL');
+      else w.child.disconnect();
+    }));
+    await Promise.all(exits);
+    this.workers.clear();
+  }
+
+  private dispatch(): void {
+    if (this.closing) return;
+    while (this.waiting.length > 0) {
+      let worker = [...this.workers].find((w) => !w.busy);
+      if (!worker && this.workers.size < this.opts.workers) worker = this.spawn();
+      if (!worker) return;
+      const pending = this.waiting.shift()!;
+      pending.attempts++;
+      worker.busy = pending;
+      worker.child.send(pending.job);
+    }
+  }
+
+  private spawn(): Worker {
+    const child = fork(workerPath(), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    const worker: Worker = { child };
+    this.workers.add(worker);
+    child.on('message', (result: ZipResult) => this.finished(worker, result));
+    child.on('exit', (code, signal) => {
+      this.workers.delete(worker);
+      if (this.closing) return;
+      this.opts.onWorkerExit?.({ pid: child.pid, code, signal });
+      const lost = worker.busy;
+      worker.busy = undefined;
+      if (lost) this.retryOrFail(lost, `the compression worker died (${signal ?? `exit code ${code}`})`);
+      this.dispatch();
+    });
+    return worker;
+  }
+
+  private finished(worker: Worker, result: ZipResult): void {
+    const pending = worker.busy;
+    if (!pending || pending.job.id !== result.id) return;
+    worker.busy = undefined;
+    if (result.ok) this.settle(pending, { job: pending.job, ok: true, bytesIn: result.bytesIn, bytesOut: result.bytesOut, ms: result.ms, attempts: pending.attempts });
+    else this.retryOrFail(pending, `${result.code ? `${result.code}: ` : ''}${result.error}`);
+    this.dispatch();
+  }
+
+  private retryOrFail(pending: Pending, error: string): void {
+    if (pending.attempts < (this.opts.maxAttempts ?? 3) && !this.closing) {
+      this.waiting.unshift(pending);
+    } else {
+      this.settle(pending, { job: pending.job, ok: false, error, attempts: pending.attempts });
+    }
+  }
+
+  private settle(pending: Pending, outcome: CompressionOutcome): void {
+    this.opts.onDone?.(outcome);
+    pending.resolve(outcome);
+    if (this.backlog === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}
+
+/** The built worker; under a TypeScript test runner only the `.ts` source exists, and fork inherits the loader. */
+function workerPath(): string {
+  const js = fileURLToPath(new URL('./zip-worker.js', import.meta.url));
+  return existsSync(js) ? js : fileURLToPath(new URL('./zip-worker.ts', import.meta.url));
+}

@@ -1,0 +1,158 @@
+/**
+ * Loads the configuration: YAML → environment substitution → legacy conversion →
+ * schema validation → cross-field checks → resolved streams. Every error names
+ * the file, the path in it, the bad value and what was expected.
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { convertLegacyConfig, isLegacyConfig } from './legacy.js';
+import { configSchema, type ParsedConfig } from './schema.js';
+import { formatDuration } from './duration.js';
+import { SOURCE_KINDS } from '../sources/registry.js';
+import type { StreamTiming } from '../sources/source.js';
+
+export const DEFAULT_CONFIG_FILE = 'setting/recorder.yaml';
+export const EVENTS_STREAM = 'events';
+
+export interface StreamConfig {
+  name: string;
+  kind: string;
+  timing: StreamTiming;
+  /** The validated kind-specific options, handed to the kind's build function. */
+  options: Record<string, unknown> & { kind: string; enabled: boolean };
+}
+
+export interface LoadedConfig {
+  file: string;
+  legacy: boolean;
+  config: ParsedConfig;
+  streams: StreamConfig[];
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError(`config file ${file} not found: create it (setting/recorder.yaml in the nsr repository is a working example) or pass -c FILE`);
+    if (code === 'EISDIR') throw new ConfigError(`config file ${file} is a directory: pass the YAML file itself with -c FILE`);
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  return parseConfig(text, file, env);
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const where = e.linePos ? `${file}:${e.linePos[0].line}:${e.linePos[0].col}` : file;
+    throw new ConfigError(`${where}: the file is not valid YAML: ${e.message.split('\n')[0]}${e.code === 'DUPLICATE_KEY' ? ' (each stream name and setting may appear once)' : ''}`);
+  }
+  let raw: unknown = doc.toJS();
+  if (raw === null || raw === undefined) throw new ConfigError(`${file}: the file is empty: it needs at least a \`streams:\` section (see setting/recorder.yaml)`);
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: expected a mapping with a \`streams:\` section at the top level, got ${describe(raw)}`);
+  raw = substituteEnv(raw, env, file, []);
+  const legacy = isLegacyConfig(raw);
+  if (legacy) raw = convertLegacyConfig(raw as Record<string, unknown>, file);
+
+  const result = configSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues, file));
+  const config = result.data;
+  return { file, legacy, config, streams: resolveStreams(config, file) };
+}
+
+function resolveStreams(config: ParsedConfig, file: string): StreamConfig[] {
+  const problems: string[] = [];
+  const streams: StreamConfig[] = [];
+  const names = Object.keys(config.streams);
+  if (names.length === 0) problems.push(`streams: no stream is configured; add one, e.g. \`flowinfo: {kind: ndtwin, data: flow}\``);
+  const lower = new Map<string, string>();
+  for (const name of names) {
+    const path = `streams.${name}`;
+    const s = config.streams[name] as StreamConfig['options'] & { interval?: number; timeout?: number; window?: number; retries?: number };
+    if (name === EVENTS_STREAM) problems.push(`${path}: the name "${EVENTS_STREAM}" is reserved for nsr's own events stream; choose another name`);
+    const clash = lower.get(name.toLowerCase());
+    if (clash) problems.push(`${path}: the name differs from "${clash}" only in case; file names would collide on case-insensitive disks, choose another name`);
+    lower.set(name.toLowerCase(), name);
+    const intervalMs = s.interval ?? config.defaults.interval;
+    const windowMs = s.window ?? config.output.window;
+    const timeoutMs = s.timeout ?? defaultTimeout(intervalMs);
+    if (intervalMs <= 0) problems.push(`${path}.interval: got ${formatDuration(intervalMs)}; expected a positive duration such as 1s`);
+    if (timeoutMs <= 0) problems.push(`${path}.timeout: got ${formatDuration(timeoutMs)}; expected a positive duration shorter than the interval`);
+    else if (timeoutMs >= intervalMs) problems.push(`${path}.timeout: got ${formatDuration(timeoutMs)}, not shorter than the interval (${formatDuration(intervalMs)}); a fetch must end before the next tick, e.g. timeout: ${formatDuration(defaultTimeout(intervalMs))}`);
+    if (windowMs < intervalMs) problems.push(`${path}.window: got ${formatDuration(windowMs)}, shorter than the interval (${formatDuration(intervalMs)}); a window must hold at least one record`);
+    if (!s.enabled) continue;
+    streams.push({ name, kind: s.kind, timing: { intervalMs, timeoutMs, windowMs, retries: s.retries ?? config.defaults.retries }, options: s });
+  }
+  if (config.output.window <= 0) problems.push(`output.window: expected a positive duration such as 5m`);
+  if (config.shutdown.grace >= config.shutdown.deadline) problems.push(`shutdown.grace: got ${formatDuration(config.shutdown.grace)}, not shorter than shutdown.deadline (${formatDuration(config.shutdown.deadline)})`);
+  if (problems.length > 0) throw new ConfigError(`${file}: ${problems.length === 1 ? problems[0] : `${problems.length} problems:\n  ${problems.join('\n  ')}`}`);
+  for (const s of streams) if (!SOURCE_KINDS[s.kind]) throw new ConfigError(`${file}: streams.${s.name}.kind: unknown kind ${s.kind}`);
+  return streams;
+}
+
+/** 80% of the interval, leaving the rest for writing before the next tick. */
+export function defaultTimeout(intervalMs: number): number {
+  return Math.max(1, Math.floor(intervalMs * 0.8));
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** `${NAME}` and `${NAME:-default}` in string values; done after YAML parsing so a value cannot inject YAML. */
+function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, file: string, path: (string | number)[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(ENV_REF, (_, name: string, fallback: string | undefined) => {
+      const v = env[name];
+      if (v !== undefined && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      throw new ConfigError(`${file}: ${path.join('.')}: the environment variable ${name} is not set; export it (e.g. in the systemd unit's EnvironmentFile) or write \${${name}:-default}`);
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, file, [...path, i]));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, file, [...path, k])]));
+  }
+  return value;
+}
+
+function formatIssues(issues: z.core.$ZodIssue[], file: string): string {
+  const lines = issues.slice(0, 10).map((issue) => formatIssue(issue));
+  const more = issues.length > 10 ? `\n  … and ${issues.length - 10} more` : '';
+  return lines.length === 1 ? `${file}: ${lines[0]}` : `${file}: ${issues.length} problems:\n  ${lines.join('\n  ')}${more}`;
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.length ? issue.path.join('.') : '(top level)';
+  const input = (issue as { input?: unknown }).input;
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
+      return `${path}: unknown key${issue.keys.length > 1 ? 's' : ''} ${keys}; remove ${issue.keys.length > 1 ? 'them' : 'it'} or check the spelling (the JSON Schema in setting/recorder.schema.json lists every key)`;
+    }
+    case 'invalid_union': {
+      if ((issue as { note?: string }).note === 'No matching discriminator' || issue.path.length === 2) {
+        const kind = input && typeof input === 'object' ? (input as Record<string, unknown>).kind : undefined;
+        const known = Object.keys(SOURCE_KINDS).join(', ');
+        if (kind === undefined) return `${path}: the stream has no \`kind\`; expected one of ${known}`;
+        return `${path}.kind: unknown stream kind ${JSON.stringify(kind)}; expected one of ${known}`;
+      }
+      return `${path}: ${issue.message}`;
+    }
+    case 'invalid_type':
+      if (input === undefined) return `${path}: missing; expected ${issue.expected}`;
+      return `${path}: got ${describe(input)}; ${issue.message.startsWith('expected') ? issue.message : `expected ${issue.expected}`}`;
+    default:
+      return input === undefined ? `${path}: ${issue.message}` : `${path}: got ${describe(input)}; ${issue.message}`;
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  const text = JSON.stringify(v);
+  return `${text.length > 60 ? `${text.slice(0, 57)}...` : text} (a ${typeof v})`;
+}

@@ -1,0 +1,61 @@
+/**
+ * The configuration schema of `setting/recorder.yaml`. The same schema validates
+ * at load time and is published as JSON Schema (`nsr schema`), so editors can
+ * complete and check the file.
+ */
+import { z } from 'zod';
+import { duration, size, streamName } from './schema-types.js';
+import { streamKindSchema } from '../sources/registry.js';
+
+const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    output: z
+      .strictObject({
+        dir: z.string().min(1).default('recorded_info').meta({ description: 'where windows and zips go; relative to the working directory' }),
+        window: duration('the default window length').default(300_000),
+        max_window_size: size('the size at which a window is closed early').default(512 * 1024 ** 2),
+      })
+      .prefault({}),
+    defaults: z
+      .strictObject({
+        interval: duration('the default fetch interval').default(1000),
+        retries: z.int().min(0).max(10).default(2),
+      })
+      .prefault({}),
+    queue: z
+      .strictObject({
+        max_records: z.int().positive().default(10_000),
+        max_bytes: size('the per-stream queue byte limit').default(256 * 1024 ** 2),
+      })
+      .prefault({}),
+    compression: z
+      .strictObject({
+        workers: z.int().min(1).max(64).default(1),
+        level: z.int().min(1).max(9).default(4),
+      })
+      .prefault({}),
+    shutdown: z
+      .strictObject({
+        grace: duration('the grace period for in-flight fetches').default(2000),
+        deadline: duration('the deadline for the whole shutdown').default(60_000),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        level: logLevel.default('info'),
+        file: z.string().min(1).optional().meta({ description: 'also write JSON log lines to this file' }),
+        console: z.boolean().default(true),
+      })
+      .prefault({}),
+    streams: z.record(streamName, streamKindSchema).meta({ description: 'the streams to record, by name' }),
+  });
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+
+export function configJsonSchema(): object {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+}

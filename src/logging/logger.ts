@@ -1,0 +1,38 @@
+/**
+ * pino logs on stderr (stdout stays for command output): readable lines on a
+ * terminal, JSON lines otherwise, optionally also JSON lines into a file.
+ * Credentials are redacted by key wherever they appear.
+ */
+import { pino, type Logger, type DestinationStream, type StreamEntry, type Level } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+
+export interface LoggerOptions {
+  level: string;
+  console: boolean;
+  file?: string;
+  /** Force pretty (true) or JSON (false); default: pretty when stderr is a terminal. */
+  pretty?: boolean;
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  const streams: StreamEntry[] = [];
+  const level = opts.level as Level;
+  if (opts.console) {
+    const usePretty = opts.pretty ?? Boolean(process.stderr.isTTY);
+    const dest: DestinationStream = usePretty
+      ? pretty({ destination: 2, colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+      : pino.destination({ dest: 2, sync: true });
+    streams.push({ level, stream: dest });
+  }
+  if (opts.file) streams.push({ level, stream: pino.destination({ dest: opts.file, mkdir: true, sync: false }) });
+  return pino(
+    {
+      level: opts.level,
+      base: { pid: process.pid },
+      redact: { paths: ['*.authorization', '*.Authorization', '*.token', '*.password', 'headers.*'], censor: '[redacted]' },
+    },
+    streams.length > 0 ? pino.multistream(streams) : pino.destination('/dev/null'),
+  );
+}

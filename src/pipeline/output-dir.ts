@@ -1,0 +1,57 @@
+/**
+ * The output directory: created if missing, proven writable before the first
+ * tick, and locked so two recorders never write into the same windows.
+ */
+import { mkdirSync, openSync, closeSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../config/errors.js';
+
+const LOCK_FILE = '.nsr.lock';
+
+export function prepareOutputDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    const probe = path.join(dir, `.nsr-write-test-${process.pid}`);
+    closeSync(openSync(probe, 'w'));
+    unlinkSync(probe);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(`output directory ${dir} cannot be written (${e.code ?? e.message}): choose another output.dir in the config, or fix its permissions/mount`);
+  }
+}
+
+/** Takes the directory lock; a lock left by a dead process is taken over. Returns the release function. */
+export function lockOutputDir(dir: string): () => void {
+  const lock = path.join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return () => {
+        try {
+          if (readFileSync(lock, 'utf8').trim() === String(process.pid)) unlinkSync(lock);
+        } catch {
+          /* already gone */
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(readFileSync(lock, 'utf8').trim());
+      if (pid && pid !== process.pid && isAlive(pid)) {
+        throw new ConfigError(`another nsr (pid ${pid}) is recording into ${dir}: stop it first (kill -TERM ${pid}) or choose another output.dir`);
+      }
+      unlinkSync(lock); // stale: its process is gone
+    }
+  }
+  throw new ConfigError(`cannot lock output directory ${dir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,367 @@
+/**
+ * The recorder: wires sources, tickers, queues, window writers, compression
+ * and the events stream (the one place where wiring lives), and runs the
+ * lifecycle: recover → start → tick … → stop (DESIGN 2.6).
+ */
+import path from 'node:path';
+import { systemClock, type Clock } from '../clock/clock.js';
+import { Ticker } from '../clock/ticker.js';
+import { CompressionPool } from '../compress/compression-pool.js';
+import { recoverDirectory } from '../compress/recovery.js';
+import { encodeZipComment } from '../compress/zip-meta.js';
+import { EVENTS_STREAM, type LoadedConfig } from '../config/loader.js';
+import type { Logger } from '../logging/logger.js';
+import { SOURCE_KINDS } from '../sources/registry.js';
+import { FetchError, type Source } from '../sources/source.js';
+import { jsonName, zipName } from '../sinks/window-naming.js';
+import { WindowWriter, type ClosedWindow } from '../sinks/window-writer.js';
+import { BoundedQueue } from './bounded-queue.js';
+import { EventLog } from './event-log.js';
+import { lockOutputDir, prepareOutputDir } from './output-dir.js';
+import type { Payload } from './payload.js';
+import { recordEncoder, type RecordEncoder } from './record.js';
+import { StreamStats } from './stream-stats.js';
+
+interface Channel {
+  name: string;
+  source?: Source; // none for the events stream
+  encode?: RecordEncoder;
+  queue: BoundedQueue<Payload>;
+  writer: WindowWriter;
+  stats: StreamStats;
+  inFlight?: Promise<void>;
+  consumer?: Promise<void>;
+  /** Set at shutdown: the consumer returns once the queue is empty. */
+  draining?: boolean;
+}
+
+export interface RecorderOptions {
+  log: Logger;
+  clock?: Clock;
+  version?: string;
+}
+
+export interface StopResult {
+  /** Every fetched record reached a window file. */
+  complete: boolean;
+  /** Every closed window was compressed. */
+  compressed: boolean;
+  deadlineReached: boolean;
+}
+
+/** How long after its end a window is closed when no record closes it first. */
+const CLOSE_SLACK_MS = 1000;
+/** Pause before retrying a failed write (disk full, I/O error). */
+const WRITE_RETRY_MS = 1000;
+
+export class Recorder {
+  private readonly channels = new Map<string, Channel>();
+  private readonly tickers: Ticker[] = [];
+  private readonly fetchAbort = new AbortController();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly events: EventLog;
+  private readonly pool: CompressionPool;
+  private readonly compressions = new Set<Promise<unknown>>();
+  private readonly outputDir: string;
+  private releaseLock: (() => void) | undefined;
+  private stopped = false;
+  private hurry = false;
+  private stopping: Promise<StopResult> | undefined;
+  private startedAt = 0;
+
+  constructor(private readonly loaded: LoadedConfig, private readonly opts: RecorderOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log;
+    const { config } = loaded;
+    this.outputDir = path.resolve(config.output.dir);
+    const eventsChannel = this.addChannel(EVENTS_STREAM, config.output.window);
+    // Events are small and must never be refused: their queue accepts past its bound.
+    this.events = new EventLog((p) => eventsChannel.queue.push(p), this.log, () => this.clock.now());
+    for (const stream of loaded.streams) {
+      const kind = SOURCE_KINDS[stream.kind];
+      const source = kind.build(stream.name, kind.schema.parse(stream.options), { timing: stream.timing });
+      const channel = this.addChannel(stream.name, stream.timing.windowMs);
+      channel.source = source;
+      channel.encode = recordEncoder(source.shape);
+    }
+    this.pool = new CompressionPool({
+      workers: config.compression.workers,
+      onWorkerExit: ({ pid, code, signal }) => this.events.emit('compression_worker_died', { pid, code, signal }, 'warn'),
+    });
+  }
+
+  private addChannel(name: string, windowMs: number): Channel {
+    const { config } = this.loaded;
+    const channel: Channel = {
+      name,
+      queue: new BoundedQueue<Payload>(config.queue.max_records, config.queue.max_bytes, (p) => p.line.length),
+      writer: new WindowWriter({ dir: path.resolve(config.output.dir), stream: name, windowMs, maxBytes: config.output.max_window_size }),
+      stats: new StreamStats(),
+    };
+    this.channels.set(name, channel);
+    return channel;
+  }
+
+  get streams(): ReadonlyMap<string, { stats: StreamStats; queueDepth: number }> {
+    return new Map([...this.channels].map(([name, c]) => [name, { stats: c.stats, queueDepth: c.queue.depth }]));
+  }
+
+  async start(): Promise<void> {
+    prepareOutputDir(this.outputDir);
+    this.releaseLock = lockOutputDir(this.outputDir);
+    this.startedAt = this.clock.now();
+    for (const channel of this.channels.values()) channel.consumer = this.consume(channel);
+    const { config, streams, file, legacy } = this.loaded;
+    this.events.emit('start', {
+      version: this.opts.version,
+      pid: process.pid,
+      config: file,
+      legacy_config: legacy || undefined,
+      output_dir: this.outputDir,
+      streams: Object.fromEntries(streams.map((s) => [s.name, { kind: s.kind, target: this.channels.get(s.name)!.source!.target, interval_ms: s.timing.intervalMs, timeout_ms: s.timing.timeoutMs, window_ms: s.timing.windowMs }])),
+      window_ms: config.output.window,
+    });
+    await this.recover();
+    // One ticker per interval: streams with the same interval fire on the same tick.
+    const byInterval = new Map<number, Channel[]>();
+    for (const c of this.channels.values()) {
+      if (!c.source) continue;
+      const list = byInterval.get(c.source.timing.intervalMs) ?? [];
+      list.push(c);
+      byInterval.set(c.source.timing.intervalMs, list);
+    }
+    for (const [interval, group] of byInterval) {
+      const ticker = new Ticker(interval, this.clock, {
+        onTick: (tick, at) => group.forEach((c) => this.onTick(c, tick, at)),
+        onMissed: (tick, at, reason) => group.forEach((c) => this.missed(c, tick, at, reason, 'the recorder was stalled past this tick')),
+      });
+      this.tickers.push(ticker);
+      ticker.start();
+    }
+  }
+
+  private async recover(): Promise<void> {
+    const { actions, windows } = await recoverDirectory(this.outputDir);
+    for (const a of actions) this.events.emit('recovery', { ...a }, a.action === 'unreadable' ? 'error' : 'warn');
+    for (const w of windows) {
+      this.events.emit('recovery', { action: 'compress_leftover', file: jsonName(w.base), stream: w.stream, records: w.records }, 'warn');
+      this.compress(w);
+    }
+  }
+
+  private onTick(c: Channel, tick: number, scheduledAt: number): void {
+    if (this.stopped) return;
+    if (c.inFlight) return this.missed(c, tick, scheduledAt, 'overlap', 'the previous fetch of this stream was still running');
+    if (!c.queue.hasRoom()) return this.missed(c, tick, scheduledAt, 'queue_full', `the queue holds ${c.queue.depth} records (${c.queue.stats().bytes} bytes) not yet written`);
+    c.inFlight = this.fetch(c, tick, scheduledAt).finally(() => (c.inFlight = undefined));
+  }
+
+  private async fetch(c: Channel, tick: number, scheduledAt: number): Promise<void> {
+    const source = c.source!;
+    const started = this.clock.now();
+    c.stats.noteLateness(started - scheduledAt);
+    c.stats.fetches++;
+    try {
+      const body = await source.fetch(this.fetchAbort.signal, scheduledAt + source.timing.intervalMs);
+      const receivedAt = this.clock.now();
+      const line = c.encode!(receivedAt, body);
+      c.queue.push({ stream: c.name, tick, scheduledAt, receivedAt, line });
+      if (receivedAt < c.stats.lastRecordAt) {
+        this.events.emit('clock_backwards', { stream: c.name, previous: c.stats.lastRecordAt, now: receivedAt }, 'warn', 'the wall clock went backwards');
+      }
+      c.stats.lastRecordAt = receivedAt;
+      if (c.stats.failingTicks > 0) {
+        this.events.emit('stream_recovered', { stream: c.name, tick, missed_ticks: c.stats.failingTicks }, 'info', `${c.name}: recording again after ${c.stats.failingTicks} missed ticks`);
+        c.stats.failingTicks = 0;
+        c.stats.lastReason = undefined;
+      }
+    } catch (err) {
+      const e = err instanceof FetchError ? err : new FetchError('fetch_error', String(err));
+      c.stats.noteFailure(e.reason);
+      this.missed(c, tick, scheduledAt, e.reason, e.message, e.attempts);
+    }
+  }
+
+  private missed(c: Channel, tick: number, scheduledAt: number, reason: string, message: string, attempts?: number): void {
+    c.stats.noteMissed(reason);
+    c.stats.failingTicks++;
+    // Log a failure when it starts or changes; every missed tick still goes to the events stream.
+    const level = c.stats.lastReason === reason ? 'debug' : 'warn';
+    c.stats.lastReason = reason;
+    this.events.emit('missed_tick', { stream: c.name, tick, scheduled_at: scheduledAt, reason, message, attempts }, level, `${c.name}: tick missed (${reason}): ${message}`);
+  }
+
+  /** Writes a channel's queue into its windows, in order, until the recorder drains. */
+  private async consume(c: Channel): Promise<void> {
+    let writeFailing = false;
+    for (;;) {
+      const item = c.queue.peek();
+      if (!item) {
+        if (c.draining) return;
+        await this.waitForItem(c);
+        await this.closeDueWindow(c);
+        continue;
+      }
+      try {
+        const closed = await c.writer.append(item.line, item.receivedAt);
+        if (writeFailing) this.events.emit('write_recovered', { stream: c.name }, 'info');
+        writeFailing = false;
+        c.queue.shift();
+        c.stats.records++;
+        c.stats.bytes += item.line.length;
+        if (closed) this.compress(closed);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (!writeFailing) {
+          // Not for the events stream itself: its own write is what failed.
+          const fields = { stream: c.name, code: e.code, message: e.message, queued: c.queue.depth };
+          if (c.name !== EVENTS_STREAM) this.events.emit('write_error', fields, 'error', `${c.name}: cannot write window file, retrying`);
+          else this.log.error(fields, 'events: cannot write window file, retrying');
+        }
+        writeFailing = true;
+        if (this.hurry) return; // a second signal: what is queued now stays unwritten, reported at stop
+        await new Promise((r) => setTimeout(r, WRITE_RETRY_MS));
+      }
+    }
+  }
+
+  private waitForItem(c: Channel): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => c.queue.wake(), 1000);
+      c.queue.whenNotEmpty().then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private async closeDueWindow(c: Channel): Promise<void> {
+    try {
+      const closed = await c.writer.closeIfDue(this.clock.now(), CLOSE_SLACK_MS);
+      if (closed) this.compress(closed);
+    } catch (err) {
+      this.log.error({ stream: c.name, err }, 'cannot close window file');
+    }
+  }
+
+  private compress(w: ClosedWindow, report = true): void {
+    const { config } = this.loaded;
+    const job = this.pool
+      .submit({ jsonPath: w.jsonPath, zipPath: path.join(w.dir, zipName(w.base)), entryName: jsonName(w.base), level: config.compression.level, comment: encodeZipComment(w), mtime: w.last })
+      .then((o) => {
+        const fields = { stream: w.stream, file: zipName(w.base), records: w.records, first: w.first, last: w.last, bytes: w.bytes, zip_bytes: o.bytesOut, ms: o.ms && Math.round(o.ms) };
+        if (o.ok) {
+          if (report) this.events.emit('window_compressed', fields, 'debug');
+          else this.log.debug(fields, 'window_compressed');
+        } else {
+          const failed = { ...fields, error: o.error, attempts: o.attempts, kept: jsonName(w.base) };
+          if (report) this.events.emit('compress_failed', failed, 'error', `cannot compress ${jsonName(w.base)}; it stays and is compressed at the next start`);
+          else this.log.error(failed, 'compress_failed');
+        }
+      });
+    this.compressions.add(job);
+    job.finally(() => this.compressions.delete(job));
+  }
+
+  /**
+   * Stops the recorder (DESIGN 2.6). `hurry()` (a second signal) skips
+   * compression; the deadline does the same on its own. Returns once every
+   * fetched record is in a closed, fsynced window file.
+   */
+  stop(reason: string, deadlineMs = this.loaded.config.shutdown.deadline): Promise<StopResult> {
+    this.stopping ??= this.shutdown(reason, deadlineMs);
+    return this.stopping;
+  }
+
+  hurryStop(): void {
+    if (this.hurry) return;
+    this.hurry = true;
+    this.log.warn('second signal: skipping compression; window files are compressed at the next start');
+  }
+
+  private async shutdown(reason: string, deadlineMs: number): Promise<StopResult> {
+    const { config } = this.loaded;
+    const began = this.clock.now();
+    let deadlineReached = false;
+    const deadline = setTimeout(() => {
+      deadlineReached = true;
+      this.log.error(`shutdown deadline of ${deadlineMs} ms reached: skipping what is left of compression`);
+      this.hurryStop();
+    }, deadlineMs);
+    deadline.unref();
+
+    // 1. no new ticks
+    this.stopped = true;
+    for (const t of this.tickers) t.stop();
+    // 2. in-flight fetches finish within the grace period, then are aborted
+    const inFlight = [...this.channels.values()].map((c) => c.inFlight).filter(Boolean) as Promise<void>[];
+    if (inFlight.length > 0) {
+      const settled = await Promise.race([Promise.allSettled(inFlight).then(() => true), sleep(config.shutdown.grace).then(() => false)]);
+      if (!settled) this.fetchAbort.abort();
+      await Promise.allSettled(inFlight);
+    }
+    this.fetchAbort.abort();
+    // 3. drain every data queue into its windows, 4. close and fsync the windows
+    const dataChannels = [...this.channels.values()].filter((c) => c.source);
+    for (const c of dataChannels) {
+      c.draining = true;
+      c.queue.wake();
+    }
+    await Promise.all(dataChannels.map((c) => c.consumer));
+    const unwritten = dataChannels.reduce((n, c) => n + c.queue.depth, 0);
+    for (const c of dataChannels) {
+      const closed = await c.writer.close().catch((err) => {
+        this.log.error({ stream: c.name, err }, 'cannot close window file; it is recovered at the next start');
+        return undefined;
+      });
+      if (closed && !this.hurry) this.compress(closed);
+    }
+    // 5. compress
+    if (!this.hurry) await Promise.race([this.pool.drain(), waitUntil(() => this.hurry)]);
+    if (!this.hurry) await Promise.race([Promise.allSettled([...this.compressions]), waitUntil(() => this.hurry)]);
+    // 6. the stop event, then the events window itself
+    const compressed = !this.hurry && this.pool.backlog === 0;
+    this.events.emit('stop', {
+      reason,
+      uptime_ms: this.clock.now() - this.startedAt,
+      shutdown_ms: this.clock.now() - began,
+      unwritten_records: unwritten,
+      compressed,
+      deadline_reached: deadlineReached || undefined,
+      streams: Object.fromEntries(dataChannels.map((c) => [c.name, c.stats.summary()])),
+    }, unwritten > 0 ? 'error' : 'info');
+    const events = this.channels.get(EVENTS_STREAM)!;
+    events.draining = true;
+    events.queue.wake();
+    await events.consumer;
+    const closedEvents = await events.writer.close().catch(() => undefined);
+    if (closedEvents && !this.hurry) {
+      this.compress(closedEvents, false);
+      await Promise.race([this.pool.drain(), waitUntil(() => this.hurry)]);
+    }
+    await Promise.race([Promise.allSettled([...this.compressions]), waitUntil(() => this.hurry)]);
+    await this.pool.close();
+    for (const c of this.channels.values()) c.source?.close();
+    clearTimeout(deadline);
+    this.releaseLock?.();
+    return { complete: unwritten === 0 && events.queue.depth === 0, compressed: compressed && !this.hurry, deadlineReached };
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls a condition (used to cut waits short when a second signal arrives). */
+function waitUntil(cond: () => boolean, everyMs = 50): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (cond()) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, everyMs);
+    timer.unref();
+  });
+}

@@ -1,0 +1,48 @@
+/** Per-stream counters kept by the recorder; reported in the stop event and (later) metrics. */
+export class StreamStats {
+  fetches = 0;
+  records = 0;
+  bytes = 0;
+  readonly failures = new Map<string, number>();
+  readonly missed = new Map<string, number>();
+  /** Consecutive missed ticks, to log a failure once and its recovery once. */
+  failingTicks = 0;
+  lastReason: string | undefined;
+  lastRecordAt = 0;
+  private readonly lateness: number[] = [];
+  private latenessNext = 0;
+
+  constructor(private readonly reservoir = 10_000) {}
+
+  noteMissed(reason: string): void {
+    this.missed.set(reason, (this.missed.get(reason) ?? 0) + 1);
+  }
+
+  noteFailure(reason: string): void {
+    this.failures.set(reason, (this.failures.get(reason) ?? 0) + 1);
+  }
+
+  /** How late a fetch started against its tick (ms); keeps the most recent `reservoir` values. */
+  noteLateness(ms: number): void {
+    if (this.lateness.length < this.reservoir) this.lateness.push(ms);
+    else this.lateness[this.latenessNext++ % this.reservoir] = ms;
+  }
+
+  latenessSummary(): { p50: number; p99: number; max: number; n: number } | undefined {
+    if (this.lateness.length === 0) return undefined;
+    const sorted = [...this.lateness].sort((a, b) => a - b);
+    const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+    return { p50: q(0.5), p99: q(0.99), max: sorted[sorted.length - 1], n: sorted.length };
+  }
+
+  summary(): Record<string, unknown> {
+    return {
+      fetches: this.fetches,
+      records: this.records,
+      bytes: this.bytes,
+      failures: Object.fromEntries(this.failures),
+      missed_ticks: Object.fromEntries(this.missed),
+      lateness_ms: this.latenessSummary(),
+    };
+  }
+}

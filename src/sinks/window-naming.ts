@@ -1,0 +1,68 @@
+/**
+ * Window boundaries and file names (DESIGN 2.2). Windows align to the local
+ * wall clock, so a 5-minute window starts at :00, :05, … and the windows of
+ * all streams line up; names use the local time of the window start, as the
+ * Python NSR does: `YYYY_MM_DD_HH-MM-SS_<stream>.json`.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+/** Start (epoch ms) of the window holding `t`, aligned in local time. */
+export function windowStart(t: number, windowMs: number): number {
+  const offset = -new Date(t).getTimezoneOffset() * 60_000;
+  return Math.floor((t + offset) / windowMs) * windowMs - offset;
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** `YYYY_MM_DD_HH-MM-SS` in local time. */
+export function formatWindowTime(t: number): string {
+  const d = new Date(t);
+  return `${d.getFullYear()}_${pad(d.getMonth() + 1)}_${pad(d.getDate())}_${pad(d.getHours())}-${pad(d.getMinutes())}-${pad(d.getSeconds())}`;
+}
+
+export const jsonName = (base: string) => `${base}.json`;
+export const zipName = (base: string) => `${base}_json.zip`;
+export const tmpZipSuffix = '.tmp';
+
+/** The file name pattern nsr writes; anything else in the directory is left alone. */
+export const WINDOW_FILE = /^(\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2})_([A-Za-z0-9][A-Za-z0-9_.-]*?)(\.json|_json\.zip|_json\.zip\.tmp)$/;
+
+export interface ParsedWindowName {
+  base: string;
+  time: string;
+  stream: string;
+  type: 'json' | 'zip' | 'tmp';
+}
+
+export function parseWindowName(file: string): ParsedWindowName | undefined {
+  const m = WINDOW_FILE.exec(file);
+  if (!m) return undefined;
+  const type = m[3] === '.json' ? 'json' : m[3] === '_json.zip' ? 'zip' : 'tmp';
+  return { base: `${m[1]}_${m[2]}`, time: m[1], stream: m[2], type };
+}
+
+/** Local time `YYYY_MM_DD_HH-MM-SS` back to epoch ms. */
+export function parseWindowTime(time: string): number {
+  const [date, clock] = [time.slice(0, 10), time.slice(11)];
+  const [y, mo, d] = date.split('_').map(Number);
+  const [h, mi, s] = clock.split('-').map(Number);
+  return new Date(y, mo - 1, d, h, mi, s).getTime();
+}
+
+/**
+ * Picks the base name of a new window file that collides with nothing already
+ * on disk (a window of this stream may exist from before a restart, or a size
+ * cap may have closed it early). Nothing is ever overwritten: the name moves to
+ * the first record's second, then on by one second until it is free.
+ */
+export function freeWindowBase(dir: string, stream: string, windowStartMs: number, firstRecordMs: number): string {
+  const taken = (base: string) =>
+    existsSync(path.join(dir, jsonName(base))) || existsSync(path.join(dir, zipName(base))) || existsSync(path.join(dir, zipName(base) + tmpZipSuffix));
+  let base = `${formatWindowTime(windowStartMs)}_${stream}`;
+  if (!taken(base)) return base;
+  for (let t = Math.max(Math.floor(firstRecordMs / 1000) * 1000, windowStartMs + 1000); ; t += 1000) {
+    base = `${formatWindowTime(t)}_${stream}`;
+    if (!taken(base)) return base;
+  }
+}

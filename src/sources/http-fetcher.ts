@@ -1,0 +1,129 @@
+/**
+ * One HTTP GET per tick with got: keep-alive, a per-attempt timeout, and retries
+ * inside the tick only while the tick has time left. The body stays a Buffer.
+ * Any failure becomes a FetchError with a stable reason; nothing here throws
+ * anything else, so a source never dies.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import got, { type Got, RequestError } from 'got';
+import { FetchError, type BodyKind } from './source.js';
+import { validateBody } from './body.js';
+
+export interface HttpFetcherOptions {
+  url: string;
+  headers?: Record<string, string>;
+  expect: BodyKind;
+  timeoutMs: number;
+  retries: number;
+  /** Pause between attempts; an attempt is only started if it can still get `minAttemptMs`. */
+  retryDelayMs?: number;
+  minAttemptMs?: number;
+  /** Responses larger than this are refused (bounded memory against a runaway upstream). */
+  maxBodyBytes?: number;
+}
+
+export class HttpFetcher {
+  private readonly client: Got;
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 4 });
+
+  constructor(private readonly opts: HttpFetcherOptions) {
+    this.client = got.extend({
+      agent: { http: this.httpAgent, https: this.httpsAgent },
+      retry: { limit: 0 }, // retries are ours: got cannot see the tick's deadline
+      throwHttpErrors: false,
+      responseType: 'buffer',
+      headers: { 'user-agent': 'nsr', accept: 'application/json', ...opts.headers },
+    });
+  }
+
+  async fetch(signal: AbortSignal, deadline: number): Promise<Buffer> {
+    const retryDelay = this.opts.retryDelayMs ?? 100;
+    const minAttempt = this.opts.minAttemptMs ?? 50;
+    let attempts = 0;
+    let last: FetchError | undefined;
+    while (attempts <= this.opts.retries) {
+      const left = deadline - Date.now();
+      if (attempts > 0 && left < minAttempt + retryDelay) break;
+      if (attempts > 0) await sleep(retryDelay, signal);
+      if (signal.aborted) break;
+      attempts++;
+      try {
+        return await this.attempt(signal, Math.max(1, Math.min(this.opts.timeoutMs, deadline - Date.now())));
+      } catch (err) {
+        last = err instanceof FetchError ? err : new FetchError('fetch_error', String(err));
+        if (!retryable(last.reason)) break;
+      }
+    }
+    if (signal.aborted && !last) last = new FetchError('aborted', 'the fetch was cancelled by shutdown');
+    const err = last ?? new FetchError('timeout', 'no time left in the tick for an attempt');
+    throw new FetchError(err.reason, err.message, attempts);
+  }
+
+  private async attempt(signal: AbortSignal, timeoutMs: number): Promise<Buffer> {
+    let res;
+    try {
+      res = await this.client.get(this.opts.url, { signal, timeout: { request: timeoutMs } });
+    } catch (err) {
+      throw classify(err, timeoutMs);
+    }
+    const body = res.rawBody;
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      const snippet = body.subarray(0, 200).toString('utf8').replace(/\s+/g, ' ');
+      throw new FetchError(`http_${res.statusCode}`, `HTTP ${res.statusCode} from ${this.opts.url}${snippet ? `: ${snippet}` : ''}`);
+    }
+    if (this.opts.maxBodyBytes && body.length > this.opts.maxBodyBytes) {
+      throw new FetchError('body_too_large', `the body is ${body.length} bytes, above the limit of ${this.opts.maxBodyBytes}`);
+    }
+    return validateBody(body, this.opts.expect);
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
+
+function classify(err: unknown, timeoutMs: number): FetchError {
+  if (err instanceof RequestError) {
+    switch (err.code) {
+      case 'ETIMEDOUT':
+        return new FetchError('timeout', `no complete response within ${timeoutMs} ms`);
+      case 'ERR_ABORTED':
+        return new FetchError('aborted', 'the fetch was cancelled by shutdown');
+      case 'ECONNREFUSED':
+        return new FetchError('connection_refused', `connection refused (${err.message})`);
+      case 'ECONNRESET':
+      case 'EPIPE':
+      case 'ERR_STREAM_PREMATURE_CLOSE':
+        return new FetchError('connection_reset', `the connection was closed mid-response (${err.message})`);
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+        return new FetchError('dns_error', `the host name does not resolve (${err.message})`);
+      default:
+        return new FetchError('fetch_error', `${err.code ?? 'error'}: ${err.message}`);
+    }
+  }
+  const e = err as Error;
+  if (e?.name === 'AbortError') return new FetchError('aborted', 'the fetch was cancelled by shutdown');
+  return new FetchError('fetch_error', e?.message ?? String(err));
+}
+
+/** Client errors and bad bodies will not change by asking again within the same tick. */
+function retryable(reason: string): boolean {
+  if (reason.startsWith('http_')) return Number(reason.slice(5)) >= 500 || reason === 'http_429';
+  return !['aborted', 'unexpected_body', 'body_too_large', 'dns_error'].includes(reason);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * `ndtwin` kind: the NDTwin kernel's HTTP API. `data: flow` records
+ * get_detected_flow_data wrapped under `flowinfo` (the Python NSR's key; the
+ * replay clients read `flow_info`, so the key is configurable); `data: graph`
+ * records get_graph_data merged after the timestamp, exactly as the original.
+ */
+import { z } from 'zod';
+import { commonStreamFields, httpUrl } from '../config/schema-types.js';
+import { HttpFetcher } from './http-fetcher.js';
+import { redactUrl } from './http.js';
+import type { SourceKind } from './kind.js';
+import type { BodyKind, RecordShape, Source } from './source.js';
+
+interface Endpoint {
+  path: string;
+  expect: BodyKind;
+  shape: (flowKey: string) => RecordShape;
+}
+
+/** Endpoints with a known shape. Other kernel endpoints are reachable with the `http` kind. */
+const ENDPOINTS: Record<string, Endpoint> = {
+  flow: { path: '/ndt/get_detected_flow_data', expect: 'array', shape: (key) => ({ mode: 'wrap', key }) },
+  graph: { path: '/ndt/get_graph_data', expect: 'object', shape: () => ({ mode: 'merge' }) },
+  top_k_flow: { path: '/ndt/get_detected_top_k_flow_data', expect: 'array', shape: (key) => ({ mode: 'wrap', key }) },
+  power: { path: '/ndt/get_power_report', expect: 'array', shape: () => ({ mode: 'wrap', key: 'power_report' }) },
+  cpu: { path: '/ndt/get_cpu_utilization', expect: 'any', shape: () => ({ mode: 'wrap', key: 'cpu_utilization' }) },
+  memory: { path: '/ndt/get_memory_utilization', expect: 'any', shape: () => ({ mode: 'wrap', key: 'memory_utilization' }) },
+  temperature: { path: '/ndt/get_temperature', expect: 'any', shape: () => ({ mode: 'wrap', key: 'temperature' }) },
+};
+
+const schema = z.strictObject({
+  kind: z.literal('ndtwin'),
+  kernel: httpUrl.default('http://127.0.0.1:8000').meta({ description: 'base URL of the NDTwin kernel' }),
+  data: z.enum(Object.keys(ENDPOINTS) as [string, ...string[]]).meta({ description: 'which kernel data to record' }),
+  flow_key: z.string().min(1).default('flowinfo').meta({ description: 'key of flow records; the NDTwin replay clients read flow_info' }),
+  ...commonStreamFields,
+});
+
+export const ndtwinKind: SourceKind<typeof schema> = {
+  kind: 'ndtwin',
+  schema,
+  build(name, cfg, { timing }): Source {
+    const endpoint = ENDPOINTS[cfg.data];
+    const url = new URL(endpoint.path.slice(1), cfg.kernel.endsWith('/') ? cfg.kernel : `${cfg.kernel}/`).toString();
+    const fetcher = new HttpFetcher({ url, expect: endpoint.expect, timeoutMs: timing.timeoutMs, retries: timing.retries });
+    return {
+      name,
+      kind: 'ndtwin',
+      timing,
+      shape: endpoint.shape(cfg.flow_key),
+      target: redactUrl(url),
+      fetch: (signal, deadline) => fetcher.fetch(signal, deadline),
+      close: () => fetcher.close(),
+    };
+  },
+};
