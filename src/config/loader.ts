@@ -133,13 +133,18 @@ function formatIssue(issue: z.core.$ZodIssue): string {
       return `${path}: unknown key${issue.keys.length > 1 ? 's' : ''} ${keys}; remove ${issue.keys.length > 1 ? 'them' : 'it'} or check the spelling (the JSON Schema in setting/recorder.schema.json lists every key)`;
     }
     case 'invalid_union': {
-      if ((issue as { note?: string }).note === 'No matching discriminator' || issue.path.length === 2) {
-        const kind = input && typeof input === 'object' ? (input as Record<string, unknown>).kind : undefined;
+      if (issue.path[0] === 'streams' && issue.path.length <= 3) {
+        const stream = `streams.${String(issue.path[1])}`;
         const known = Object.keys(SOURCE_KINDS).join(', ');
-        if (kind === undefined) return `${path}: the stream has no \`kind\`; expected one of ${known}`;
-        return `${path}.kind: unknown stream kind ${JSON.stringify(kind)}; expected one of ${known}`;
+        const kind = input && typeof input === 'object' ? (input as Record<string, unknown>).kind : input;
+        if (kind === undefined) return `${stream}: the stream has no \`kind\`; expected one of ${known}`;
+        return `${stream}.kind: unknown stream kind ${JSON.stringify(kind)}; expected one of ${known}`;
       }
       return `${path}: ${issue.message}`;
+    }
+    case 'invalid_key': {
+      const inner = issue.issues[0]?.message ?? issue.message;
+      return `${path}: ${inner}`;
     }
     case 'invalid_type':
       if (input === undefined) return `${path}: missing; expected ${issue.expected}`;

@@ -2,7 +2,7 @@
  * The output directory: created if missing, proven writable before the first
  * tick, and locked so two recorders never write into the same windows.
  */
-import { mkdirSync, openSync, closeSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 
@@ -10,7 +10,7 @@ const LOCK_FILE = '.nsr.lock';
 
 export function prepareOutputDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirectories(dir);
     const probe = path.join(dir, `.nsr-write-test-${process.pid}`);
     closeSync(openSync(probe, 'w'));
     unlinkSync(probe);
@@ -18,6 +18,19 @@ export function prepareOutputDir(dir: string): void {
     const e = err as NodeJS.ErrnoException;
     throw new ConfigError(`output directory ${dir} cannot be written (${e.code ?? e.message}): choose another output.dir in the config, or fix its permissions/mount`);
   }
+}
+
+/**
+ * `mkdir -p` one level at a time: Node 20's recursive mkdirSync spins forever
+ * on some paths that cannot be created (e.g. under /proc) instead of failing.
+ */
+function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !existsSync(d); d = path.dirname(d)) {
+    missing.unshift(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing) mkdirSync(d);
 }
 
 /** Takes the directory lock; a lock left by a dead process is taken over. Returns the release function. */

@@ -80,7 +80,7 @@ export class Recorder {
     this.events = new EventLog((p) => eventsChannel.queue.push(p), this.log, () => this.clock.now());
     for (const stream of loaded.streams) {
       const kind = SOURCE_KINDS[stream.kind];
-      const source = kind.build(stream.name, kind.schema.parse(stream.options), { timing: stream.timing });
+      const source = kind.build(stream.name, stream.options, { timing: stream.timing });
       const channel = this.addChannel(stream.name, stream.timing.windowMs);
       channel.source = source;
       channel.encode = recordEncoder(source.shape);
