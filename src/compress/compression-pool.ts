@@ -54,6 +54,11 @@ export class CompressionPool {
     return this.waiting.length + running;
   }
 
+  /** Process ids of the live workers (for status and for tests that kill one). */
+  pids(): number[] {
+    return [...this.workers].map((w) => w.child.pid).filter((p): p is number => p !== undefined);
+  }
+
   submit(job: Omit<ZipJob, 'id'>): Promise<CompressionOutcome> {
     return new Promise((resolve) => {
       this.waiting.push({ job: { ...job, id: this.nextId++ }, attempts: 0, resolve });

@@ -9,7 +9,7 @@ import { Ticker } from '../clock/ticker.js';
 import { CompressionPool } from '../compress/compression-pool.js';
 import { recoverDirectory } from '../compress/recovery.js';
 import { encodeZipComment } from '../compress/zip-meta.js';
-import { EVENTS_STREAM, type LoadedConfig } from '../config/loader.js';
+import { EVENTS_STREAM, type LoadedConfig, type StreamConfig } from '../config/loader.js';
 import type { Logger } from '../logging/logger.js';
 import { SOURCE_KINDS } from '../sources/registry.js';
 import { FetchError, type Source } from '../sources/source.js';
@@ -39,6 +39,8 @@ export interface RecorderOptions {
   log: Logger;
   clock?: Clock;
   version?: string;
+  /** Replaces the source kinds' build functions (tests drive fetches by hand through this). */
+  buildSource?: (stream: StreamConfig) => Source;
 }
 
 export interface StopResult {
@@ -78,9 +80,9 @@ export class Recorder {
     const eventsChannel = this.addChannel(EVENTS_STREAM, config.output.window);
     // Events are small and must never be refused: their queue accepts past its bound.
     this.events = new EventLog((p) => eventsChannel.queue.push(p), this.log, () => this.clock.now());
+    const build = opts.buildSource ?? ((s: StreamConfig) => SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing }));
     for (const stream of loaded.streams) {
-      const kind = SOURCE_KINDS[stream.kind];
-      const source = kind.build(stream.name, stream.options, { timing: stream.timing });
+      const source = build(stream);
       const channel = this.addChannel(stream.name, stream.timing.windowMs);
       channel.source = source;
       channel.encode = recordEncoder(source.shape);
