@@ -27,11 +27,14 @@ export function version(): string {
   }
 }
 
+/** A runtime failure the operator can act on: printed without a stack trace, exit code 1. */
+export class OperatorError extends Error {}
+
 /** Prints an error the way every command does and exits with its code. */
 export function fail(err: unknown): never {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof OperatorError) {
     process.stderr.write(`nsr: ${err.message}\n`);
-    process.exit(EXIT_USAGE);
+    process.exit(err instanceof ConfigError ? EXIT_USAGE : EXIT_RUNTIME);
   }
   process.stderr.write(`nsr: ${(err as Error)?.stack ?? String(err)}\n`);
   process.exit(EXIT_RUNTIME);

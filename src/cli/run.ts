@@ -10,7 +10,7 @@ import { ConfigError } from '../config/errors.js';
 import { parseDuration } from '../config/duration.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { Recorder } from '../pipeline/recorder.js';
-import { configOption, EXIT_OK, EXIT_RUNTIME, fail, resolveConfigFile, version } from './common.js';
+import { configOption, EXIT_OK, EXIT_RUNTIME, fail, OperatorError, resolveConfigFile, version } from './common.js';
 
 interface RunOptions {
   config?: string;
@@ -87,7 +87,7 @@ async function startSimulator(loaded: LoadedConfig, log: Logger): Promise<ChildP
   const child = fork(main, ['simulate', '--host', url.hostname.replace(/^\[|\]$/g, ''), '--port', url.port || '80'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   await new Promise<void>((resolve, reject) => {
     child.once('message', (m: { type?: string; url?: string }) => (m?.type === 'ready' ? resolve() : reject(new Error('unexpected message from the simulator'))));
-    child.once('exit', (code) => reject(new Error(`the simulator exited with code ${code} before it was ready`)));
+    child.once('exit', (code) => reject(new OperatorError(`--simulate: the simulator could not start on ${url.host} (exit code ${code}, see above); if a kernel or simulator already listens there, run without --simulate`)));
   });
   child.removeAllListeners('exit');
   let stopping = false;
