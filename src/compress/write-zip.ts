@@ -11,6 +11,16 @@ import yazl from 'yazl';
 import type { ZipJob } from './zip-job.js';
 
 export async function writeZip(job: ZipJob): Promise<{ bytesIn: number; bytesOut: number }> {
+  try {
+    return await writeZipOnce(job);
+  } catch (err) {
+    // A failed attempt (disk full) leaves no partial temporary behind to take space.
+    await unlink(`${job.zipPath}.tmp`).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function writeZipOnce(job: ZipJob): Promise<{ bytesIn: number; bytesOut: number }> {
   const tmp = `${job.zipPath}.tmp`;
   const { size: bytesIn } = await stat(job.jsonPath);
   const zip = new yazl.ZipFile();

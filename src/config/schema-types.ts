@@ -35,5 +35,6 @@ export const commonStreamFields = {
   timeout: duration('the fetch timeout (shorter than the interval)').optional(),
   window: duration('the window length').optional(),
   retries: z.int().min(0).max(10).optional().meta({ description: 'extra attempts inside one tick, while the tick has time left' }),
+  max_body_size: size('the largest response body accepted').optional(),
   enabled: z.boolean().default(true),
 };

@@ -17,6 +17,11 @@ export const configSchema = z
         dir: z.string().min(1).default('recorded_info').meta({ description: 'where windows and zips go; relative to the working directory' }),
         window: duration('the default window length').default(300_000),
         max_window_size: size('the size at which a window is closed early').default(512 * 1024 ** 2),
+        fsync: z
+          .enum(['record', 'interval', 'close'])
+          .default('interval')
+          .meta({ description: 'when records are forced to disk: after each record, every fsync_interval, or at window close (a process crash loses nothing under any; this bounds a power loss)' }),
+        fsync_interval: duration('the fsync interval').default(1000),
       })
       .prefault({}),
     defaults: z

@@ -55,6 +55,9 @@ export interface StopResult {
 const CLOSE_SLACK_MS = 1000;
 /** Pause before retrying a failed write (disk full, I/O error). */
 const WRITE_RETRY_MS = 1000;
+/** First pause before compressing a window again after its job failed; doubles up to the max. */
+const COMPRESS_RETRY_MS = 5000;
+const COMPRESS_RETRY_MAX_MS = 300_000;
 
 export class Recorder {
   private readonly channels = new Map<string, Channel>();
@@ -98,7 +101,15 @@ export class Recorder {
     const channel: Channel = {
       name,
       queue: new BoundedQueue<Payload>(config.queue.max_records, config.queue.max_bytes, (p) => p.line.length),
-      writer: new WindowWriter({ dir: path.resolve(config.output.dir), stream: name, windowMs, maxBytes: config.output.max_window_size }),
+      writer: new WindowWriter({
+        dir: path.resolve(config.output.dir),
+        stream: name,
+        windowMs,
+        maxBytes: config.output.max_window_size,
+        fsync: config.output.fsync,
+        syncIntervalMs: config.output.fsync_interval,
+        now: () => this.clock.now(),
+      }),
       stats: new StreamStats(),
     };
     this.channels.set(name, channel);
@@ -240,6 +251,7 @@ export class Recorder {
 
   private async closeDueWindow(c: Channel): Promise<void> {
     try {
+      await c.writer.syncIfDue();
       const closed = await c.writer.closeIfDue(this.clock.now(), CLOSE_SLACK_MS);
       if (closed) this.compress(closed);
     } catch (err) {
@@ -247,7 +259,7 @@ export class Recorder {
     }
   }
 
-  private compress(w: ClosedWindow, report = true): void {
+  private compress(w: ClosedWindow, report = true, attempt = 1): void {
     const { config } = this.loaded;
     const job = this.pool
       .submit({ jsonPath: w.jsonPath, zipPath: path.join(w.dir, zipName(w.base)), entryName: jsonName(w.base), level: config.compression.level, comment: encodeZipComment(w), mtime: w.last })
@@ -256,10 +268,18 @@ export class Recorder {
         if (o.ok) {
           if (report) this.events.emit('window_compressed', fields, 'debug');
           else this.log.debug(fields, 'window_compressed');
-        } else {
-          const failed = { ...fields, error: o.error, attempts: o.attempts, kept: jsonName(w.base) };
-          if (report) this.events.emit('compress_failed', failed, 'error', `cannot compress ${jsonName(w.base)}; it stays and is compressed at the next start`);
-          else this.log.error(failed, 'compress_failed');
+          return;
+        }
+        // The .json stays in place whatever happens; retry while running (the
+        // disk may have filled up and be freed), else the next start recovers it.
+        const retryIn = this.stopped ? undefined : Math.min(COMPRESS_RETRY_MAX_MS, COMPRESS_RETRY_MS * 2 ** (attempt - 1));
+        const failed = { ...fields, error: o.error, attempts: o.attempts, kept: jsonName(w.base), retry_in_ms: retryIn };
+        const message = `cannot compress ${jsonName(w.base)}; it stays and is ${retryIn ? `retried in ${Math.round(retryIn / 1000)} s` : 'compressed at the next start'}`;
+        if (report) this.events.emit('compress_failed', failed, 'error', message);
+        else this.log.error(failed, message);
+        if (retryIn) {
+          const timer = setTimeout(() => !this.stopped && this.compress(w, report, attempt + 1), retryIn);
+          timer.unref();
         }
       });
     this.compressions.add(job);

@@ -27,6 +27,9 @@ export interface ClosedWindow extends WindowMeta {
 interface OpenWindow extends ClosedWindow {
   handle: FileHandle;
   windowEnd: number;
+  /** Bytes written but not yet forced to disk. */
+  unsynced: boolean;
+  lastSync: number;
 }
 
 export interface WindowWriterOptions {
@@ -34,9 +37,18 @@ export interface WindowWriterOptions {
   stream: string;
   windowMs: number;
   maxBytes: number;
-  /** fsync after every record (durable, slow) instead of only at close. */
-  syncEachRecord?: boolean;
+  /**
+   * When written records are forced to disk: `record` (fdatasync after each
+   * one), `interval` (at most `syncIntervalMs` after a write), or `close` (when
+   * the window closes). A process crash loses nothing under any policy (the
+   * page cache survives it); the policy bounds what a power loss can take.
+   */
+  fsync?: FsyncPolicy;
+  syncIntervalMs?: number;
+  now?: () => number;
 }
+
+export type FsyncPolicy = 'record' | 'interval' | 'close';
 
 export class WindowWriter {
   private current: OpenWindow | undefined;
@@ -62,12 +74,28 @@ export class WindowWriter {
     // Positional write at the end of what was counted: if a write fails half
     // way (ENOSPC), retrying the same line overwrites the torn bytes.
     await writeFully(target.handle, line, target.bytes);
-    if (this.opts.syncEachRecord) await target.handle.datasync();
     if (target.records === 0) target.first = timestamp;
     target.records++;
     target.last = timestamp;
     target.bytes += line.length;
+    target.unsynced = true;
+    if (this.opts.fsync === 'record') await this.sync();
+    else if (this.opts.fsync === 'interval') await this.syncIfDue();
     return closed;
+  }
+
+  /** Under the `interval` policy, forces written records to disk once the interval has passed. */
+  async syncIfDue(): Promise<void> {
+    const w = this.current;
+    const now = (this.opts.now ?? Date.now)();
+    if (w?.unsynced && now - w.lastSync >= (this.opts.syncIntervalMs ?? 1000)) await this.sync();
+  }
+
+  private async sync(): Promise<void> {
+    const w = this.current!;
+    await w.handle.datasync();
+    w.unsynced = false;
+    w.lastSync = (this.opts.now ?? Date.now)();
   }
 
   /** Closes the window if its end has passed by `slackMs` (records still queued for it get a new file otherwise). */
@@ -81,9 +109,12 @@ export class WindowWriter {
     const w = this.current;
     if (!w) return undefined;
     this.current = undefined;
+    // A write that failed half way (disk full) may have left bytes past the last
+    // complete record; the counted bytes are the truth.
+    await w.handle.truncate(w.bytes);
     await w.handle.sync();
     await w.handle.close();
-    const { handle: _handle, windowEnd: _end, ...closed } = w;
+    const { handle: _handle, windowEnd: _end, unsynced: _unsynced, lastSync: _lastSync, ...closed } = w;
     return closed;
   }
 
@@ -94,7 +125,7 @@ export class WindowWriter {
     const jsonPath = path.join(dir, jsonName(base));
     // 'wx': never truncate or append to a file that is already there.
     const handle = await open(jsonPath, 'wx');
-    this.current = { dir, base, jsonPath, stream, windowStart: start, windowEnd: start + windowMs, handle, records: 0, first: 0, last: 0, bytes: 0 };
+    this.current = { dir, base, jsonPath, stream, windowStart: start, windowEnd: start + windowMs, handle, records: 0, first: 0, last: 0, bytes: 0, unsynced: false, lastSync: (this.opts.now ?? Date.now)() };
     return this.current;
   }
 }

@@ -23,6 +23,9 @@ export interface HttpFetcherOptions {
   maxBodyBytes?: number;
 }
 
+/** Default cap on one response body: far above NDTwin's largest (~0.3 MB), far below memory trouble. */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 ** 2;
+
 export class HttpFetcher {
   private readonly client: Got;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -62,19 +65,27 @@ export class HttpFetcher {
   }
 
   private async attempt(signal: AbortSignal, timeoutMs: number): Promise<Buffer> {
+    const max = this.opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     let res;
+    let tooLarge = 0;
+    const request = this.client.get(this.opts.url, { signal, timeout: { request: timeoutMs } });
+    // Stop reading a runaway body as soon as it passes the limit: memory stays bounded.
+    request.on('downloadProgress', (p: { transferred: number; total?: number }) => {
+      if (p.transferred > max || (p.total ?? 0) > max) {
+        tooLarge = Math.max(p.transferred, p.total ?? 0);
+        request.cancel();
+      }
+    });
     try {
-      res = await this.client.get(this.opts.url, { signal, timeout: { request: timeoutMs } });
+      res = await request;
     } catch (err) {
+      if (tooLarge) throw new FetchError('body_too_large', `the body is larger than max_body_size (${max} bytes; ${tooLarge} announced or received): raise the stream's max_body_size if this is expected`);
       throw classify(err, timeoutMs);
     }
     const body = res.rawBody;
     if (res.statusCode < 200 || res.statusCode >= 300) {
       const snippet = body.subarray(0, 200).toString('utf8').replace(/\s+/g, ' ');
       throw new FetchError(`http_${res.statusCode}`, `HTTP ${res.statusCode} from ${this.opts.url}${snippet ? `: ${snippet}` : ''}`);
-    }
-    if (this.opts.maxBodyBytes && body.length > this.opts.maxBodyBytes) {
-      throw new FetchError('body_too_large', `the body is ${body.length} bytes, above the limit of ${this.opts.maxBodyBytes}`);
     }
     return validateBody(body, this.opts.expect);
   }

@@ -26,7 +26,7 @@ export const httpKind: SourceKind<typeof schema> = {
       // merge splices object members; enforce an object body so the splice is valid
       cfg = { ...cfg, expect: 'object' };
     }
-    const fetcher = new HttpFetcher({ url: cfg.url, headers: cfg.headers, expect: cfg.expect, timeoutMs: timing.timeoutMs, retries: timing.retries });
+    const fetcher = new HttpFetcher({ url: cfg.url, headers: cfg.headers, expect: cfg.expect, timeoutMs: timing.timeoutMs, retries: timing.retries, maxBodyBytes: cfg.max_body_size });
     return {
       name,
       kind: 'http',

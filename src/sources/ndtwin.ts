@@ -42,7 +42,7 @@ export const ndtwinKind: SourceKind<typeof schema> = {
   build(name, cfg, { timing }): Source {
     const endpoint = ENDPOINTS[cfg.data];
     const url = new URL(endpoint.path.slice(1), cfg.kernel.endsWith('/') ? cfg.kernel : `${cfg.kernel}/`).toString();
-    const fetcher = new HttpFetcher({ url, expect: endpoint.expect, timeoutMs: timing.timeoutMs, retries: timing.retries });
+    const fetcher = new HttpFetcher({ url, expect: endpoint.expect, timeoutMs: timing.timeoutMs, retries: timing.retries, maxBodyBytes: cfg.max_body_size });
     return {
       name,
       kind: 'ndtwin',
