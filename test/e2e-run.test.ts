@@ -1,27 +1,9 @@
 // End to end: bin/nsr run as a real process against the simulator, stopped by real signals.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { NdtwinSimulator } from '../src/simulate/ndtwin-simulator.js';
-import { NSR, readArchives, tempDir } from './helpers.js';
-
-interface Proc {
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr: () => string;
-  pid: number;
-}
-
-function startNsr(cwd: string, args: string[]): Proc {
-  const child = spawn(process.execPath, [NSR, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  child.stdout.on('data', (d) => (err += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { exit, stderr: () => err, pid: child.pid! };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { readArchives, readEvents, seqOf, sleep, startNsr, tempDir } from './helpers.js';
 
 function writeConfig(dir: string, kernel: string, extra = ''): string {
   const file = path.join(dir, 'recorder.yaml');
@@ -32,8 +14,6 @@ function writeConfig(dir: string, kernel: string, extra = ''): string {
   return file;
 }
 
-/** The sim_seq marker of a record line (flow: inside the first flow; graph: last key). */
-const seqOf = (line: string) => Number(/"sim_seq":(\d+)/.exec(line)?.[1]);
 
 t.test('records flow and graph windows and stops cleanly on SIGTERM with nothing lost', async (t) => {
   const dir = tempDir(t);
@@ -45,7 +25,7 @@ t.test('records flow and graph windows and stops cleanly on SIGTERM with nothing
   await sleep(9500); // several 3 s windows rotate while running
   process.kill(nsr.pid, 'SIGTERM');
   const { code } = await nsr.exit;
-  t.equal(code, 0, `exit code 0 (stderr: ${nsr.stderr().slice(-500)})`);
+  t.equal(code, 0, `exit code 0 (stderr: ${nsr.output().slice(-500)})`);
 
   const out = path.join(dir, 'out');
   const files = readdirSync(out).filter((f) => !f.startsWith('.'));
@@ -79,7 +59,7 @@ t.test('records flow and graph windows and stops cleanly on SIGTERM with nothing
   }
   const graph = await readArchives(out, 'graphinfo');
   t.ok(graph[0].lines[0].includes('"dpid":14721744659231801345'), 'uint64 DPIDs above 2^53 kept exactly');
-  const events = (await readArchives(out, 'events')).flatMap((w) => w.lines.map((l) => JSON.parse(l)));
+  const events = await readEvents(out);
   t.equal(events[0].event, 'start');
   const stop = events.find((e) => e.event === 'stop');
   t.ok(stop, 'a stop event is written');
@@ -103,17 +83,17 @@ t.test('a second signal skips compression; the next start recovers and compresse
   process.kill(first.pid, 'SIGTERM');
   await sleep(100); // two signals sent at once would merge into one
   process.kill(first.pid, 'SIGTERM');
-  t.equal((await first.exit).code, 0, first.stderr().slice(-300));
+  t.equal((await first.exit).code, 0, first.output().slice(-300));
   const out = path.join(dir, 'out');
   const leftover = readdirSync(out).filter((f) => f.endsWith('.json'));
   t.ok(leftover.some((f) => f.endsWith('_flowinfo.json')), `window files left uncompressed: ${leftover}`);
 
   const second = startNsr(dir, ['run', '-c', config, '--for', '2s']);
-  t.equal((await second.exit).code, 0, second.stderr().slice(-300));
+  t.equal((await second.exit).code, 0, second.output().slice(-300));
   t.same(readdirSync(out).filter((f) => f.endsWith('.json')), [], 'leftovers compressed at the next start');
   const seqs = (await readArchives(out, 'flowinfo')).flatMap((w) => w.lines.map(seqOf));
   t.same([...seqs].sort((a, b) => a - b), [...sim.served()['/ndt/get_detected_flow_data']].sort((a, b) => a - b), 'both runs together: every response exactly once');
-  const events = (await readArchives(out, 'events')).flatMap((w) => w.lines.map((l) => JSON.parse(l)));
+  const events = await readEvents(out);
   t.ok(events.some((e) => e.event === 'recovery' && e.action === 'compress_leftover'), 'recovery reported in the events stream');
 });
 
@@ -121,10 +101,10 @@ t.test('an unreachable kernel: nsr keeps running, reports each missed tick, stop
   const dir = tempDir(t);
   const config = writeConfig(dir, 'http://127.0.0.1:9'); // discard port: nothing listens
   const nsr = startNsr(dir, ['run', '-c', config, '--for', '3500ms']);
-  t.equal((await nsr.exit).code, 0, nsr.stderr().slice(-600));
+  t.equal((await nsr.exit).code, 0, nsr.output().slice(-600));
   const out = path.join(dir, 'out');
   t.same(readdirSync(out).filter((f) => f.includes('flowinfo')), [], 'no empty windows for a stream that got nothing');
-  const events = (await readArchives(out, 'events')).flatMap((w) => w.lines.map((l) => JSON.parse(l)));
+  const events = await readEvents(out);
   const missed = events.filter((e) => e.event === 'missed_tick' && e.stream === 'flowinfo');
   t.ok(missed.length >= 2, `missed ticks recorded (${missed.length})`);
   t.equal(missed[0]?.reason, 'connection_refused', JSON.stringify(missed[0]));

@@ -1,4 +1,5 @@
 /** Shared by the tests: paths, temporary directories, reading archives back. */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,3 +35,30 @@ export async function readArchives(dir: string, stream: string): Promise<Archive
   }
   return out;
 }
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface NsrProcess {
+  pid: number;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Everything it printed so far (stderr and stdout). */
+  output: () => string;
+}
+
+/** Starts `bin/nsr` as a real process. */
+export function startNsr(cwd: string, args: string[]): NsrProcess {
+  const child = spawn(process.execPath, [NSR, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stderr.on('data', (d) => (out += d));
+  child.stdout.on('data', (d) => (out += d));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { pid: child.pid!, exit, output: () => out };
+}
+
+/** The events stream of an output directory, parsed, in order. */
+export async function readEvents(dir: string): Promise<Record<string, any>[]> {
+  return (await readArchives(dir, 'events')).flatMap((w) => w.lines.map((l) => JSON.parse(l)));
+}
+
+/** The simulator's sequence marker in a record line. */
+export const seqOf = (line: string) => Number(/"sim_seq":(\d+)/.exec(line)?.[1]);

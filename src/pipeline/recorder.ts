@@ -68,9 +68,13 @@ export class Recorder {
   private readonly events: EventLog;
   private readonly pool: CompressionPool;
   private readonly compressions = new Set<Promise<unknown>>();
+  /** Windows whose compression failed, waiting to be tried again. */
+  private readonly compressRetries = new Map<ClosedWindow, NodeJS.Timeout>();
   private readonly outputDir: string;
   private releaseLock: (() => void) | undefined;
   private stopped = false;
+  /** Compressions that failed after the stop began: their .json files wait for the next start. */
+  private compressFailures = 0;
   private hurry = false;
   private stopping: Promise<StopResult> | undefined;
   private startedAt = 0;
@@ -272,14 +276,19 @@ export class Recorder {
         }
         // The .json stays in place whatever happens; retry while running (the
         // disk may have filled up and be freed), else the next start recovers it.
+        if (this.stopped) this.compressFailures++;
         const retryIn = this.stopped ? undefined : Math.min(COMPRESS_RETRY_MAX_MS, COMPRESS_RETRY_MS * 2 ** (attempt - 1));
         const failed = { ...fields, error: o.error, attempts: o.attempts, kept: jsonName(w.base), retry_in_ms: retryIn };
         const message = `cannot compress ${jsonName(w.base)}; it stays and is ${retryIn ? `retried in ${Math.round(retryIn / 1000)} s` : 'compressed at the next start'}`;
         if (report) this.events.emit('compress_failed', failed, 'error', message);
         else this.log.error(failed, message);
         if (retryIn) {
-          const timer = setTimeout(() => !this.stopped && this.compress(w, report, attempt + 1), retryIn);
+          const timer = setTimeout(() => {
+            this.compressRetries.delete(w);
+            if (!this.stopped) this.compress(w, report, attempt + 1);
+          }, retryIn);
           timer.unref();
+          this.compressRetries.set(w, timer);
         }
       });
     this.compressions.add(job);
@@ -339,11 +348,17 @@ export class Recorder {
       });
       if (closed && !this.hurry) this.compress(closed);
     }
+    // Windows waiting for a compression retry get one last try now.
+    for (const [w, timer] of this.compressRetries) {
+      clearTimeout(timer);
+      if (!this.hurry) this.compress(w);
+    }
+    this.compressRetries.clear();
     // 5. compress
     if (!this.hurry) await Promise.race([this.pool.drain(), waitUntil(() => this.hurry)]);
     if (!this.hurry) await Promise.race([Promise.allSettled([...this.compressions]), waitUntil(() => this.hurry)]);
     // 6. the stop event, then the events window itself
-    const compressed = !this.hurry && this.pool.backlog === 0;
+    const compressed = !this.hurry && this.pool.backlog === 0 && this.compressFailures === 0;
     this.events.emit('stop', {
       reason,
       uptime_ms: this.clock.now() - this.startedAt,

@@ -6,11 +6,40 @@
 // of the current epoch second: the first request of a second renders the template into one
 // Buffer (literal copies + ASCII digits, ~0.2 ms for the 140 KB graph); every request of
 // that second writes the cached head/tail Buffers around its `"sim_seq":N` marker.
+//
+// Fault injection (src/simulate/faults.ts): a FaultPlan (option `faults`, setFaults() or
+// `POST /sim/faults`) makes a share of the requests to the two main endpoints fail in one
+// of several ways (error status, hang, trickle, reset, malformed, empty, very large).
+// goDown() (or `POST /sim/down?ms=N`) closes the listening socket and every connection for
+// a while, so that connections are refused, then listens again on the same host:port.
+// The served ledger lists only the markers a correct client records: complete, valid
+// answers (normal ones and `large` ones).
 
 import { readFileSync, existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  FAULT_KINDS,
+  FaultPicker,
+  type FaultKind,
+  type FaultPlan,
+  type NormalizedFaultPlan,
+} from './faults.js';
+
+export {
+  DEFAULT_CLI_FAULT_KINDS,
+  DEFAULT_LARGE_BYTES,
+  DEFAULT_TRICKLE_MS,
+  FAULT_KINDS,
+  FAULTABLE_PATHS,
+  mulberry32,
+  parseFaultPlan,
+  type FaultKind,
+  type FaultPlan,
+  type NormalizedFaultPlan,
+} from './faults.js';
 
 export interface NdtwinSimulatorOptions {
   host?: string; // default '127.0.0.1'
@@ -18,6 +47,8 @@ export interface NdtwinSimulatorOptions {
   fixturesDir?: string; // default: <repo>/fixtures/ndtwin
   topology?: 'mininet' | 'testbed'; // default 'mininet'
   latencyMs?: number; // default 0: delay before answering each /ndt request
+  /** Fault injection for the two main endpoints (default: none); see setFaults(). */
+  faults?: FaultPlan;
   /** Internal/testing: clock in epoch milliseconds (default Date.now). */
   now?: () => number;
 }
@@ -32,6 +63,13 @@ export const MININET_DPID_BASE = 14721744659231801344n;
 const FLOW_PATH = '/ndt/get_detected_flow_data';
 const GRAPH_PATH = '/ndt/get_graph_data';
 const SERVED_PATH = '/sim/served';
+const FAULTS_PATH = '/sim/faults';
+const DOWN_PATH = '/sim/down';
+const SIM_PREFIX = '/sim/';
+/** Largest request body accepted by the /sim/ control endpoints. */
+const MAX_CONTROL_BODY = 1 << 20;
+/** Trickle: one piece about every this many ms. */
+const TRICKLE_TICK_MS = 100;
 
 const STATIC_ENDPOINTS = [
   'get_detected_top_k_flow_data',
@@ -45,6 +83,11 @@ const STATIC_ENDPOINTS = [
 ] as const;
 
 const NOT_FOUND_FALLBACK = '{"error":"Not Found"}';
+const ERROR_500_FIXTURES: [name: string, fallback: string][] = [
+  ['500_internal_server_error.json', '{"details":"std::bad_alloc","error":"Internal server error"}'],
+  ['500_unknown.json', '{"error":"An unknown error occurred"}'],
+];
+const EMPTY = Buffer.alloc(0);
 
 // ---------------------------------------------------------------------------
 // Number formatting (nlohmann::json dump of a double)
@@ -301,6 +344,121 @@ function findFlowMarkerOffset(text: string): { offset: number; before: string; a
 }
 
 // ---------------------------------------------------------------------------
+// `large` bodies
+
+interface LargeBody {
+  bytes: number;
+  /** bytes before the sequence-marker position (the whole body when hasMarker is false) */
+  head: Buffer;
+  tail: Buffer;
+  hasMarker: boolean;
+}
+
+/** `count` copies of `',' + items`, one Buffer. */
+function repeatItems(items: Buffer, count: number): Buffer {
+  const unit = items.length + 1;
+  const out = Buffer.allocUnsafe(unit * count);
+  if (count === 0) return out;
+  out[0] = 0x2c; // ','
+  out.set(items, 1);
+  // doubling copies: ~log2(count) memcpy calls
+  let filled = unit;
+  const total = out.length;
+  while (filled < total) {
+    const n = Math.min(filled, total - filled);
+    out.copy(out, filled, 0, n);
+    filled += n;
+  }
+  return out;
+}
+
+/** How many `,items` copies bring a body of `base` bytes to about `target` bytes. */
+function copiesFor(base: number, items: number, target: number): number {
+  if (items === 0 || target <= base) return 0;
+  return Math.ceil((target - base) / (items + 1));
+}
+
+/** Approximate size of a `"sim_seq":N` marker, for the size estimate. */
+const MARKER_BYTES_ESTIMATE = 20;
+
+/**
+ * Flow array: `[o0,o1,...,on]` becomes `[o0+marker,o1,...,on,o0,o1,...,on,...]`; the copies
+ * carry no marker. `before`/`after` are the comma around the marker in the first object.
+ */
+function buildLargeFlow(b: RenderedBody, before: string, after: string, target: number): LargeBody {
+  const { head, tail } = b;
+  const close = tail.lastIndexOf(0x5d); // ']'
+  if (close < 0) return { bytes: target, head, tail, hasMarker: b.hasMarker };
+  // the same array without the marker (and without the comma that went with it)
+  const plain = Buffer.concat([head.subarray(0, head.length - before.length), tail.subarray(after.length)]);
+  const plainClose = plain.lastIndexOf(0x5d);
+  const items = plain.subarray(1, plainClose); // between '[' and ']'
+  const k = copiesFor(head.length + tail.length + MARKER_BYTES_ESTIMATE, items.length, target);
+  const newTail = Buffer.concat([tail.subarray(0, close), repeatItems(items, k), tail.subarray(close)]);
+  return { bytes: target, head, tail: newTail, hasMarker: true };
+}
+
+/**
+ * Byte range [start, end) of the contents of the array under `key` in the top-level
+ * object of `buf` (start just after '[', end at the matching ']'), or null.
+ */
+function findTopLevelArray(buf: Buffer, key: string): { start: number; end: number } | null {
+  const keyBytes = Buffer.from(`"${key}"`, 'utf8');
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i]!;
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      if (depth === 1 && buf.compare(keyBytes, 0, keyBytes.length, i, i + keyBytes.length) === 0) {
+        let j = i + keyBytes.length;
+        while (buf[j] === 0x20 || buf[j] === 0x0a || buf[j] === 0x0d || buf[j] === 0x09) j++;
+        if (buf[j] === 0x3a /* : */) {
+          j++;
+          while (buf[j] === 0x20 || buf[j] === 0x0a || buf[j] === 0x0d || buf[j] === 0x09) j++;
+          if (buf[j] !== 0x5b /* [ */) return null;
+          const start = j + 1;
+          let d = 1;
+          let str = false;
+          for (let k = start; k < buf.length; k++) {
+            const ch = buf[k]!;
+            if (str) {
+              if (ch === 0x5c) k++;
+              else if (ch === 0x22) str = false;
+            } else if (ch === 0x22) str = true;
+            else if (ch === 0x5b || ch === 0x7b) d++;
+            else if (ch === 0x5d || ch === 0x7d) {
+              if (--d === 0) return { start, end: k };
+            }
+          }
+          return null;
+        }
+      }
+      inString = true;
+      continue;
+    }
+    if (c === 0x5b || c === 0x7b) depth++;
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return null;
+}
+
+/** Graph object: the `edges` array extended with copies of its edges; the marker stays last. */
+function buildLargeGraph(b: RenderedBody, target: number): LargeBody {
+  const { head, tail } = b;
+  const r = findTopLevelArray(head, 'edges');
+  if (r === null || r.end === r.start) return { bytes: target, head, tail, hasMarker: b.hasMarker };
+  const items = head.subarray(r.start, r.end);
+  const k = copiesFor(head.length + tail.length + MARKER_BYTES_ESTIMATE, items.length, target);
+  const newHead = Buffer.concat([head.subarray(0, r.end), repeatItems(items, k), head.subarray(r.end)]);
+  return { bytes: target, head: newHead, tail, hasMarker: b.hasMarker };
+}
+
+// ---------------------------------------------------------------------------
 
 function readFixture(dir: string, name: string): string | undefined {
   const p = join(dir, name);
@@ -315,6 +473,25 @@ function defaultFixturesDir(): string {
   return fileURLToPath(new URL('../../fixtures/ndtwin/', import.meta.url));
 }
 
+interface DownState {
+  /** Date.now() at which the simulator listens again */
+  until: number;
+  timer: NodeJS.Timeout | null;
+  /** stop() was called while down: do not listen again */
+  cancelled: boolean;
+  /** the old server has closed (all its connections gone) */
+  closing: Promise<void>;
+  /** listening again (started when the timer fires) */
+  relisten: Promise<void> | null;
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+function jsonBody(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
 export class NdtwinSimulator {
   private readonly host: string;
   private readonly port: number;
@@ -326,6 +503,8 @@ export class NdtwinSimulator {
   private readonly graphTpl: Template;
   private readonly staticBodies = new Map<string, Buffer>();
   private readonly notFound: Buffer;
+  private readonly error500Bodies: Buffer[];
+  private error500Next = 0;
 
   private flowCache: RenderedBody | null = null;
   private graphCache: RenderedBody | null = null;
@@ -333,7 +512,19 @@ export class NdtwinSimulator {
   private seq = 0;
   private readonly ledger: ServedLedger = {};
   private server: Server | null = null;
+  /** the port actually bound by start() (goDown() listens there again) */
+  private boundPort: number | null = null;
+  private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private down: DownState | null = null;
+
+  private faultPicker: FaultPicker | null = null;
+  private readonly faultCounters: Record<FaultKind, number> = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<
+    FaultKind,
+    number
+  >;
+  /** `large` bodies, built lazily once per endpoint kind (and size) */
+  private readonly largeCache = new Map<'flow' | 'graph', LargeBody>();
 
   constructor(opts: NdtwinSimulatorOptions = {}) {
     this.host = opts.host ?? '127.0.0.1';
@@ -367,6 +558,32 @@ export class NdtwinSimulator {
       if (body !== undefined) this.staticBodies.set(`/ndt/${name}`, Buffer.from(body, 'utf8'));
     }
     this.notFound = Buffer.from(readFixture(join(dir, 'errors'), '404_not_found.json') ?? NOT_FOUND_FALLBACK, 'utf8');
+    this.error500Bodies = ERROR_500_FIXTURES.map(([name, fallback]) =>
+      Buffer.from(readFixture(join(dir, 'errors'), name) ?? fallback, 'utf8'),
+    );
+    if (opts.faults !== undefined) this.setFaults(opts.faults);
+  }
+
+  // ---- faults --------------------------------------------------------------
+
+  /**
+   * Install (or with null remove) a fault plan; takes effect for the next request. The
+   * plan is validated (an Error names the bad field); a seeded plan restarts its PRNG.
+   * Counters (faultCounts()) are kept across plans.
+   */
+  setFaults(plan: FaultPlan | null): void {
+    this.faultPicker = plan === null || plan === undefined ? null : new FaultPicker(plan);
+  }
+
+  /** The current plan with defaults filled in, or null. */
+  faultPlan(): NormalizedFaultPlan | null {
+    const p = this.faultPicker?.plan;
+    return p ? { ...p, kinds: p.kinds.slice(), paths: p.paths.slice() } : null;
+  }
+
+  /** How many faults of each kind were injected so far (every kind listed, zeros included). */
+  faultCounts(): Record<string, number> {
+    return { ...this.faultCounters };
   }
 
   // ---- rendering -----------------------------------------------------------
@@ -446,31 +663,149 @@ export class NdtwinSimulator {
     return Buffer.concat([b.head, Buffer.from('"sim_seq":' + seq, 'latin1'), b.tail]);
   }
 
+  /**
+   * The `large` body of an endpoint kind for about `bytes` bytes: built once from the
+   * values of the current second (frozen afterwards) and cached as head/tail around the
+   * marker, so a request only writes the cached Buffers.
+   */
+  private largeBody(kind: 'graph' | 'flow', bytes: number): LargeBody {
+    const cached = this.largeCache.get(kind);
+    if (cached !== undefined && cached.bytes === bytes) return cached;
+    this.largeCache.delete(kind); // let the old one go before building a new one
+    const b = this.bodyFor(kind, Math.floor(this.now() / 1000));
+    let built: LargeBody;
+    if (!b.hasMarker) {
+      built = { bytes, head: b.head, tail: b.tail, hasMarker: false }; // empty flow array: nothing to repeat
+    } else if (kind === 'flow') {
+      const slot = this.flowTpl.slots.find((s) => s.kind === 'marker');
+      built =
+        slot !== undefined && slot.kind === 'marker'
+          ? buildLargeFlow(b, slot.before, slot.after, bytes)
+          : { bytes, head: b.head, tail: b.tail, hasMarker: true };
+    } else {
+      built = buildLargeGraph(b, bytes);
+    }
+    this.largeCache.set(kind, built);
+    return built;
+  }
+
   // ---- HTTP ----------------------------------------------------------------
 
-  async start(): Promise<{ host: string; port: number; url: string }> {
-    if (this.server) throw new Error('simulator already started');
+  private listenOn(port: number): Promise<Server> {
     const server = createServer((req, res) => this.handle(req, res));
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
-    await new Promise<void>((resolve, reject) => {
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    return new Promise<Server>((resolve, reject) => {
       const onError = (err: Error): void => {
         server.off('listening', onListening);
         reject(err);
       };
       const onListening = (): void => {
         server.off('error', onError);
-        resolve();
+        resolve(server);
       };
       server.once('error', onError);
       server.once('listening', onListening);
-      server.listen(this.port, this.host);
+      server.listen(port, this.host);
     });
+  }
+
+  async start(): Promise<{ host: string; port: number; url: string }> {
+    if (this.server || this.down) throw new Error('simulator already started');
+    const server = await this.listenOn(this.port);
     this.server = server;
     const addr = server.address();
     const port = typeof addr === 'object' && addr !== null ? addr.port : this.port;
+    this.boundPort = port;
     const hostForUrl = this.host.includes(':') ? `[${this.host}]` : this.host;
     return { host: this.host, port, url: `http://${hostForUrl}:${port}` };
+  }
+
+  /** Destroy every open connection (idle keep-alive, in flight, hanging, trickling). */
+  private dropConnections(server: Server): void {
+    server.closeAllConnections();
+    for (const s of this.sockets) s.destroy();
+  }
+
+  /**
+   * Go down for `ms` milliseconds: close the listening socket and destroy every open
+   * connection, so that new connections are refused (ECONNREFUSED); then listen again on
+   * the same host:port. Resolves once listening again (at once, without listening, if
+   * stop() is called meanwhile); rejects if listening again fails (e.g. EADDRINUSE).
+   * Called while already down, it extends the down time to at least `ms` from now and
+   * returns the same promise.
+   */
+  goDown(ms: number): Promise<void> {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+      return Promise.reject(new RangeError(`goDown: ms must be a non-negative number, got ${String(ms)}`));
+    }
+    const d = this.down;
+    if (d !== null) {
+      const until = Date.now() + ms;
+      if (d.timer !== null && until > d.until) {
+        clearTimeout(d.timer);
+        d.until = until;
+        d.timer = this.downTimer(d, ms);
+      }
+      return d.promise;
+    }
+    const server = this.server;
+    if (server === null) return Promise.reject(new Error('goDown: the simulator is not running'));
+    this.server = null;
+    let resolve!: () => void;
+    let reject!: (err: Error) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const state: DownState = {
+      until: Date.now() + ms,
+      timer: null,
+      cancelled: false,
+      closing: new Promise<void>((res) => server.close(() => res())),
+      relisten: null,
+      promise,
+      resolve,
+      reject,
+    };
+    this.dropConnections(server);
+    state.timer = this.downTimer(state, ms);
+    this.down = state;
+    return promise;
+  }
+
+  private downTimer(state: DownState, ms: number): NodeJS.Timeout {
+    return setTimeout(() => {
+      state.timer = null;
+      state.relisten = this.relisten(state);
+    }, ms);
+  }
+
+  private async relisten(state: DownState): Promise<void> {
+    await state.closing;
+    if (state.cancelled) return;
+    let server: Server;
+    try {
+      server = await this.listenOn(this.boundPort ?? this.port);
+    } catch (err) {
+      if (!state.cancelled) {
+        this.down = null;
+        state.reject(err as Error);
+      }
+      return;
+    }
+    if (state.cancelled) {
+      // stop() ran while listening again
+      await new Promise<void>((res) => server.close(() => res()));
+      return;
+    }
+    this.server = server;
+    this.down = null;
+    state.resolve();
   }
 
   served(): ServedLedger {
@@ -482,28 +817,40 @@ export class NdtwinSimulator {
   async stop(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    const d = this.down;
+    if (d !== null) {
+      this.down = null;
+      d.cancelled = true;
+      if (d.timer !== null) clearTimeout(d.timer);
+      d.timer = null;
+      d.resolve();
+      await d.closing;
+      if (d.relisten !== null) await d.relisten;
+    }
     const server = this.server;
     if (!server) return;
     this.server = null;
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
-      server.closeAllConnections();
+      this.dropConnections(server);
     });
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const target = req.url ?? '';
+    if (target.startsWith(SIM_PREFIX)) return this.handleSim(req, res, target);
     if (req.method !== 'GET') return this.send(res, 404, this.notFound);
-    if (target === SERVED_PATH) {
-      return this.send(res, 200, Buffer.from(JSON.stringify(this.ledger), 'utf8'));
-    }
     const kind = target === GRAPH_PATH ? 'graph' : target === FLOW_PATH ? 'flow' : null;
     const staticBody = kind !== null ? undefined : this.staticBodies.get(target);
     if (kind === null && staticBody === undefined) return this.send(res, 404, this.notFound);
 
+    // The fault is decided on arrival (request order = PRNG order), applied when answering.
+    const picker = kind !== null ? this.faultPicker : null;
+    const fault = picker !== null ? picker.pick(target) : null;
     const answer = (): void => {
       if (res.destroyed || res.writableEnded) return;
       if (kind === null) this.send(res, 200, staticBody!);
+      else if (fault !== null) this.sendFault(fault, picker!.plan, kind, target, res);
       else this.sendDynamic(kind, target, res);
     };
     if (this.latencyMs > 0) {
@@ -523,6 +870,11 @@ export class NdtwinSimulator {
   private sendDynamic(kind: 'graph' | 'flow', path: string, res: ServerResponse): void {
     const b = this.bodyFor(kind, Math.floor(this.now() / 1000));
     if (!b.hasMarker) return this.send(res, 200, b.head);
+    this.sendMarked(path, res, b.head, b.tail);
+  }
+
+  /** 200 with head + `"sim_seq":N` + tail; N goes into the ledger once the response is complete. */
+  private sendMarked(path: string, res: ServerResponse, head: Buffer, tail: Buffer): void {
     const seq = ++this.seq;
     const marker = '"sim_seq":' + seq;
     res.once('finish', () => {
@@ -530,14 +882,170 @@ export class NdtwinSimulator {
     });
     res.writeHead(200, {
       'Content-Type': 'application/json',
-      'Content-Length': b.head.length + marker.length + b.tail.length,
+      'Content-Length': head.length + marker.length + tail.length,
     });
     // Three writes under cork: one syscall, and the cached buffers are never copied.
     res.cork();
-    res.write(b.head);
+    res.write(head);
     res.write(marker, 'latin1');
-    res.end(b.tail);
+    res.end(tail);
     res.uncork();
+  }
+
+  /** The complete normal body with a fresh marker (not recorded in the ledger). */
+  private unrecordedBody(kind: 'graph' | 'flow'): Buffer {
+    const b = this.bodyFor(kind, Math.floor(this.now() / 1000));
+    if (!b.hasMarker) return b.head;
+    return Buffer.concat([b.head, Buffer.from('"sim_seq":' + ++this.seq, 'latin1'), b.tail]);
+  }
+
+  private sendFault(fault: FaultKind, plan: NormalizedFaultPlan, kind: 'graph' | 'flow', path: string, res: ServerResponse): void {
+    this.faultCounters[fault]++;
+    switch (fault) {
+      case 'http_500': {
+        const bodies = this.error500Bodies;
+        return this.send(res, 500, bodies[this.error500Next++ % bodies.length]!);
+      }
+      case 'http_404':
+        return this.send(res, 404, this.notFound);
+      case 'hang':
+        // Never answer: the request stays open until the client gives up, goDown() or stop().
+        return;
+      case 'empty':
+        return this.send(res, 200, EMPTY);
+      case 'large': {
+        // Valid JSON with a marker: a correct client records it, so it goes into the ledger.
+        const lb = this.largeBody(kind, plan.largeBytes);
+        if (!lb.hasMarker) return this.send(res, 200, Buffer.concat([lb.head, lb.tail]));
+        return this.sendMarked(path, res, lb.head, lb.tail);
+      }
+      case 'malformed': {
+        const body = this.unrecordedBody(kind);
+        return this.send(res, 200, body.subarray(0, body.length >> 1)); // a proper prefix of a JSON array/object is never valid
+      }
+      case 'trickle':
+        return this.sendTrickle(this.unrecordedBody(kind), plan.trickleMs, res);
+      case 'reset':
+        return this.sendReset(this.unrecordedBody(kind), res);
+    }
+  }
+
+  /**
+   * 200 with the complete, valid body, sent in small pieces over ~trickleMs. It is NOT put
+   * into the ledger even when it completes: a client whose timeout is shorter than
+   * trickleMs never records it, so the ledger could not say what a correct client saw.
+   */
+  private sendTrickle(body: Buffer, trickleMs: number, res: ServerResponse): void {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+    res.flushHeaders();
+    const steps = Math.max(1, Math.min(body.length, Math.ceil(trickleMs / TRICKLE_TICK_MS)));
+    const piece = Math.ceil(body.length / steps);
+    const interval = trickleMs / steps;
+    let off = 0;
+    let timer: NodeJS.Timeout | null = null;
+    const tick = (): void => {
+      if (timer !== null) this.timers.delete(timer);
+      timer = null;
+      if (res.destroyed || res.writableEnded) return;
+      const end = Math.min(body.length, off + piece);
+      const chunk = body.subarray(off, end);
+      off = end;
+      if (off >= body.length) {
+        res.end(chunk);
+      } else {
+        res.write(chunk);
+        schedule();
+      }
+    };
+    const schedule = (): void => {
+      timer = setTimeout(tick, interval);
+      this.timers.add(timer);
+    };
+    res.once('close', () => {
+      if (timer !== null && this.timers.delete(timer)) clearTimeout(timer);
+    });
+    schedule();
+  }
+
+  /** Headers with the full Content-Length and about half the body, then the socket is destroyed. */
+  private sendReset(body: Buffer, res: ServerResponse): void {
+    const socket = res.socket;
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+    res.write(body.subarray(0, body.length >> 1), () => {
+      // the half is with the kernel now: the peer gets it, then the connection ends early
+      socket?.destroy();
+      res.destroy();
+    });
+  }
+
+  // ---- /sim/ control endpoints (query strings allowed here only) -------------
+
+  private handleSim(req: IncomingMessage, res: ServerResponse, target: string): void {
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
+    const method = req.method ?? '';
+    if (path === SERVED_PATH && method === 'GET') return this.send(res, 200, jsonBody(this.ledger));
+    if (path === FAULTS_PATH && method === 'GET') {
+      return this.send(res, 200, jsonBody({ counts: this.faultCounters, plan: this.faultPlan() }));
+    }
+    if (path === FAULTS_PATH && method === 'POST') {
+      return this.readControlBody(req, res, (text) => {
+        let value: unknown;
+        try {
+          value = JSON.parse(text);
+        } catch (err) {
+          return this.send(res, 400, jsonBody({ details: (err as Error).message, error: 'JSON parsing error' }));
+        }
+        try {
+          this.setFaults(value as FaultPlan | null);
+        } catch (err) {
+          return this.send(res, 400, jsonBody({ details: (err as Error).message, error: 'Invalid fault plan' }));
+        }
+        res.writeHead(204);
+        res.end();
+      });
+    }
+    if (path === DOWN_PATH && method === 'POST') {
+      req.resume();
+      const raw = query.get('ms') ?? '';
+      const ms = Number(raw);
+      if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(ms)) {
+        return this.send(res, 400, jsonBody({ details: `ms must be a non-negative number of milliseconds, got '${raw}'`, error: 'Bad Request' }));
+      }
+      res.once('finish', () => {
+        setImmediate(() => {
+          if (this.server === null && this.down === null) return; // stopped meanwhile
+          this.goDown(ms).catch((err: Error) => {
+            process.stderr.write(`ndtwin simulator: cannot listen again after /sim/down: ${err.message}\n`);
+          });
+        });
+      });
+      res.writeHead(202, { 'Content-Length': 0, Connection: 'close' });
+      res.end();
+      return;
+    }
+    return this.send(res, 404, this.notFound);
+  }
+
+  private readControlBody(req: IncomingMessage, res: ServerResponse, onBody: (text: string) => void): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
+      size += c.length;
+      if (size > MAX_CONTROL_BODY) {
+        tooLarge = true;
+        res.writeHead(413, { 'Content-Type': 'application/json', Connection: 'close' });
+        res.end('{"error":"Payload Too Large"}');
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!tooLarge && !res.destroyed) onBody(Buffer.concat(chunks).toString('utf8'));
+    });
   }
 
   private send(res: ServerResponse, status: number, body: Buffer): void {
