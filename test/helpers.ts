@@ -4,7 +4,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readZipEntries } from '../src/archive/zip-reader.js';
+import { readZipInfo } from '../src/archive/zip-reader.js';
+import { readZipRecords } from '../src/archive/archive-reader.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const FIXTURES = path.join(ROOT, 'fixtures', 'ndtwin');
@@ -28,10 +29,9 @@ export async function readArchives(dir: string, stream: string): Promise<Archive
   const files = readdirSync(dir).filter((f) => f.endsWith(`_${stream}_json.zip`)).sort();
   const out: ArchivedWindow[] = [];
   for (const file of files) {
-    const chunks: Buffer[] = [];
-    const info = await readZipEntries(path.join(dir, file), (_e, chunk) => chunks.push(chunk));
-    const text = Buffer.concat(chunks).toString('utf8');
-    out.push({ file, entries: info.entries.map((e) => e.name), meta: info.meta as Record<string, unknown> | undefined, lines: text.split('\n').filter((l, i, a) => l !== '' || i < a.length - 1) });
+    const { lines, meta } = await readZipRecords(path.join(dir, file));
+    const { entries } = await readZipInfo(path.join(dir, file));
+    out.push({ file, entries: entries.map((e) => e.name), meta: meta as Record<string, unknown> | undefined, lines });
   }
   return out;
 }
