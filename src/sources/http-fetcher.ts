@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import got, { type Got, RequestError } from 'got';
 import { FetchError, type BodyKind } from './source.js';
-import { validateBody } from './body.js';
+import { validateBodyAsync } from './body.js';
 
 export interface HttpFetcherOptions {
   url: string;
@@ -87,7 +87,7 @@ export class HttpFetcher {
       const snippet = body.subarray(0, 200).toString('utf8').replace(/\s+/g, ' ');
       throw new FetchError(`http_${res.statusCode}`, `HTTP ${res.statusCode} from ${this.opts.url}${snippet ? `: ${snippet}` : ''}`);
     }
-    return validateBody(body, this.opts.expect);
+    return validateBodyAsync(body, this.opts.expect);
   }
 
   close(): void {
