@@ -511,6 +511,8 @@ export class NdtwinSimulator {
 
   private seq = 0;
   private readonly ledger: ServedLedger = {};
+  /** When each ledger entry completed (epoch ms): lets a soak tell a loss at a kill from any other. */
+  private readonly servedAt = new Map<number, number>();
   private server: Server | null = null;
   /** the port actually bound by start() (goDown() listens there again) */
   private boundPort: number | null = null;
@@ -879,6 +881,7 @@ export class NdtwinSimulator {
     const marker = '"sim_seq":' + seq;
     res.once('finish', () => {
       (this.ledger[path] ??= []).push(seq);
+      this.servedAt.set(seq, this.now());
     });
     res.writeHead(200, {
       'Content-Type': 'application/json',
@@ -985,7 +988,10 @@ export class NdtwinSimulator {
     const path = q < 0 ? target : target.slice(0, q);
     const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
     const method = req.method ?? '';
-    if (path === SERVED_PATH && method === 'GET') return this.send(res, 200, jsonBody(this.ledger));
+    if (path === SERVED_PATH && method === 'GET') {
+      if (query.get('times') === '1') return this.send(res, 200, jsonBody({ ledger: this.ledger, served_at: Object.fromEntries(this.servedAt) }));
+      return this.send(res, 200, jsonBody(this.ledger));
+    }
     if (path === FAULTS_PATH && method === 'GET') {
       return this.send(res, 200, jsonBody({ counts: this.faultCounters, plan: this.faultPlan() }));
     }
