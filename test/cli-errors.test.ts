@@ -6,7 +6,7 @@ import path from 'node:path';
 import { NSR, tempDir } from './helpers.js';
 
 function nsr(cwd: string, args: string[]) {
-  const r = spawnSync(process.execPath, [NSR, ...args], { cwd, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [NSR, ...args], { cwd, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
   return { code: r.status, stderr: r.stderr, stdout: r.stdout };
 }
 

@@ -110,3 +110,19 @@ t.test('an unreachable kernel: nsr keeps running, reports each missed tick, stop
   t.equal(missed[0]?.reason, 'connection_refused', JSON.stringify(missed[0]));
   t.ok(existsSync(out));
 });
+
+t.test('an events window that closes during shutdown still ends in a clean stop', async (t) => {
+  // Short event windows rotate while the data windows are being compressed at stop.
+  const dir = tempDir(t);
+  const sim = new NdtwinSimulator({ port: 0 });
+  const { url } = await sim.start();
+  t.teardown(() => sim.stop());
+  writeFileSync(path.join(dir, 'r.yaml'), `output: {dir: out, window: 1s}\nstreams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow, interval: 10s, window: 10s}\n`);
+  for (let i = 0; i < 3; i++) {
+    const nsr = startNsr(dir, ['run', '-c', 'r.yaml', '--for', '3s']);
+    t.equal((await nsr.exit).code, 0, `run ${i + 1}: ${nsr.output().slice(-400)}`);
+  }
+  const events = await readEvents(path.join(dir, 'out'));
+  t.equal(events.filter((e) => e.event === 'stop').length, 3, 'every stop event was written');
+  t.same(readdirSync(path.join(dir, 'out')).filter((f) => f.endsWith('.json')), [], 'all compressed');
+});

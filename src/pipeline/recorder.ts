@@ -3,11 +3,12 @@
  * and the events stream (the one place where wiring lives), and runs the
  * lifecycle: recover → start → tick … → stop (DESIGN 2.6).
  */
+import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import { systemClock, type Clock } from '../clock/clock.js';
 import { Ticker } from '../clock/ticker.js';
 import { CompressionPool } from '../compress/compression-pool.js';
-import { recoverDirectory } from '../compress/recovery.js';
+import { recoverDirectory, type RecoveryResult } from '../compress/recovery.js';
 import { encodeZipComment } from '../compress/zip-meta.js';
 import { EVENTS_STREAM, type LoadedConfig, type StreamConfig } from '../config/loader.js';
 import type { Logger } from '../logging/logger.js';
@@ -73,6 +74,7 @@ export class Recorder {
   private readonly outputDir: string;
   private releaseLock: (() => void) | undefined;
   private stopped = false;
+  private eventsClosed = false;
   /** Compressions that failed after the stop began: their .json files wait for the next start. */
   private compressFailures = 0;
   private hurry = false;
@@ -81,12 +83,16 @@ export class Recorder {
 
   constructor(private readonly loaded: LoadedConfig, private readonly opts: RecorderOptions) {
     this.clock = opts.clock ?? systemClock;
+    // Every fetch listens on the one shutdown signal: many streams are not a leak.
+    setMaxListeners(0, this.fetchAbort.signal);
     this.log = opts.log;
     const { config } = loaded;
     this.outputDir = path.resolve(config.output.dir);
     const eventsChannel = this.addChannel(EVENTS_STREAM, config.output.window);
     // Events are small and must never be refused: their queue accepts past its bound.
-    this.events = new EventLog((p) => eventsChannel.queue.push(p), this.log, () => this.clock.now());
+    // After the events window is closed at shutdown, late events (a compression
+    // finishing) can only be logged.
+    this.events = new EventLog((p) => this.eventsClosed || eventsChannel.queue.push(p), this.log, () => this.clock.now());
     const build = opts.buildSource ?? ((s: StreamConfig) => SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing }));
     for (const stream of loaded.streams) {
       const source = build(stream);
@@ -128,6 +134,9 @@ export class Recorder {
     prepareOutputDir(this.outputDir);
     this.releaseLock = lockOutputDir(this.outputDir);
     this.startedAt = this.clock.now();
+    // Recovery reads the directory before any window of this run is opened, so
+    // it can only ever see what an earlier run left.
+    const leftovers = await recoverDirectory(this.outputDir);
     for (const channel of this.channels.values()) channel.consumer = this.consume(channel);
     const { config, streams, file, legacy } = this.loaded;
     this.events.emit('start', {
@@ -139,7 +148,7 @@ export class Recorder {
       streams: Object.fromEntries(streams.map((s) => [s.name, { kind: s.kind, target: this.channels.get(s.name)!.source!.target, interval_ms: s.timing.intervalMs, timeout_ms: s.timing.timeoutMs, window_ms: s.timing.windowMs }])),
       window_ms: config.output.window,
     });
-    await this.recover();
+    this.reportRecovery(leftovers);
     // One ticker per interval: streams with the same interval fire on the same tick.
     const byInterval = new Map<number, Channel[]>();
     for (const c of this.channels.values()) {
@@ -158,8 +167,7 @@ export class Recorder {
     }
   }
 
-  private async recover(): Promise<void> {
-    const { actions, windows } = await recoverDirectory(this.outputDir);
+  private reportRecovery({ actions, windows }: RecoveryResult): void {
     for (const a of actions) this.events.emit('recovery', { ...a }, a.action === 'unreadable' ? 'error' : 'warn');
     for (const w of windows) {
       this.events.emit('recovery', { action: 'compress_leftover', file: jsonName(w.base), stream: w.stream, records: w.records }, 'warn');
@@ -189,9 +197,10 @@ export class Recorder {
       }
       c.stats.lastRecordAt = receivedAt;
       if (c.stats.failingTicks > 0) {
-        this.events.emit('stream_recovered', { stream: c.name, tick, missed_ticks: c.stats.failingTicks }, 'info', `${c.name}: recording again after ${c.stats.failingTicks} missed ticks`);
+        const level = c.stats.warnedInStreak ? 'info' : 'debug';
+        this.events.emit('stream_recovered', { stream: c.name, tick, missed_ticks: c.stats.failingTicks }, level, `${c.name}: recording again after ${c.stats.failingTicks} missed ticks`);
         c.stats.failingTicks = 0;
-        c.stats.lastReason = undefined;
+        c.stats.warnedInStreak = false;
       }
     } catch (err) {
       const e = err instanceof FetchError ? err : new FetchError('fetch_error', String(err));
@@ -203,9 +212,9 @@ export class Recorder {
   private missed(c: Channel, tick: number, scheduledAt: number, reason: string, message: string, attempts?: number): void {
     c.stats.noteMissed(reason);
     c.stats.failingTicks++;
-    // Log a failure when it starts or changes; every missed tick still goes to the events stream.
-    const level = c.stats.lastReason === reason ? 'debug' : 'warn';
-    c.stats.lastReason = reason;
+    // Log a failure when its reason changes, and at most once a minute otherwise, so
+    // a flapping upstream cannot flood the log; every missed tick still goes to the events stream.
+    const level = c.stats.shouldWarn(reason, this.clock.now()) ? 'warn' : 'debug';
     this.events.emit('missed_tick', { stream: c.name, tick, scheduled_at: scheduledAt, reason, message, attempts }, level, `${c.name}: tick missed (${reason}): ${message}`);
   }
 
@@ -372,6 +381,7 @@ export class Recorder {
     events.draining = true;
     events.queue.wake();
     await events.consumer;
+    this.eventsClosed = true;
     const closedEvents = await events.writer.close().catch(() => undefined);
     if (closedEvents && !this.hurry) {
       this.compress(closedEvents, false);

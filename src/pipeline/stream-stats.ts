@@ -7,7 +7,10 @@ export class StreamStats {
   readonly missed = new Map<string, number>();
   /** Consecutive missed ticks, to log a failure once and its recovery once. */
   failingTicks = 0;
-  lastReason: string | undefined;
+  /** A warning was logged during the current run of missed ticks. */
+  warnedInStreak = false;
+  private lastWarnReason: string | undefined;
+  private lastWarnAt = -Infinity;
   lastRecordAt = 0;
   private readonly lateness: number[] = [];
   private latenessNext = 0;
@@ -16,6 +19,15 @@ export class StreamStats {
 
   noteMissed(reason: string): void {
     this.missed.set(reason, (this.missed.get(reason) ?? 0) + 1);
+  }
+
+  /** Whether a missed tick deserves a warning: a new reason, or a minute since the last one. */
+  shouldWarn(reason: string, now: number, everyMs = 60_000): boolean {
+    if (reason === this.lastWarnReason && now - this.lastWarnAt < everyMs) return false;
+    this.lastWarnReason = reason;
+    this.lastWarnAt = now;
+    this.warnedInStreak = true;
+    return true;
   }
 
   noteFailure(reason: string): void {
