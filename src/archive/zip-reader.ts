@@ -68,3 +68,30 @@ function forEachEntry(zip: yauzl.ZipFile, fn: (e: yauzl.Entry) => Promise<void>)
     zip.readEntry();
   });
 }
+
+/**
+ * The bytes of a zip's first entry as an async stream of chunks, read with
+ * backpressure (constant memory). The CRC-32 is checked at the end: a mismatch
+ * throws after the last chunk, so a consumer knows the data it got is suspect.
+ */
+export async function* zipEntryChunks(file: string): AsyncGenerator<Buffer> {
+  const zip = await openZip(file);
+  try {
+    const entry = await new Promise<yauzl.Entry | undefined>((resolve, reject) => {
+      zip.once('entry', resolve);
+      zip.once('end', () => resolve(undefined));
+      zip.once('error', reject);
+      zip.readEntry();
+    });
+    if (!entry) return;
+    const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) => zip.openReadStream(entry, (err, s) => (err ? reject(err) : resolve(s!))));
+    let crc = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      crc = crc32(chunk, crc);
+      yield chunk;
+    }
+    if (crc >>> 0 !== entry.crc32 >>> 0) throw new Error(`${file}: CRC-32 mismatch (stored ${entry.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)})`);
+  } finally {
+    zip.close();
+  }
+}

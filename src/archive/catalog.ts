@@ -1,0 +1,115 @@
+/**
+ * What an output directory holds, per stream: its windows with record counts,
+ * first and last timestamps and sizes. nsr's zips carry this in their comment,
+ * so a catalog of months of archives reads only zip directories; zips of the
+ * original Python recorder (no comment) and open `.json` windows are scanned.
+ */
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { recordTimestamp } from '../pipeline/record.js';
+import { parseWindowName, parseWindowTime } from '../sinks/window-naming.js';
+import { splitLines } from './lines.js';
+import { readZipInfo, zipEntryChunks } from './zip-reader.js';
+
+export interface WindowInfo {
+  stream: string;
+  file: string;
+  path: string;
+  type: 'zip' | 'json';
+  /** Window start from the file name (local time), epoch ms. */
+  start: number;
+  records: number;
+  /** First and last record timestamps (0 when the window has no record). */
+  first: number;
+  last: number;
+  /** Uncompressed NDJSON bytes. */
+  bytes: number;
+  /** Size on disk (the zip, or the `.json`). */
+  diskBytes: number;
+  /**
+   * Where the counts come from: nsr's zip metadata, a scan of the records, or
+   * only the file names (records unknown, `first`..`last` an upper bound).
+   */
+  source: 'metadata' | 'scan' | 'name';
+  /** Set when the window could not be read. */
+  error?: string;
+}
+
+export interface StreamCatalog {
+  stream: string;
+  windows: WindowInfo[];
+}
+
+export interface CatalogOptions {
+  /** Only these streams (default: all). */
+  streams?: string[];
+  /** Called after each window, for progress display. */
+  onWindow?: (done: number, total: number) => void;
+  /**
+   * Scan windows that carry no metadata (the original recorder's zips, open
+   * `.json` files) to count their records (default true). Without it their
+   * time span is taken from the file names: [start, the next window's start).
+   */
+  scanUnindexed?: boolean;
+}
+
+/** Every window in `dir`, grouped by stream, in time order. */
+export async function readCatalog(dir: string, opts: CatalogOptions = {}): Promise<StreamCatalog[]> {
+  const names = (await readdir(dir)).map((file) => ({ file, parsed: parseWindowName(file) }));
+  const wanted = names.filter(({ parsed }) => parsed && parsed.type !== 'tmp' && (!opts.streams || opts.streams.includes(parsed.stream)));
+  const byStream = new Map<string, WindowInfo[]>();
+  let done = 0;
+  for (const { file, parsed } of wanted) {
+    const info = await windowInfo(path.join(dir, file), parsed!.stream, parsed!.type as 'zip' | 'json', parseWindowTime(parsed!.time), opts.scanUnindexed ?? true);
+    (byStream.get(info.stream) ?? byStream.set(info.stream, []).get(info.stream)!).push(info);
+    opts.onWindow?.(++done, wanted.length);
+  }
+  return [...byStream.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([stream, windows]) => {
+      windows.sort((a, b) => a.start - b.start || (a.first || a.start) - (b.first || b.start) || a.file.localeCompare(b.file));
+      // Windows known only by name span up to the next window's start.
+      windows.forEach((w, i) => {
+        if (w.source === 'name') {
+          w.first = w.start;
+          w.last = i + 1 < windows.length ? windows[i + 1].start - 1 : Number.MAX_SAFE_INTEGER;
+        }
+      });
+      return { stream, windows };
+    });
+}
+
+export async function windowInfo(file: string, stream: string, type: 'zip' | 'json', start: number, scanUnindexed = true): Promise<WindowInfo> {
+  const base: WindowInfo = { stream, file: path.basename(file), path: file, type, start, records: 0, first: 0, last: 0, bytes: 0, diskBytes: 0, source: 'scan' };
+  try {
+    base.diskBytes = (await stat(file)).size;
+    if (type === 'zip') {
+      const info = await readZipInfo(file);
+      if (info.meta) return { ...base, records: info.meta.records, first: info.meta.first, last: info.meta.last, bytes: info.meta.bytes, source: 'metadata' };
+      if (!scanUnindexed) return { ...base, bytes: info.entries[0]?.uncompressedSize ?? 0, source: 'name' };
+      return { ...base, ...(await scanRecords(zipEntryChunks(file))) };
+    }
+    if (!scanUnindexed) return { ...base, bytes: base.diskBytes, source: 'name' };
+    return { ...base, ...(await scanRecords(createReadStream(file) as AsyncIterable<Buffer>)) };
+  } catch (err) {
+    return { ...base, error: (err as Error).message };
+  }
+}
+
+async function scanRecords(chunks: AsyncIterable<Buffer>): Promise<Pick<WindowInfo, 'records' | 'first' | 'last' | 'bytes'>> {
+  let records = 0;
+  let first = 0;
+  let last = 0;
+  let bytes = 0;
+  for await (const { bytes: line, complete } of splitLines(chunks)) {
+    if (!complete) break; // a torn last line is not a record
+    const ts = recordTimestamp(line);
+    if (ts === undefined) continue;
+    if (records === 0) first = ts;
+    last = ts;
+    records++;
+    bytes += line.length + 1;
+  }
+  return { records, first, last, bytes };
+}
