@@ -29,7 +29,7 @@ export interface WindowInfo {
   diskBytes: number;
   /**
    * Where the counts come from: nsr's zip metadata, a scan of the records, or
-   * only the file names (records unknown, `first`..`last` an upper bound).
+   * only the file name (records, `first` and `last` unknown, 0).
    */
   source: 'metadata' | 'scan' | 'name';
   /** Set when the window could not be read. */
@@ -49,7 +49,8 @@ export interface CatalogOptions {
   /**
    * Scan windows that carry no metadata (the original recorder's zips, open
    * `.json` files) to count their records (default true). Without it their
-   * time span is taken from the file names: [start, the next window's start).
+   * time span is unknown (the names are in the recording machine's local
+   * time, which need not be ours), so range reads open them.
    */
   scanUnindexed?: boolean;
 }
@@ -57,7 +58,12 @@ export interface CatalogOptions {
 /** Every window in `dir`, grouped by stream, in time order. */
 export async function readCatalog(dir: string, opts: CatalogOptions = {}): Promise<StreamCatalog[]> {
   const names = (await readdir(dir)).map((file) => ({ file, parsed: parseWindowName(file) }));
-  const wanted = names.filter(({ parsed }) => parsed && parsed.type !== 'tmp' && (!opts.streams || opts.streams.includes(parsed.stream)));
+  // A `.json` beside its finished zip (a crash between rename and unlink, or an
+  // export of both) holds the same records: the zip is the window.
+  const zipped = new Set(names.filter(({ parsed }) => parsed?.type === 'zip').map(({ parsed }) => parsed!.base));
+  const wanted = names.filter(
+    ({ parsed }) => parsed && parsed.type !== 'tmp' && !(parsed.type === 'json' && zipped.has(parsed.base)) && (!opts.streams || opts.streams.includes(parsed.stream)),
+  );
   const byStream = new Map<string, WindowInfo[]>();
   let done = 0;
   for (const { file, parsed } of wanted) {
@@ -67,17 +73,7 @@ export async function readCatalog(dir: string, opts: CatalogOptions = {}): Promi
   }
   return [...byStream.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([stream, windows]) => {
-      windows.sort((a, b) => a.start - b.start || (a.first || a.start) - (b.first || b.start) || a.file.localeCompare(b.file));
-      // Windows known only by name span up to the next window's start.
-      windows.forEach((w, i) => {
-        if (w.source === 'name') {
-          w.first = w.start;
-          w.last = i + 1 < windows.length ? windows[i + 1].start - 1 : Number.MAX_SAFE_INTEGER;
-        }
-      });
-      return { stream, windows };
-    });
+    .map(([stream, windows]) => ({ stream, windows: windows.sort((a, b) => a.start - b.start || (a.first || a.start) - (b.first || b.start) || a.file.localeCompare(b.file)) }));
 }
 
 export async function windowInfo(file: string, stream: string, type: 'zip' | 'json', start: number, scanUnindexed = true): Promise<WindowInfo> {

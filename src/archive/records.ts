@@ -38,7 +38,8 @@ export interface ReadOptions extends RecordRange {
 export function windowsInRange(catalog: StreamCatalog, range: RecordRange): WindowInfo[] {
   const from = range.from ?? -Infinity;
   const to = range.to ?? Infinity;
-  return catalog.windows.filter((w) => !w.error && (w.records > 0 || w.source === 'name') && w.last >= from && w.first < to);
+  // Windows known only by name have an unknown span: they are opened and filtered record by record.
+  return catalog.windows.filter((w) => !w.error && (w.source === 'name' || (w.records > 0 && w.last >= from && w.first < to)));
 }
 
 export async function* readRecords(catalog: StreamCatalog, opts: ReadOptions = {}): AsyncGenerator<ArchivedRecord> {

@@ -2,7 +2,12 @@
 import { Command } from 'commander';
 import { registerRun } from './run.js';
 import { registerSchema } from './schema.js';
+import { registerLs } from './ls.js';
+import { registerCat } from './cat.js';
+import { registerVerify } from './verify.js';
+import { registerExport } from './export.js';
 import { registerSimulate } from './simulate.js';
+import { registerReplay } from './replay.js';
 import { EXIT_USAGE, version } from './common.js';
 
 const program = new Command();
@@ -17,5 +22,10 @@ program
   });
 registerRun(program);
 registerSimulate(program);
+registerReplay(program);
 registerSchema(program);
+registerLs(program);
+registerCat(program);
+registerVerify(program);
+registerExport(program);
 await program.parseAsync(process.argv);

@@ -1,0 +1,409 @@
+/**
+ * Serves recorded archives as the NDTwin kernel (or any recorded API) served
+ * them, with the recorded past advancing at `speed` times real time, so the
+ * applications that read the kernel can run against yesterday's network.
+ *
+ * Replay time T = from + (now − startedAt) × speed. A GET for a stream's
+ * endpoint answers with the body of that stream's newest record at or before
+ * T, byte for byte (src/archive/record-body.ts). Routes match exactly, as the
+ * kernel's do: a query string or an unknown path is a 404.
+ *
+ * Memory stays constant whatever the archives hold: each stream keeps its
+ * current record and one record of lookahead, and reads forward through its
+ * windows (readRecords) as T advances; a loop reopens the readers.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { stat } from 'node:fs/promises';
+import { ConfigError } from '../config/errors.js';
+import { readCatalog, type StreamCatalog } from './catalog.js';
+import { readRecords, type ArchivedRecord, type ArchiveProblem } from './records.js';
+import { recordBody, shapeForEndpoint, shapeFromRecord, type BodyShape } from './record-body.js';
+
+export interface ReplayOptions {
+  /** Directory of the archives (nsr's or the original recorder's). */
+  dir: string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8000; 0 picks a free port. */
+  port?: number;
+  /** Replay seconds per real second (default 1). */
+  speed?: number;
+  /** Start of the replay, epoch ms (default: the first record of the served streams). */
+  from?: number;
+  /** End of the replay, inclusive, epoch ms (default: their last record). */
+  to?: number;
+  /** Start again at `from` once `to` is passed (default: keep serving the last records). */
+  loop?: boolean;
+  /** Stream → endpoint path, over what the events stream or the defaults say. */
+  map?: Record<string, string>;
+  /** Clock, epoch ms (tests). Default Date.now. */
+  now?: () => number;
+  /** How often the readers are moved up to the replay time between requests, ms (default 200; 0: only on requests). */
+  pumpMs?: number;
+  /** A window that cannot be read, a record that cannot be served. */
+  onProblem?: (p: ArchiveProblem) => void;
+}
+
+/** Where each stream's endpoint came from. */
+export type EndpointSource = 'events' | 'default' | 'map';
+
+export interface ReplayStreamInfo {
+  stream: string;
+  path: string;
+  endpointFrom: EndpointSource;
+  /** Undefined until the stream's first record is read, when the shape is told from the records. */
+  shape: BodyShape | undefined;
+  records: number;
+  first: number;
+  last: number;
+}
+
+export interface ReplayPlan {
+  dir: string;
+  from: number;
+  to: number;
+  streams: ReplayStreamInfo[];
+  /** Streams in the archives that are not served, and why. */
+  skipped: { stream: string; reason: string }[];
+}
+
+export interface ReplayStarted extends ReplayPlan {
+  url: string;
+  host: string;
+  port: number;
+}
+
+export const STATUS_PATH = '/replay/status';
+const NOT_FOUND = Buffer.from('{"error":"Not Found"}');
+const NO_DATA_YET = Buffer.from('{"error":"No data yet"}');
+const UNREADABLE = Buffer.from('{"error":"Unreadable record"}');
+
+/** What the original Python recorder recorded, for archives without an events stream. */
+const DEFAULT_ENDPOINTS: Record<string, { path: string; shape: BodyShape }> = {
+  flowinfo: { path: '/ndt/get_detected_flow_data', shape: { mode: 'wrap' } },
+  graphinfo: { path: '/ndt/get_graph_data', shape: { mode: 'merge' } },
+};
+
+/** One stream being replayed: its reader, its current record and one record of lookahead. */
+class StreamPlayer {
+  current: ArchivedRecord | undefined;
+  private body: Buffer | undefined;
+  private next: ArchivedRecord | undefined;
+  private reader: AsyncGenerator<ArchivedRecord> | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  cycle = 0;
+  served = 0;
+  recordsRead = 0;
+
+  constructor(
+    readonly info: ReplayStreamInfo,
+    private readonly catalog: StreamCatalog,
+    private readonly readFrom: number,
+    private readonly to: number,
+    private readonly onProblem: (p: ArchiveProblem) => void,
+  ) {}
+
+  /** Brings the stream up to replay time `t` of loop `cycle`; calls run one after the other. */
+  sync(t: number, cycle: number): Promise<void> {
+    const run = this.queue.then(async () => {
+      if (!this.reader || cycle !== this.cycle) await this.open(cycle);
+      while (this.next && this.next.timestamp <= t) {
+        this.current = this.next;
+        this.body = undefined;
+        this.next = await this.pull();
+      }
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The current record's body, cut out of the line once. */
+  currentBody(): Buffer | undefined {
+    if (!this.current) return undefined;
+    if (!this.body) {
+      try {
+        this.body = recordBody(this.current.line, this.info.shape ?? shapeFromRecord(this.current.line));
+      } catch (err) {
+        this.onProblem({ file: this.current.window.file, problem: `a record at ${this.current.timestamp} cannot be served: ${(err as Error).message}` });
+        this.body = UNREADABLE;
+      }
+    }
+    return this.body;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    await this.reader?.return(undefined);
+    this.reader = undefined;
+  }
+
+  private async open(cycle: number): Promise<void> {
+    await this.reader?.return(undefined);
+    this.cycle = cycle;
+    this.current = undefined;
+    this.body = undefined;
+    // Reading starts at the window holding the record current at `from`, so a
+    // replay started inside a window serves that record, not a 503.
+    this.reader = readRecords(this.catalog, { from: this.readFrom, to: this.to + 1, onProblem: this.onProblem });
+    this.next = await this.pull();
+    if (this.next && !this.info.shape) this.info.shape = shapeFromRecord(this.next.line);
+  }
+
+  private async pull(): Promise<ArchivedRecord | undefined> {
+    if (!this.reader) return undefined;
+    try {
+      const r = await this.reader.next();
+      if (r.done) return undefined;
+      this.recordsRead++;
+      return r.value;
+    } catch (err) {
+      this.onProblem({ file: this.info.stream, problem: `reading stopped: ${(err as Error).message}` });
+      this.reader = undefined;
+      return undefined;
+    }
+  }
+}
+
+export class ReplayServer {
+  private readonly host: string;
+  private readonly port: number;
+  private readonly speed: number;
+  private readonly now: () => number;
+  private readonly onProblem: (p: ArchiveProblem) => void;
+  private plan: ReplayPlan | undefined;
+  private players = new Map<string, StreamPlayer>();
+  private server: Server | undefined;
+  private sockets = new Set<Socket>();
+  private pump: NodeJS.Timeout | undefined;
+  private startedAt = 0;
+  private notFound = 0;
+
+  constructor(private readonly opts: ReplayOptions) {
+    this.host = opts.host ?? '127.0.0.1';
+    this.port = opts.port ?? 8000;
+    this.speed = opts.speed ?? 1;
+    this.now = opts.now ?? Date.now;
+    this.onProblem = opts.onProblem ?? (() => undefined);
+    if (!(Number.isFinite(this.speed) && this.speed > 0)) throw new ConfigError(`speed: got ${opts.speed}; expected a positive number such as 1, 10 or 0.5`);
+  }
+
+  /** Reads the catalog and the events stream: which stream is served where, and the time range. */
+  async prepare(): Promise<ReplayPlan> {
+    if (this.plan) return this.plan;
+    const { dir } = this.opts;
+    const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+    if (!isDir) throw new ConfigError(`${dir}: no such directory; give the directory of the archives (default recorded_info)`);
+    const catalogs = await readCatalog(dir);
+    const events = catalogs.find((c) => c.stream === 'events');
+    const data = catalogs.filter((c) => c.stream !== 'events' && c.windows.some(readable));
+    if (data.length === 0) throw new ConfigError(`${dir}: no archives to replay (no window files with records: YYYY_MM_DD_HH-MM-SS_<stream>_json.zip or .json)`);
+
+    const fromEvents = events ? await endpointsFromEvents(events, this.onProblem) : new Map<string, { path: string; shape?: BodyShape }>();
+    const map = this.opts.map ?? {};
+    for (const [stream, path] of Object.entries(map)) {
+      if (!data.some((c) => c.stream === stream)) {
+        throw new ConfigError(`--map ${stream}=${path}: no stream ${JSON.stringify(stream)} with records in ${dir} (streams: ${data.map((c) => c.stream).join(', ')})`);
+      }
+      if (!path.startsWith('/')) throw new ConfigError(`--map ${stream}=${path}: the endpoint must be a path starting with /, e.g. ${stream}=/ndt/get_graph_data`);
+    }
+
+    const streams: ReplayStreamInfo[] = [];
+    const skipped: ReplayPlan['skipped'] = [];
+    for (const c of data) {
+      const windows = c.windows.filter(readable);
+      const span = { records: windows.reduce((n, w) => n + w.records, 0), first: windows.reduce((m, w) => Math.min(m, w.first), Infinity), last: windows.reduce((m, w) => Math.max(m, w.last), -Infinity) };
+      const recorded = fromEvents.get(c.stream);
+      const fallback = DEFAULT_ENDPOINTS[c.stream];
+      let endpoint: { path: string; from: EndpointSource; shape?: BodyShape } | undefined;
+      if (map[c.stream] !== undefined) endpoint = { path: map[c.stream], from: 'map', shape: recorded?.shape };
+      else if (recorded) endpoint = { path: recorded.path, from: 'events', shape: recorded.shape };
+      else if (fallback) endpoint = { path: fallback.path, from: 'default', shape: fallback.shape };
+      if (!endpoint) {
+        skipped.push({ stream: c.stream, reason: `no endpoint known (no start event names its target); serve it with --map ${c.stream}=/path` });
+        continue;
+      }
+      if (endpoint.path === STATUS_PATH) throw new ConfigError(`${c.stream}: ${STATUS_PATH} is the replay's own status endpoint; map the stream elsewhere with --map ${c.stream}=/path`);
+      const clash = streams.find((s) => s.path === endpoint.path);
+      if (clash) throw new ConfigError(`streams ${clash.stream} and ${c.stream} were both recorded from ${endpoint.path}; serve one of them elsewhere with --map ${c.stream}=/other/path`);
+      streams.push({ stream: c.stream, path: endpoint.path, endpointFrom: endpoint.from, shape: endpoint.shape ?? shapeForEndpoint(endpoint.path), ...span });
+    }
+    if (streams.length === 0) throw new ConfigError(`${dir}: no stream can be served: ${skipped.map((s) => `${s.stream}: ${s.reason}`).join('; ')}`);
+
+    const from = this.opts.from ?? Math.min(...streams.map((s) => s.first));
+    const to = this.opts.to ?? Math.max(...streams.map((s) => s.last));
+    if (to < from) throw new ConfigError(`--to (${to}) is before --from (${from})`);
+    for (const info of streams) {
+      const catalog = data.find((c) => c.stream === info.stream)!;
+      this.players.set(info.path, new StreamPlayer(info, catalog, readStart(catalog, from), to, this.onProblem));
+    }
+    this.plan = { dir, from, to, streams, skipped };
+    return this.plan;
+  }
+
+  async start(): Promise<ReplayStarted> {
+    const plan = await this.prepare();
+    // Readers are opened and moved to `from` before the port opens, so the first request is fast.
+    await Promise.all([...this.players.values()].map((p) => p.sync(plan.from, 0)));
+    const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => void this.handle(req, res));
+    server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, this.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.startedAt = this.now();
+    const pumpMs = this.opts.pumpMs ?? 200;
+    if (pumpMs > 0) this.pump = setInterval(() => void this.syncAll().catch(() => undefined), pumpMs).unref();
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : this.port;
+    const hostInUrl = this.host.includes(':') ? `[${this.host}]` : this.host;
+    return { ...plan, url: `http://${hostInUrl}:${port}`, host: this.host, port };
+  }
+
+  async stop(): Promise<void> {
+    if (this.pump) clearInterval(this.pump);
+    this.pump = undefined;
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of this.sockets) s.destroy();
+      await closed;
+    }
+    await Promise.all([...this.players.values()].map((p) => p.close()));
+  }
+
+  /** Replay time now, and which loop it is in. */
+  clock(): { time: number; cycle: number; ended: boolean } {
+    const { from, to } = this.plan!;
+    const elapsed = Math.max(0, this.now() - this.startedAt) * this.speed;
+    if (!this.opts.loop) return { time: from + elapsed, cycle: 0, ended: from + elapsed > to };
+    const period = to - from + 1;
+    return { time: from + (elapsed % period), cycle: Math.floor(elapsed / period), ended: false };
+  }
+
+  status(): Record<string, unknown> {
+    const { time, cycle, ended } = this.clock();
+    return {
+      replay_time: Math.floor(time),
+      replay_time_iso: new Date(Math.floor(time)).toISOString(),
+      speed: this.speed,
+      from: this.plan!.from,
+      to: this.plan!.to,
+      loop: Boolean(this.opts.loop),
+      cycle,
+      ended,
+      dir: this.plan!.dir,
+      not_found: this.notFound,
+      streams: Object.fromEntries(
+        [...this.players.values()].map((p) => [
+          p.info.stream,
+          {
+            endpoint: p.info.path,
+            endpoint_from: p.info.endpointFrom,
+            shape: p.info.shape?.mode ?? null,
+            record_timestamp: p.current?.timestamp ?? null,
+            served: p.served,
+            records: p.info.records,
+          },
+        ]),
+      ),
+      skipped: this.plan!.skipped,
+    };
+  }
+
+  private async syncAll(): Promise<void> {
+    const { time, cycle } = this.clock();
+    await Promise.all([...this.players.values()].map((p) => p.sync(time, cycle)));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const target = req.url ?? '';
+      if (req.method === 'GET' && target === STATUS_PATH) return send(res, 200, Buffer.from(JSON.stringify(this.status())));
+      const player = req.method === 'GET' ? this.players.get(target) : undefined;
+      if (!player) {
+        this.notFound++;
+        return send(res, 404, NOT_FOUND);
+      }
+      const { time, cycle } = this.clock();
+      await player.sync(time, cycle);
+      const body = player.currentBody();
+      if (!body || !player.current) {
+        // Before the stream's first record: tell the client when it comes, in real seconds.
+        const first = player.info.first;
+        const wait = Math.max(1, Math.ceil((first - time) / this.speed / 1000));
+        return send(res, 503, NO_DATA_YET, { 'Retry-After': String(Number.isFinite(wait) ? wait : 1) });
+      }
+      player.served++;
+      send(res, 200, body, { 'X-Nsr-Record-Timestamp': String(player.current.timestamp) });
+    } catch (err) {
+      this.onProblem({ file: this.plan?.dir ?? '', problem: `request ${req.url}: ${(err as Error).message}` });
+      if (!res.headersSent) send(res, 500, UNREADABLE);
+      else res.destroy();
+    }
+  }
+}
+
+function send(res: ServerResponse, status: number, body: Buffer, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': body.length, ...headers });
+  res.end(body);
+}
+
+const readable = (w: StreamCatalog['windows'][number]) => !w.error && w.records > 0;
+
+/**
+ * Where a stream's reader starts for a replay from `from`: the first record of
+ * the newest window that began at or before `from` (it holds the record current
+ * at `from`), else `from`.
+ */
+function readStart(catalog: StreamCatalog, from: number): number {
+  let start: number | undefined;
+  for (const w of catalog.windows) if (readable(w) && w.first <= from) start = Math.max(start ?? -Infinity, w.first);
+  return start ?? from;
+}
+
+/**
+ * The endpoint of each stream from nsr's events stream: the path of the target
+ * in the newest start event that names the stream (and the record shape, when
+ * the start event carries it).
+ */
+async function endpointsFromEvents(events: StreamCatalog, onProblem: (p: ArchiveProblem) => void): Promise<Map<string, { path: string; shape?: BodyShape }>> {
+  const out = new Map<string, { path: string; shape?: BodyShape }>();
+  for await (const { line } of readRecords(events, { onProblem })) {
+    if (!/^\{"timestamp":\d+,"event":"start"/.test(line.subarray(0, 60).toString('latin1'))) continue;
+    let start: { streams?: Record<string, { target?: unknown; shape?: unknown }> };
+    try {
+      start = JSON.parse(line.toString('utf8'));
+    } catch {
+      continue;
+    }
+    for (const [stream, s] of Object.entries(start.streams ?? {})) {
+      if (typeof s?.target !== 'string') continue;
+      let path: string;
+      try {
+        const url = new URL(s.target);
+        path = url.pathname + url.search;
+      } catch {
+        continue;
+      }
+      out.set(stream, { path, shape: asShape(s.shape) });
+    }
+  }
+  return out;
+}
+
+function asShape(v: unknown): BodyShape | undefined {
+  const s = v as { mode?: unknown; key?: unknown } | undefined;
+  if (s?.mode === 'merge') return { mode: 'merge' };
+  // The key is not checked: a stream may have been recorded under different keys across runs.
+  if (s?.mode === 'wrap') return { mode: 'wrap' };
+  return undefined;
+}

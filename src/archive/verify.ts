@@ -1,0 +1,94 @@
+/**
+ * Full check of an archive directory: every zip's CRC and layout, every line
+ * JSON with an integer timestamp, timestamps never going backwards within a
+ * stream, and counts matching each zip's metadata. Every problem is reported.
+ */
+import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { recordTimestamp } from '../pipeline/record.js';
+import { jsonSyntaxError } from '../sources/json-syntax.js';
+import { parseWindowName } from '../sinks/window-naming.js';
+import { readCatalog, type WindowInfo } from './catalog.js';
+import { splitLines } from './lines.js';
+import type { ArchiveProblem } from './records.js';
+import { readZipInfo, zipEntryChunks } from './zip-reader.js';
+
+export interface VerifyReport {
+  windows: number;
+  records: number;
+  /** Uncompressed bytes checked. */
+  bytes: number;
+  problems: ArchiveProblem[];
+}
+
+export async function verifyDirectory(dir: string, onWindow?: (w: WindowInfo, done: number, total: number) => void): Promise<VerifyReport> {
+  const report: VerifyReport = { windows: 0, records: 0, bytes: 0, problems: [] };
+  const problem = (file: string, text: string) => report.problems.push({ file, problem: text });
+  for (const file of await readdir(dir)) {
+    if (parseWindowName(file)?.type === 'tmp') problem(file, 'a temporary zip left by an interrupted compression (the next `nsr run` removes it)');
+  }
+  const catalogs = await readCatalog(dir, { scanUnindexed: false });
+  const total = catalogs.reduce((n, c) => n + c.windows.length, 0);
+  for (const { windows } of catalogs) {
+    let previous = -Infinity;
+    for (const w of windows) {
+      onWindow?.(w, report.windows, total);
+      report.windows++;
+      if (w.error) {
+        problem(w.file, `unreadable: ${w.error}`);
+        continue;
+      }
+      previous = await verifyWindow(w, previous, report, (text) => problem(w.file, text));
+    }
+  }
+  return report;
+}
+
+async function verifyWindow(w: WindowInfo, previousTs: number, report: VerifyReport, problem: (text: string) => void): Promise<number> {
+  let meta;
+  if (w.type === 'zip') {
+    const info = await readZipInfo(w.path);
+    const expected = w.file.replace(/_json\.zip$/, '.json');
+    if (info.entries.length !== 1) problem(`holds ${info.entries.length} entries, expected exactly one`);
+    else if (info.entries[0].name !== expected) problem(`its entry is named ${info.entries[0].name}, expected ${expected}`);
+    meta = info.meta;
+  }
+  let records = 0;
+  let bytes = 0;
+  let first = 0;
+  let last = previousTs;
+  let lineNo = 0;
+  const chunks = w.type === 'zip' ? zipEntryChunks(w.path) : (createReadStream(w.path) as AsyncIterable<Buffer>);
+  try {
+    for await (const { bytes: line, complete } of splitLines(chunks)) {
+      lineNo++;
+      if (!complete) {
+        problem(`line ${lineNo}: the last line has no line end (${line.length} bytes): torn by a crash, or is nsr still writing this window?`);
+        break;
+      }
+      bytes += line.length + 1;
+      const ts = recordTimestamp(line);
+      if (ts === undefined) {
+        problem(`line ${lineNo}: does not start with an integer "timestamp"`);
+        continue;
+      }
+      const error = jsonSyntaxError(line);
+      if (error) problem(`line ${lineNo}: not valid JSON (${error})`);
+      if (ts < last) problem(`line ${lineNo}: timestamp ${ts} goes backwards (previous ${last})`);
+      if (records === 0) first = ts;
+      last = Math.max(last, ts);
+      records++;
+    }
+  } catch (err) {
+    problem(`corrupt: ${(err as Error).message}`);
+  }
+  if (meta) {
+    const expected = { records, bytes, first, last: records ? last : 0 };
+    for (const key of ['records', 'bytes', 'first', 'last'] as const) {
+      if (meta[key] !== expected[key]) problem(`metadata says ${key} ${meta[key]}, the data has ${expected[key]}`);
+    }
+  }
+  report.records += records;
+  report.bytes += bytes;
+  return last;
+}

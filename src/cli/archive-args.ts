@@ -1,0 +1,18 @@
+/** Options the offline tools share: where the archives are. */
+import { stat } from 'node:fs/promises';
+import { Option } from 'commander';
+import { ConfigError } from '../config/errors.js';
+
+export const DEFAULT_ARCHIVE_DIR = 'recorded_info';
+
+export const dirOption = () => new Option('-d, --dir <dir>', 'the directory of the archives').default(DEFAULT_ARCHIVE_DIR);
+
+/** Checks the directory exists before a command reads it. */
+export async function archiveDir(dir: string): Promise<string> {
+  try {
+    if ((await stat(dir)).isDirectory()) return dir;
+  } catch {
+    /* reported below */
+  }
+  throw new ConfigError(`${dir} is not a directory of archives: pass the directory nsr records into (output.dir, default ${DEFAULT_ARCHIVE_DIR})`);
+}

@@ -1,0 +1,29 @@
+/** `nsr verify [dir]`: checks every archive; prints every problem; exit 1 when there is one. */
+import type { Command } from 'commander';
+import { verifyDirectory } from '../archive/verify.js';
+import { archiveDir, DEFAULT_ARCHIVE_DIR } from './archive-args.js';
+import { EXIT_OK, EXIT_RUNTIME, fail } from './common.js';
+import { progress } from './progress.js';
+
+export function registerVerify(program: Command): void {
+  program
+    .command('verify')
+    .description('check every archive: CRC, one entry, JSON lines with integer timestamps in order, counts matching the metadata')
+    .argument('[dir]', 'the directory of the archives', DEFAULT_ARCHIVE_DIR)
+    .action(async (dir: string) => {
+      try {
+        await archiveDir(dir);
+        const bar = progress();
+        const started = performance.now();
+        const report = await verifyDirectory(dir, (w, done, total) => bar.update(`nsr verify: ${done + 1}/${total} ${w.file}`));
+        bar.done();
+        for (const p of report.problems) process.stdout.write(`${p.file}: ${p.problem}\n`);
+        const secs = (performance.now() - started) / 1000;
+        const verdict = report.problems.length ? `${report.problems.length} problem${report.problems.length > 1 ? 's' : ''}` : 'all good';
+        process.stdout.write(`${report.windows} windows, ${report.records} records, ${(report.bytes / 1e6).toFixed(1)} MB checked in ${secs.toFixed(1)} s: ${verdict}\n`);
+        process.exitCode = report.problems.length ? EXIT_RUNTIME : EXIT_OK;
+      } catch (err) {
+        fail(err);
+      }
+    });
+}
