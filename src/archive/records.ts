@@ -47,10 +47,16 @@ export async function* readRecords(catalog: StreamCatalog, opts: ReadOptions = {
   const to = opts.to ?? Infinity;
   for (const w of catalog.windows) if (w.error) opts.onProblem?.({ file: w.file, problem: w.error });
   const windows = windowsInRange(catalog, opts);
+  // The CRC check of the next window runs while this one is read (inflate runs
+  // on the thread pool, so the two overlap on a second core).
+  const check = (i: number) => (windows[i]?.type === 'zip' ? zipProblem(windows[i].path) : Promise.resolve(undefined));
+  let nextCheck = check(0);
   for (const [i, w] of windows.entries()) {
     opts.onWindow?.(w, i, windows.length);
+    const thisCheck = nextCheck;
+    nextCheck = check(i + 1);
     if (w.type === 'zip') {
-      const problem = await zipProblem(w.path);
+      const problem = await thisCheck;
       if (problem) {
         opts.onProblem?.({ file: w.file, problem: `${problem}; its records are skipped` });
         continue;

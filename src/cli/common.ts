@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Option } from 'commander';
 import { ConfigError } from '../config/errors.js';
-import { DEFAULT_CONFIG_FILE } from '../config/loader.js';
+import { DEFAULT_CONFIG_FILE } from '../config/defaults.js';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;

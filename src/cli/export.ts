@@ -7,7 +7,7 @@ import { streamInterval } from '../archive/stream-interval.js';
 import { parseTimeArg } from '../archive/time-arg.js';
 import { parseSize } from '../config/duration.js';
 import { ConfigError } from '../config/errors.js';
-import { EVENTS_STREAM } from '../config/loader.js';
+import { EVENTS_STREAM } from '../config/defaults.js';
 import { archiveDir, dirOption } from './archive-args.js';
 import { EXIT_OK, EXIT_RUNTIME, fail } from './common.js';
 import { progress } from './progress.js';

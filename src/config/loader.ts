@@ -13,8 +13,8 @@ import { formatDuration } from './duration.js';
 import { SOURCE_KINDS } from '../sources/registry.js';
 import type { StreamTiming } from '../sources/source.js';
 
-export const DEFAULT_CONFIG_FILE = 'setting/recorder.yaml';
-export const EVENTS_STREAM = 'events';
+import { EVENTS_STREAM } from './defaults.js';
+export { DEFAULT_CONFIG_FILE, EVENTS_STREAM } from './defaults.js';
 
 export interface StreamConfig {
   name: string;
