@@ -8,6 +8,7 @@
  *   merged:  {"timestamp":<ms>,<members>}        → {<members>}
  *            {"timestamp":<ms>}                  → {}
  */
+import { ndtwinEndpointByPath } from '../sources/ndtwin-endpoints.js';
 
 export type BodyShape = { mode: 'wrap'; key?: string } | { mode: 'merge' };
 
@@ -74,27 +75,12 @@ export function wrappedKey(line: Buffer): string | undefined {
   }
 }
 
-/**
- * NDTwin kernel endpoints and the shape nsr's `ndtwin` kind records them in
- * (src/sources/ndtwin.ts): the graph is the one object body, merged; every
- * other endpoint is wrapped under a key.
- */
-const KERNEL_SHAPES: Record<string, BodyShape> = {
-  get_graph_data: { mode: 'merge' },
-  get_detected_flow_data: { mode: 'wrap' },
-  get_detected_top_k_flow_data: { mode: 'wrap' },
-  get_power_report: { mode: 'wrap' },
-  get_cpu_utilization: { mode: 'wrap' },
-  get_memory_utilization: { mode: 'wrap' },
-  get_temperature: { mode: 'wrap' },
-};
-
 /** The shape of a stream recorded from a known NDTwin kernel endpoint, by its path; undefined for other APIs. */
 export function shapeForEndpoint(path: string): BodyShape | undefined {
-  const pathname = path.split('?')[0];
-  const last = pathname.slice(pathname.lastIndexOf('/') + 1);
-  return Object.hasOwn(KERNEL_SHAPES, last) && /\/ndt\/[^/]+$/.test(pathname) ? KERNEL_SHAPES[last] : undefined;
+  const endpoint = ndtwinEndpointByPath(path);
+  return endpoint && { mode: endpoint.shape('').mode };
 }
+
 
 /**
  * The shape of a stream told from one of its records, for APIs whose shape is

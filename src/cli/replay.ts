@@ -5,35 +5,38 @@
  */
 import type { Command } from 'commander';
 import { ConfigError } from '../config/errors.js';
-import { ReplayServer, STATUS_PATH } from '../archive/replay-server.js';
 import { formatTime, parseTimeArg } from '../archive/time-arg.js';
+import { archiveDir, dirOption } from './archive-args.js';
 import { EXIT_OK, fail, OperatorError } from './common.js';
 
 interface ReplayCliOptions {
+  dir: string;
   speed: string;
   port: string;
   host: string;
   from?: string;
   to?: string;
   loop?: boolean;
-  map: string[];
+  map?: string[];
 }
 
 export function registerReplay(program: Command): void {
   program
     .command('replay')
     .description('serve recorded archives on the NDTwin kernel endpoints, the past advancing at --speed times real time')
-    .argument('[dir]', 'directory of the archives', 'recorded_info')
+    .argument('[dir]', 'directory of the archives, as with --dir (default recorded_info)')
+    .addOption(dirOption())
     .option('--speed <x>', 'replay seconds per real second (e.g. 1, 10, 0.5)', '1')
     .option('-p, --port <port>', 'TCP port (0 = any free port)', '8000')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--from <time>', 'start of the replay: ISO time (local unless a zone is given) or epoch ms (default: the first record)')
     .option('--to <time>', 'end of the replay, inclusive (default: the last record)')
     .option('--loop', 'start again at --from once --to is passed (default: keep serving the last records)')
-    .option('--map <stream=/path>', 'serve a stream on this endpoint path (repeatable; default: the path it was recorded from)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .action(async (dir: string, opts: ReplayCliOptions) => {
+    .option('--map <stream=/path>', 'serve a stream on this endpoint path (repeatable; default: the path it was recorded from)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+    .action(async (dir: string | undefined, opts: ReplayCliOptions, cmd: Command) => {
       try {
-        process.exitCode = await replay(dir, opts);
+        if (dir !== undefined && cmd.getOptionValueSource('dir') === 'cli' && dir !== opts.dir) throw new ConfigError(`two directories given: ${dir} and --dir ${opts.dir}; give one`);
+        process.exitCode = await replay(dir ?? opts.dir, opts);
       } catch (err) {
         fail(err);
       }
@@ -45,7 +48,10 @@ async function replay(dir: string, opts: ReplayCliOptions): Promise<number> {
   const port = parsePort(opts.port);
   const from = opts.from === undefined ? undefined : parseTimeArg(opts.from, '--from');
   const to = opts.to === undefined ? undefined : parseTimeArg(opts.to, '--to');
-  const map = parseMap(opts.map);
+  const map = parseMap(opts.map ?? []);
+  await archiveDir(dir);
+  // Loaded here, not at the top: the other commands start faster without it.
+  const { ReplayServer, STATUS_PATH } = await import('../archive/replay-server.js');
   const server = new ReplayServer({
     dir,
     host: opts.host,

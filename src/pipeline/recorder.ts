@@ -145,7 +145,13 @@ export class Recorder {
       config: file,
       legacy_config: legacy || undefined,
       output_dir: this.outputDir,
-      streams: Object.fromEntries(streams.map((s) => [s.name, { kind: s.kind, target: this.channels.get(s.name)!.source!.target, interval_ms: s.timing.intervalMs, timeout_ms: s.timing.timeoutMs, window_ms: s.timing.windowMs }])),
+      streams: Object.fromEntries(
+        streams.map((s) => {
+          const source = this.channels.get(s.name)!.source!;
+          // `shape` tells offline tools how to cut the upstream's body back out of a record (replay).
+          return [s.name, { kind: s.kind, target: source.target, shape: source.shape, interval_ms: s.timing.intervalMs, timeout_ms: s.timing.timeoutMs, window_ms: s.timing.windowMs }];
+        }),
+      ),
       window_ms: config.output.window,
     });
     this.reportRecovery(leftovers);

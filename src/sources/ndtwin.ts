@@ -9,24 +9,8 @@ import { commonStreamFields, httpUrl } from '../config/schema-types.js';
 import { HttpFetcher } from './http-fetcher.js';
 import { redactUrl } from './http.js';
 import type { SourceKind } from './kind.js';
-import type { BodyKind, RecordShape, Source } from './source.js';
-
-interface Endpoint {
-  path: string;
-  expect: BodyKind;
-  shape: (flowKey: string) => RecordShape;
-}
-
-/** Endpoints with a known shape. Other kernel endpoints are reachable with the `http` kind. */
-const ENDPOINTS: Record<string, Endpoint> = {
-  flow: { path: '/ndt/get_detected_flow_data', expect: 'array', shape: (key) => ({ mode: 'wrap', key }) },
-  graph: { path: '/ndt/get_graph_data', expect: 'object', shape: () => ({ mode: 'merge' }) },
-  top_k_flow: { path: '/ndt/get_detected_top_k_flow_data', expect: 'array', shape: (key) => ({ mode: 'wrap', key }) },
-  power: { path: '/ndt/get_power_report', expect: 'array', shape: () => ({ mode: 'wrap', key: 'power_report' }) },
-  cpu: { path: '/ndt/get_cpu_utilization', expect: 'any', shape: () => ({ mode: 'wrap', key: 'cpu_utilization' }) },
-  memory: { path: '/ndt/get_memory_utilization', expect: 'any', shape: () => ({ mode: 'wrap', key: 'memory_utilization' }) },
-  temperature: { path: '/ndt/get_temperature', expect: 'any', shape: () => ({ mode: 'wrap', key: 'temperature' }) },
-};
+import type { Source } from './source.js';
+import { NDTWIN_ENDPOINTS as ENDPOINTS } from './ndtwin-endpoints.js';
 
 const schema = z.strictObject({
   kind: z.literal('ndtwin'),
