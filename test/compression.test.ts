@@ -43,6 +43,9 @@ t.test('a window becomes a zip with one entry, its metadata, and no .json left',
   // Info-ZIP agrees: CRC checks pass and it is plain deflate.
   t.match(execFileSync('unzip', ['-t', path.join(dir, `${base}_json.zip`)], { encoding: 'utf8' }), /No errors detected/);
   t.match(execFileSync('unzip', ['-v', path.join(dir, `${base}_json.zip`)], { encoding: 'utf8' }), /Defl:N/);
+  // and so does Python's zipfile, which the original recorder's users reach for
+  const py = 'import json,sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; i=z.infolist()[0]; print(json.dumps([i.filename, i.file_size, i.compress_type, z.comment.decode()]))';
+  t.same(JSON.parse(execFileSync('python3', ['-c', py, path.join(dir, `${base}_json.zip`)], { encoding: 'utf8' })), [`${base}.json`, original.length, 8, encodeZipComment({ stream: 'flowinfo', records: 50, first: 1, last: 2, bytes: original.length })]);
 });
 
 t.test('a worker killed mid-job is replaced and the job retried', async (t) => {

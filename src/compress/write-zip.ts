@@ -4,10 +4,9 @@
  * remove the `.json`. A reader never sees a partial zip, and a crash at any
  * step leaves either the `.json` or the finished zip (or both) on disk.
  */
-import { createWriteStream } from 'node:fs';
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import yazl from 'yazl';
+import { writeSingleEntryZip } from './zip-writer.js';
 import type { ZipJob } from './zip-job.js';
 
 export async function writeZip(job: ZipJob): Promise<{ bytesIn: number; bytesOut: number }> {
@@ -22,24 +21,13 @@ export async function writeZip(job: ZipJob): Promise<{ bytesIn: number; bytesOut
 
 async function writeZipOnce(job: ZipJob): Promise<{ bytesIn: number; bytesOut: number }> {
   const tmp = `${job.zipPath}.tmp`;
-  const { size: bytesIn } = await stat(job.jsonPath);
-  const zip = new yazl.ZipFile();
-  zip.addFile(job.jsonPath, job.entryName, { compressionLevel: job.level, mtime: new Date(job.mtime) });
-  zip.end({ comment: job.comment, forceZip64Format: false });
-  await new Promise<void>((resolve, reject) => {
-    // 'w': a temporary left by a crashed attempt is ours to replace.
-    const out = createWriteStream(tmp, { flags: 'w' });
-    out.on('error', reject);
-    zip.outputStream.on('error', reject);
-    out.on('close', resolve);
-    zip.outputStream.pipe(out);
-  });
+  // The temporary is ours to replace if a crashed attempt left one.
+  const sizes = await writeSingleEntryZip({ source: job.jsonPath, target: tmp, entryName: job.entryName, level: job.level, comment: job.comment, mtime: new Date(job.mtime) });
   await fsyncPath(tmp);
   await rename(tmp, job.zipPath);
   await fsyncPath(path.dirname(job.zipPath));
   await unlink(job.jsonPath);
-  const { size: bytesOut } = await stat(job.zipPath);
-  return { bytesIn, bytesOut };
+  return sizes;
 }
 
 export async function fsyncPath(p: string): Promise<void> {
