@@ -27,6 +27,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
+import { writeSingleEntryZip } from '../dist/compress/zip-writer.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NSR = path.join(ROOT, 'bin', 'nsr');
@@ -550,6 +551,12 @@ async function compareCompression(runDir, windows, opts) {
     const yMs = performance.now() - y0;
     const yBytes = statSync(yOut).size;
 
+    // nsr's own zip writer (what the pool runs), no fsync/rename
+    const nOut = path.join(work, 'n.zip');
+    const n0 = performance.now();
+    const { bytesOut: nBytes } = await writeSingleEntryZip({ source: jsonPath, target: nOut, entryName: entry, level: opts.level, comment: '', mtime: new Date() });
+    const nMs = performance.now() - n0;
+
     // zlib deflateRaw streaming from the file, the deflate alone
     const d0 = performance.now();
     let dBytes = 0;
@@ -562,7 +569,7 @@ async function compareCompression(runDir, windows, opts) {
     });
     const dMs = performance.now() - d0;
 
-    rows.push({ file: w.file, bytes: size, pool: { zip: w.zip_bytes, ms: w.ms }, zip4: { zip: zBytes, ms: zMs }, yazl: { zip: yBytes, ms: yMs }, deflate: { zip: dBytes, ms: dMs } });
+    rows.push({ file: w.file, bytes: size, pool: { zip: w.zip_bytes, ms: w.ms }, zip4: { zip: zBytes, ms: zMs }, yazl: { zip: yBytes, ms: yMs }, nsr: { zip: nBytes, ms: nMs }, deflate: { zip: dBytes, ms: dMs } });
     rmSync(jsonPath, { force: true });
   }
   rmSync(work, { recursive: true, force: true });
@@ -571,6 +578,7 @@ async function compareCompression(runDir, windows, opts) {
   const pool = fig('pool');
   const zip4 = fig('zip4');
   const yz = fig('yazl');
+  const nsrWriter = fig('nsr');
   const deflate = fig('deflate');
   return {
     files: ok.length,
@@ -579,9 +587,11 @@ async function compareCompression(runDir, windows, opts) {
     pool_under_load: pool,
     zip_cli: { ...zip4, command: `zip -${opts.level} -q -j out.zip <window>.json (one process per file)` },
     yazl_after_run: yz,
+    nsr_writer_after_run: nsrWriter,
     zlib_deflate_raw_after_run: deflate,
     speed_ratio_pool_vs_zip: pool.mb_per_s && zip4.mb_per_s ? round(pool.mb_per_s / zip4.mb_per_s, 2) : undefined,
     speed_ratio_yazl_after_run_vs_zip: yz.mb_per_s && zip4.mb_per_s ? round(yz.mb_per_s / zip4.mb_per_s, 2) : undefined,
+    speed_ratio_nsr_writer_after_run_vs_zip: nsrWriter.mb_per_s && zip4.mb_per_s ? round(nsrWriter.mb_per_s / zip4.mb_per_s, 2) : undefined,
     size_ratio_pool_vs_zip: pool.zip_mb && zip4.zip_mb ? round(pool.zip_mb / zip4.zip_mb, 3) : undefined,
     problems: rows.filter((r) => r.error || r.warning).slice(0, 20),
   };
@@ -652,9 +662,10 @@ function printSummary(results) {
         ['pool (under load, incl. fsync)', c.pool_under_load.mb_per_s, c.pool_under_load.zip_mb, c.pool_under_load.ratio],
         [`zip -${t.setup.level} (after the run)`, c.zip_cli.mb_per_s, c.zip_cli.zip_mb, c.zip_cli.ratio],
         ['yazl (after the run, no fsync)', c.yazl_after_run.mb_per_s, c.yazl_after_run.zip_mb, c.yazl_after_run.ratio],
+        ['nsr zip writer (after the run, no fsync)', c.nsr_writer_after_run.mb_per_s, c.nsr_writer_after_run.zip_mb, c.nsr_writer_after_run.ratio],
         ['zlib deflateRaw (after the run)', c.zlib_deflate_raw_after_run.mb_per_s, c.zlib_deflate_raw_after_run.zip_mb, c.zlib_deflate_raw_after_run.ratio],
       ]));
-      lines.push(`speed pool/zip ${c.speed_ratio_pool_vs_zip}, yazl-after-run/zip ${c.speed_ratio_yazl_after_run_vs_zip}; size pool/zip ${c.size_ratio_pool_vs_zip}`);
+      lines.push(`speed pool/zip ${c.speed_ratio_pool_vs_zip}, nsr-writer-after-run/zip ${c.speed_ratio_nsr_writer_after_run_vs_zip}, yazl-after-run/zip ${c.speed_ratio_yazl_after_run_vs_zip}; size pool/zip ${c.size_ratio_pool_vs_zip}`);
     } else if (c) lines.push(`compression comparison skipped: ${c.skipped}`);
     lines.push(`exit: ${fmtExit(t)}`);
     lines.push(`log problems: ${fmtProblems(t.log_problems)}`);
