@@ -1,11 +1,13 @@
 /** The `nsr` command line: one file per command, each thin over the library. */
 import { Command } from 'commander';
 import { registerRun } from './run.js';
+import { registerCheck } from './check.js';
 import { registerSchema } from './schema.js';
 import { registerLs } from './ls.js';
 import { registerCat } from './cat.js';
 import { registerVerify } from './verify.js';
 import { registerExport } from './export.js';
+import { registerStats } from './stats.js';
 import { registerSimulate } from './simulate.js';
 import { registerReplay } from './replay.js';
 import { EXIT_USAGE, version } from './common.js';
@@ -21,6 +23,7 @@ program
     process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
   });
 registerRun(program);
+registerCheck(program);
 registerSimulate(program);
 registerReplay(program);
 registerSchema(program);
@@ -28,4 +31,5 @@ registerLs(program);
 registerCat(program);
 registerVerify(program);
 registerExport(program);
+registerStats(program);
 await program.parseAsync(process.argv);
