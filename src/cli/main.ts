@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerRun } from './run.js';
 import { registerCheck } from './check.js';
+import { registerStop } from './stop.js';
 import { registerSchema } from './schema.js';
 import { registerLs } from './ls.js';
 import { registerCat } from './cat.js';
@@ -24,6 +25,7 @@ program
   });
 registerRun(program);
 registerCheck(program);
+registerStop(program);
 registerSimulate(program);
 registerReplay(program);
 registerSchema(program);

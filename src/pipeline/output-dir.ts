@@ -6,7 +6,18 @@ import { existsSync, mkdirSync, openSync, closeSync, readFileSync, unlinkSync, w
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 
-const LOCK_FILE = '.nsr.lock';
+/** The lock is also the recorder's pidfile: `nsr stop` reads the pid from it. */
+export const LOCK_FILE = '.nsr.lock';
+
+/** The pid of the recorder holding `dir`, if one is alive. */
+export function recorderPid(dir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path.join(dir, LOCK_FILE), 'utf8').trim());
+    return pid && isAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export function prepareOutputDir(dir: string): void {
   try {
