@@ -33,10 +33,11 @@ async function generate() {
   const started = performance.now();
   for (let s = 0; s < hours * 3600; s++) {
     const ts = T0 + s * 1000 + 5 + (s % 7);
-    const closed = await writer.append(Buffer.concat([Buffer.from(`{"timestamp":${ts},"flowinfo":`), body, Buffer.from('}\n')]), ts);
-    if (closed) submit(closed);
+    await writer.append(Buffer.concat([Buffer.from(`{"timestamp":${ts},"flowinfo":`), body, Buffer.from('}\n')]), ts);
+    writer.takeClosed().forEach(submit);
   }
-  submit(await writer.close());
+  await writer.close();
+  writer.takeClosed().forEach(submit);
   await Promise.all(jobs);
   await pool.close();
   console.log(`generated ${hours} h in ${((performance.now() - started) / 1000).toFixed(0)} s`);

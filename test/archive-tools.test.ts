@@ -22,13 +22,9 @@ const GRAPH_BODY = readFileSync(path.join(FIXTURES, 'get_graph_data_testbed_u64_
 /** Writes an archive the way the recorder does: window files, then atomic zips with metadata. */
 async function makeArchive(dir: string, stream: string, timestamps: number[], line: (ts: number) => string, windowMs = 300_000, zip = true) {
   const writer = new WindowWriter({ dir, stream, windowMs, maxBytes: 2 ** 40, fsync: 'close' });
-  const closed = [];
-  for (const ts of timestamps) {
-    const c = await writer.append(Buffer.from(`${line(ts)}\n`), ts);
-    if (c) closed.push(c);
-  }
-  const last = await writer.close();
-  if (last) closed.push(last);
+  for (const ts of timestamps) await writer.append(Buffer.from(`${line(ts)}\n`), ts);
+  await writer.close();
+  const closed = writer.takeClosed();
   if (zip) {
     for (const w of closed) {
       await writeZip({ id: 0, jsonPath: w.jsonPath, zipPath: path.join(dir, zipName(w.base)), entryName: jsonName(w.base), level: 4, comment: encodeZipComment(w), mtime: w.last });

@@ -52,6 +52,9 @@ export type FsyncPolicy = 'record' | 'interval' | 'close';
 
 export class WindowWriter {
   private current: OpenWindow | undefined;
+  /** Windows closed and not yet collected by `takeClosed` (kept even when a later step fails). */
+  private closed: ClosedWindow[] = [];
+  private syncError: Error | undefined;
 
   constructor(private readonly opts: WindowWriterOptions) {}
 
@@ -60,16 +63,15 @@ export class WindowWriter {
   }
 
   /**
-   * Appends a record. Returns the window it closed to make room, if any; the
-   * caller hands that to compression. On a write error nothing is counted and
-   * the caller may retry the same line.
+   * Appends a record, rotating first when its timestamp passes the window end
+   * or the size cap would be passed. Throws only when the record was not
+   * written (nothing is counted; retry the same line). A failed fsync after a
+   * successful write does not throw: the record is written, and the error is
+   * kept for `takeSyncError`, so a retry can never write the record twice.
    */
-  async append(line: Buffer, timestamp: number): Promise<ClosedWindow | undefined> {
-    let closed: ClosedWindow | undefined;
+  async append(line: Buffer, timestamp: number): Promise<void> {
     const w = this.current;
-    if (w && (timestamp >= w.windowEnd || (w.bytes > 0 && w.bytes + line.length > this.opts.maxBytes))) {
-      closed = await this.close();
-    }
+    if (w && (timestamp >= w.windowEnd || (w.bytes > 0 && w.bytes + line.length > this.opts.maxBytes))) await this.close();
     const target = this.current ?? (await this.openFor(timestamp));
     // Positional write at the end of what was counted: if a write fails half
     // way (ENOSPC), retrying the same line overwrites the torn bytes.
@@ -81,7 +83,20 @@ export class WindowWriter {
     target.unsynced = true;
     if (this.opts.fsync === 'record') await this.sync();
     else if (this.opts.fsync === 'interval') await this.syncIfDue();
+  }
+
+  /** Windows closed since the last call, for compression. */
+  takeClosed(): ClosedWindow[] {
+    const closed = this.closed;
+    this.closed = [];
     return closed;
+  }
+
+  /** An fsync that failed since the last call: written records not yet known to be on disk. */
+  takeSyncError(): Error | undefined {
+    const err = this.syncError;
+    this.syncError = undefined;
+    return err;
   }
 
   /** Under the `interval` policy, forces written records to disk once the interval has passed. */
@@ -93,29 +108,43 @@ export class WindowWriter {
 
   private async sync(): Promise<void> {
     const w = this.current!;
-    await w.handle.datasync();
-    w.unsynced = false;
+    try {
+      await w.handle.datasync();
+      w.unsynced = false;
+    } catch (err) {
+      this.syncError = err as Error; // tried again at the next interval and at close
+    }
     w.lastSync = (this.opts.now ?? Date.now)();
   }
 
   /** Closes the window if its end has passed by `slackMs` (records still queued for it get a new file otherwise). */
-  async closeIfDue(now: number, slackMs: number): Promise<ClosedWindow | undefined> {
-    if (this.current && now >= this.current.windowEnd + slackMs) return this.close();
-    return undefined;
+  async closeIfDue(now: number, slackMs: number): Promise<void> {
+    if (this.current && now >= this.current.windowEnd + slackMs) await this.close();
   }
 
-  /** Flushes to disk and closes the open window; an empty window is removed instead. */
-  async close(): Promise<ClosedWindow | undefined> {
+  /** Flushes to disk and closes the open window; it is then collected with `takeClosed`. */
+  async close(): Promise<void> {
     const w = this.current;
-    if (!w) return undefined;
+    if (!w) return;
     this.current = undefined;
-    // A write that failed half way (disk full) may have left bytes past the last
-    // complete record; the counted bytes are the truth.
-    await w.handle.truncate(w.bytes);
-    await w.handle.sync();
-    await w.handle.close();
-    const { handle: _handle, windowEnd: _end, unsynced: _unsynced, lastSync: _lastSync, ...closed } = w;
-    return closed;
+    let cut = false;
+    try {
+      // A write that failed half way (disk full) may have left bytes past the
+      // last complete record; the counted bytes are the truth.
+      await w.handle.truncate(w.bytes);
+      cut = true;
+      await w.handle.sync();
+    } catch (err) {
+      this.syncError = err as Error;
+    } finally {
+      await w.handle.close().catch(() => undefined);
+    }
+    // A window that could not be cut back may end in torn bytes: it stays a
+    // .json, and the next start's recovery cuts and compresses it.
+    if (cut) {
+      const { handle: _handle, windowEnd: _end, unsynced: _unsynced, lastSync: _lastSync, ...closed } = w;
+      this.closed.push(closed);
+    }
   }
 
   private async openFor(timestamp: number): Promise<OpenWindow> {
@@ -125,8 +154,19 @@ export class WindowWriter {
     const jsonPath = path.join(dir, jsonName(base));
     // 'wx': never truncate or append to a file that is already there.
     const handle = await open(jsonPath, 'wx');
+    // The new name must survive a power loss too, or the window goes with it.
+    await fsyncDirectory(dir).catch((err) => (this.syncError = err as Error));
     this.current = { dir, base, jsonPath, stream, windowStart: start, windowEnd: start + windowMs, handle, records: 0, first: 0, last: 0, bytes: 0, unsynced: false, lastSync: (this.opts.now ?? Date.now)() };
     return this.current;
+  }
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
