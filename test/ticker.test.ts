@@ -8,7 +8,9 @@ function record(clock: FakeClock, interval: number) {
   const missed: [number, string][] = [];
   const ticker = new Ticker(interval, clock, {
     onTick: (k, at) => ticks.push([k, at, clock.now()]),
-    onMissed: (k, _at, reason) => missed.push([k, reason]),
+    onMissed: (first, count, reason) => {
+      for (let k = first; k < first + count; k++) missed.push([k, reason]);
+    },
   });
   return { ticker, ticks, missed };
 }
@@ -84,4 +86,29 @@ t.test('stop cancels the next tick', async (t) => {
   t.equal(ticks.length, 2);
   t.equal(clock.pending(), 0);
   t.throws(() => new Ticker(0, clock, { onTick() {}, onMissed() {} }), RangeError);
+});
+
+t.test('a long stall is reported as one run of missed ticks, not one call per tick', async (t) => {
+  const clock = new FakeClock(0);
+  const runs: [number, number][] = [];
+  const ticker = new Ticker(1000, clock, { onTick() {}, onMissed: (first, count) => runs.push([first, count]) });
+  ticker.start();
+  clock.stall(7 * 24 * 3_600_000); // a suspended VM, a week
+  clock.advance(0);
+  t.same(runs, [[1, 7 * 24 * 3600 - 1]], 'one call for the whole week; the tick at the wake-up fires');
+});
+
+t.test('when the wall clock steps back, the grid follows at once and says so', async (t) => {
+  const clock = new FakeClock(100_000);
+  const steps: number[] = [];
+  const fired: number[] = [];
+  const ticker = new Ticker(500, clock, { onTick: (_k, at) => fired.push(at), onMissed() {}, onClockStep: (d) => steps.push(d) });
+  ticker.start();
+  clock.advance(1000); // ticks at 100500, 101000
+  // NTP steps the wall clock back 3 s; timers (monotonic) keep their delays
+  clock.stepWall(-3000);
+  clock.advance(500); // the timer for 101500 fires at wall time 98500
+  t.same(steps, [2500], 'the step is reported');
+  clock.advance(1000);
+  t.same(fired.slice(2), [99000, 99500], 'ticks resume on the grid of the new time, with no silent hole');
 });

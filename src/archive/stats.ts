@@ -265,11 +265,13 @@ export async function computeStats(data: StreamCatalog, events: StreamCatalog | 
     eventCounts[e.event] = (eventCounts[e.event] ?? 0) + 1;
     if (e.event === 'missed_tick' && ev.stream === stream) {
       const reason = typeof ev.reason === 'string' ? ev.reason : 'unknown';
-      missedByReason[reason] = (missedByReason[reason] ?? 0) + 1;
-      missedTotal++;
-      acc.missed[reason] = (acc.missed[reason] ?? 0) + 1;
-      acc.missedTotal++;
-      timeline.add(MISSED + reason, e.key, 1);
+      // One event may stand for a run of ticks missed together (a stalled process).
+      const n = typeof ev.count === 'number' && ev.count > 0 ? ev.count : 1;
+      missedByReason[reason] = (missedByReason[reason] ?? 0) + n;
+      missedTotal += n;
+      acc.missed[reason] = (acc.missed[reason] ?? 0) + n;
+      acc.missedTotal += n;
+      timeline.add(MISSED + reason, e.key, n);
     }
   };
 

@@ -58,6 +58,15 @@ export class FakeClock implements Clock {
     this.time += ms;
   }
 
+  /**
+   * Steps the wall clock (as NTP does) without touching pending timers, which
+   * run on a monotonic clock: each still fires after the delay it was given.
+   */
+  stepWall(ms: number): void {
+    this.time += ms;
+    for (const t of this.timers) t.at += ms;
+  }
+
   pending(): number {
     return this.timers.filter((t) => !t.cancelled).length;
   }

@@ -2,14 +2,19 @@
  * Ticks on an absolute grid: tick k is due at k × interval (epoch ms), so two
  * tickers with the same interval fire on the same instants and never drift.
  * When the process stalls past one or more grid points, those ticks are
- * reported as missed (reason `late`) and the ticker resumes on the grid; it
- * never fires a burst of late ticks to catch up.
+ * reported as missed (reason `late`), as one run however long the stall, and
+ * the ticker resumes on the grid; it never fires a burst of late ticks to
+ * catch up. When the wall clock steps back, the grid follows the new time at
+ * once (instead of waiting, silently, for the old next tick to come round).
  */
 import type { Clock, TimerHandle } from './clock.js';
 
 export interface TickHandlers {
   onTick(tick: number, scheduledAt: number): void;
-  onMissed(tick: number, scheduledAt: number, reason: 'late'): void;
+  /** `count` consecutive ticks from `firstTick` on could not be fired on time. */
+  onMissed(firstTick: number, count: number, reason: 'late'): void;
+  /** The wall clock went back by `deltaMs` (more than one interval). */
+  onClockStep?(deltaMs: number): void;
 }
 
 /** How far past its due time a tick may fire and still count as on time. */
@@ -51,13 +56,21 @@ export class Ticker {
     if (!this.running) return;
     const now = this.clock.now();
     const dueAt = this.nextTick * this.intervalMs;
-    if (now < dueAt) return this.schedule(); // timers may fire a hair early against the wall clock
+    if (now < dueAt) {
+      // Timers run on a monotonic clock: a timer for one interval that finds the
+      // next tick still more than an interval away means the wall clock went back.
+      if (dueAt - now > this.intervalMs) {
+        this.handlers.onClockStep?.(dueAt - now - this.intervalMs);
+        this.nextTick = Math.floor(now / this.intervalMs) + 1;
+      }
+      return this.schedule(); // otherwise a timer firing a hair early against the wall clock
+    }
     // The newest grid point we can still fire on time; everything before it was missed.
     const current = Math.floor(now / this.intervalMs);
     const onTime = now - current * this.intervalMs <= this.toleranceMs;
     const firstMissed = this.nextTick;
     const lastMissed = onTime ? current - 1 : current;
-    for (let k = firstMissed; k <= lastMissed; k++) this.handlers.onMissed(k, k * this.intervalMs, 'late');
+    if (lastMissed >= firstMissed) this.handlers.onMissed(firstMissed, lastMissed - firstMissed + 1, 'late');
     if (onTime) this.handlers.onTick(current, current * this.intervalMs);
     this.nextTick = current + 1;
     if (this.running) this.schedule();

@@ -17,8 +17,8 @@ export class StreamStats {
 
   constructor(private readonly reservoir = 10_000) {}
 
-  noteMissed(reason: string): void {
-    this.missed.set(reason, (this.missed.get(reason) ?? 0) + 1);
+  noteMissed(reason: string, count = 1): void {
+    this.missed.set(reason, (this.missed.get(reason) ?? 0) + count);
   }
 
   /** Whether a missed tick deserves a warning: a new reason, or a minute since the last one. */
