@@ -24,8 +24,11 @@ export interface CompressionPoolOptions {
   maxAttempts?: number;
   onDone?: (outcome: CompressionOutcome) => void;
   /** Called when a worker process dies unexpectedly. */
-  onWorkerExit?: (info: { pid?: number; code: number | null; signal: NodeJS.Signals | null }) => void;
+  onWorkerExit?: (info: { pid?: number; code: number | null; signal: NodeJS.Signals | null; error?: string }) => void;
 }
+
+/** Pause before trying to start a worker again after fork failed. */
+const SPAWN_RETRY_MS = 5000;
 
 interface Pending {
   job: ZipJob;
@@ -42,6 +45,7 @@ export class CompressionPool {
   private readonly waiting: Pending[] = [];
   private readonly workers = new Set<Worker>();
   private nextId = 1;
+  private retryTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -75,6 +79,7 @@ export class CompressionPool {
   /** Stops the workers once idle. Jobs still queued are abandoned (their `.json` stays for recovery). */
   async close(): Promise<void> {
     this.closing = true;
+    clearTimeout(this.retryTimer);
     const exits = [...this.workers].map((w) => new Promise<void>((resolve) => {
       if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
       w.child.once('exit', () => resolve());
@@ -94,17 +99,38 @@ export class CompressionPool {
       const pending = this.waiting.shift()!;
       pending.attempts++;
       worker.busy = pending;
-      worker.child.send(pending.job);
+      try {
+        worker.child.send(pending.job);
+      } catch {
+        // The worker's channel closed under us: its 'exit' requeues the job.
+      }
     }
   }
 
-  private spawn(): Worker {
-    const child = fork(workerPath(), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+  private spawn(): Worker | undefined {
+    let child: ChildProcess;
+    try {
+      child = fork(workerPath(), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    } catch (err) {
+      this.spawnFailed(err as Error);
+      return undefined;
+    }
     const worker: Worker = { child };
     this.workers.add(worker);
+    // fork reports EMFILE, EAGAIN, ENOENT… as an 'error' event: without a
+    // listener that would crash the recorder. The process may never have run.
+    child.on('error', (err) => {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) child.kill('SIGKILL');
+      else if (this.workers.delete(worker)) {
+        const lost = worker.busy;
+        worker.busy = undefined;
+        if (lost) this.retryOrFail(lost, `cannot start a compression worker: ${err.message}`);
+        this.spawnFailed(err);
+      }
+    });
     child.on('message', (result: ZipResult) => this.finished(worker, result));
     child.on('exit', (code, signal) => {
-      this.workers.delete(worker);
+      if (!this.workers.delete(worker)) return; // already handled as an 'error'
       if (this.closing) return;
       this.opts.onWorkerExit?.({ pid: child.pid, code, signal });
       const lost = worker.busy;
@@ -113,6 +139,17 @@ export class CompressionPool {
       this.dispatch();
     });
     return worker;
+  }
+
+  /** No worker could be started: retry later rather than spin, so the jobs wait (their .json files are safe). */
+  private spawnFailed(err: Error): void {
+    this.opts.onWorkerExit?.({ code: null, signal: null, error: err.message });
+    if (this.retryTimer || this.closing) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.dispatch();
+    }, SPAWN_RETRY_MS);
+    this.retryTimer.unref();
   }
 
   private finished(worker: Worker, result: ZipResult): void {

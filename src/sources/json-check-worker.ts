@@ -1,12 +1,10 @@
 /**
  * Worker thread of json-check.ts: checks large bodies off the recorder's event
- * loop, so a 40 MB response does not hold up every other stream's ticks. The
- * body's memory comes here and goes back (transferred, not copied).
+ * loop, so a 40 MB response does not hold up every other stream's ticks.
  */
 import { parentPort } from 'node:worker_threads';
 import { jsonSyntaxError } from './json-syntax.js';
 
 parentPort!.on('message', ({ id, body }: { id: number; body: Uint8Array }) => {
-  const error = jsonSyntaxError(body);
-  parentPort!.postMessage({ id, error, body }, [body.buffer as ArrayBuffer]);
+  parentPort!.postMessage({ id, error: jsonSyntaxError(body) });
 });

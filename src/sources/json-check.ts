@@ -1,7 +1,7 @@
 /**
  * Checks that bytes are JSON, without keeping any parsed value: nsr writes the
  * bytes, never the values. Small bodies are parsed in place (a graph body takes
- * ~1 ms); bodies above OFF_THREAD_BYTES go to one shared worker thread, which
+ * ~1 ms); bodies above OFF_THREAD_BYTES go, copied, to one shared worker thread, which
  * runs a syntax check that allocates nothing (a 40 MB body: ~130 ms there,
  * where JSON.parse would block the event loop ~280 ms and allocate ~200 MB).
  */
@@ -14,7 +14,7 @@ export const OFF_THREAD_BYTES = 1024 * 1024;
 interface Checked {
   /** Undefined when the body is valid JSON, else what is wrong. */
   error: string | undefined;
-  /** The same bytes (they travel to the worker and back). */
+  /** The same bytes. */
   body: Buffer;
 }
 
@@ -36,23 +36,22 @@ export function checkJson(body: Buffer): Promise<Checked> {
   const w = (worker ??= startWorker());
   w.ref(); // keep the process alive while a check is pending
   const id = nextId++;
-  // Hand the memory over when the body owns its whole ArrayBuffer; otherwise copy it.
-  const owns = body.byteOffset === 0 && body.buffer.byteLength === body.length;
-  const payload = owns ? body : Buffer.from(body);
+  // A copy goes to the thread (one memcpy), never the body itself: if the
+  // thread died, a transferred body would be lost with it.
   return new Promise((resolve) => {
     pending.set(id, { resolve, original: body });
-    w.postMessage({ id, body: payload }, [payload.buffer as ArrayBuffer]);
+    w.postMessage({ id, body });
   });
 }
 
 function startWorker(): Worker {
   const js = fileURLToPath(new URL('./json-check-worker.js', import.meta.url));
   const w = new Worker(existsSync(js) ? js : fileURLToPath(new URL('./json-check-worker.ts', import.meta.url)));
-  w.on('message', ({ id, error, body }: { id: number; error?: string; body: Uint8Array }) => {
+  w.on('message', ({ id, error }: { id: number; error?: string }) => {
     const p = pending.get(id);
     pending.delete(id);
     if (pending.size === 0) w.unref();
-    p?.resolve({ error, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) });
+    p?.resolve({ error, body: p.original });
   });
   w.on('error', (err) => failAll(`the JSON check thread failed: ${err.message}`));
   w.on('exit', () => {
@@ -63,8 +62,9 @@ function startWorker(): Worker {
   return w;
 }
 
-function failAll(message: string): void {
-  // A body whose memory went to a dead thread is lost with it: report the fetch as failed.
-  for (const { resolve, original } of pending.values()) resolve({ error: message, body: original });
+function failAll(_why: string): void {
+  // The thread is gone: check the pending bodies here instead (the event loop
+  // pays for it this once); a new thread starts with the next large body.
+  for (const { resolve, original } of pending.values()) resolve({ error: jsonError(original), body: original });
   pending.clear();
 }
