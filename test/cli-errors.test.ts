@@ -1,9 +1,9 @@
 // Wrong configurations and command lines: a message naming the problem and the fix, exit code 2.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { NSR, tempDir } from './helpers.js';
+import { NSR, sleep, startNsr, tempDir } from './helpers.js';
 
 function nsr(cwd: string, args: string[]) {
   const r = spawnSync(process.execPath, [NSR, ...args], { cwd, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
@@ -49,17 +49,27 @@ t.test('help on every command, exit 0', async (t) => {
   }
 });
 
-t.test('a second recorder on the same output directory is refused', async (t) => {
+t.test('a second recorder on the same output directory is refused; a stale lock is taken over', async (t) => {
   const dir = tempDir(t);
-  mkdirSync(path.join(dir, 'recorded_info'));
-  // a live process holds the lock: this test process itself
-  writeFileSync(path.join(dir, 'recorded_info', '.nsr.lock'), `${process.pid}\n`);
   writeFileSync(path.join(dir, 'ok.yaml'), STREAM);
-  const r = nsr(dir, ['run', '-c', 'ok.yaml', '--for', '1s']);
-  t.equal(r.code, 2);
-  t.match(r.stderr, new RegExp(`another nsr \\(pid ${process.pid}\\) is recording into .*recorded_info: stop it first`));
-  // a lock left by a dead process is taken over
-  writeFileSync(path.join(dir, 'recorded_info', '.nsr.lock'), '999999999\n');
-  const again = nsr(dir, ['run', '-c', 'ok.yaml', '--for', '1s']);
+  const first = startNsr(dir, ['run', '-c', 'ok.yaml']);
+  await sleep(1500);
+  const second = await nsrAsync(dir, ['run', '-c', 'ok.yaml', '--for', '1s']);
+  t.equal(second.code, 2);
+  t.match(second.stderr, new RegExp(`another nsr \\(pid ${first.pid}\\) is recording into .*recorded_info: stop it first`));
+  process.kill(first.pid, 'SIGTERM');
+  t.equal((await first.exit).code, 0);
+  // a lock left by a crash, whose pid now belongs to another process (here: this test), is taken over
+  writeFileSync(path.join(dir, 'recorded_info', '.nsr.lock'), `${process.pid}\n`);
+  const again = await nsrAsync(dir, ['run', '-c', 'ok.yaml', '--for', '1s']);
   t.equal(again.code, 0, again.stderr.slice(-400));
 });
+
+function nsrAsync(cwd: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [NSR, ...args], { cwd });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}

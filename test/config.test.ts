@@ -78,6 +78,7 @@ t.test('bad input: each error names the path, the value and what is expected', a
     ['duplicate stream names', 'streams:\n  f: {kind: ndtwin, data: flow}\n  f: {kind: ndtwin, data: graph}\n', /not valid YAML: Map keys must be unique.*each stream name and setting may appear once/],
     ['name escaping the output directory', 'streams:\n  "../etc": {kind: ndtwin, data: flow}\n', /streams\.\.\.\/etc: .*a stream name must be 1-64 characters/],
     ['reserved name', 'streams:\n  events: {kind: ndtwin, data: flow}\n', /streams\.events: the name "events" is reserved/],
+    ['window size a zip cannot hold', `output: {max_window_size: 5GB}\n${STREAMS}`, /output\.max_window_size: got 5368709120 bytes; at most 3GB/],
     ['compression level out of range', `compression: {level: 12}\n${STREAMS}`, /compression\.level: got 12 \(a number\); .*<=9/],
   ];
   for (const [name, yaml, expected] of cases) t.match(errorOf(yaml), expected, name);

@@ -73,7 +73,8 @@ export async function readCatalog(dir: string, opts: CatalogOptions = {}): Promi
   }
   return [...byStream.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([stream, windows]) => ({ stream, windows: windows.sort((a, b) => a.start - b.start || (a.first || a.start) - (b.first || b.start) || a.file.localeCompare(b.file)) }));
+    // By first record where known: names are local time, which repeats an hour when DST ends.
+    .map(([stream, windows]) => ({ stream, windows: windows.sort((a, b) => (a.first || a.start) - (b.first || b.start) || a.file.localeCompare(b.file)) }));
 }
 
 export async function windowInfo(file: string, stream: string, type: 'zip' | 'json', start: number, scanUnindexed = true): Promise<WindowInfo> {

@@ -45,8 +45,29 @@ async function run(opts: RunOptions): Promise<number> {
   const log = createLogger({ level: opts.logLevel ?? logCfg.level, console: logCfg.console, file: logCfg.file });
   if (loaded.legacy) log.info({ config: loaded.file }, 'reading the original recorder settings format');
 
-  const simulator = opts.simulate ? await startSimulator(loaded, log) : undefined;
   const recorder = new Recorder(loaded, { log, version: version() });
+  // Signals are ours from here on, also during a long start (recovery): the
+  // first stops cleanly once started, the second skips compression, the third
+  // exits at once (window files are recovered at the next start).
+  let signals = 0;
+  let stopRequested: (reason: string) => void = () => {};
+  const stopped = new Promise<string>((resolve) => (stopRequested = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      log.info({ signal }, 'stopping: finishing fetches, flushing and compressing windows');
+      stopRequested(signal);
+    } else if (signals === 2) recorder.hurryStop();
+    else {
+      log.error({ signal }, 'third signal: exiting now; unfinished windows are recovered at the next start');
+      log.flush?.();
+      process.exit(EXIT_RUNTIME);
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  const simulator = opts.simulate ? await startSimulator(loaded, log) : undefined;
   try {
     await recorder.start();
   } catch (err) {
@@ -54,20 +75,7 @@ async function run(opts: RunOptions): Promise<number> {
     throw err;
   }
   log.info({ streams: loaded.streams.map((s) => s.name), output: loaded.config.output.dir }, 'recording');
-
-  const stopped = new Promise<string>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals++;
-      if (signals === 1) {
-        log.info({ signal }, 'stopping: finishing fetches, flushing and compressing windows');
-        resolve(signal);
-      } else recorder.hurryStop();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    if (forMs) setTimeout(() => resolve('duration'), forMs).unref();
-  });
+  if (forMs) setTimeout(() => stopRequested('duration'), forMs).unref();
   const reason = await stopped;
   const result = await recorder.stop(reason);
   simulator?.kill('SIGTERM');

@@ -88,11 +88,14 @@ function resolveStreams(config: ParsedConfig, file: string): StreamConfig[] {
     streams.push({ name, kind: s.kind, timing: { intervalMs, timeoutMs, windowMs, retries: s.retries ?? config.defaults.retries }, options: s });
   }
   if (config.output.window <= 0) problems.push(`output.window: expected a positive duration such as 5m`);
+  if (config.output.max_window_size > MAX_WINDOW_BYTES) problems.push(`output.max_window_size: got ${config.output.max_window_size} bytes; at most 3GB (a zip entry without zip64 holds under 4 GiB)`);
   if (config.shutdown.grace >= config.shutdown.deadline) problems.push(`shutdown.grace: got ${formatDuration(config.shutdown.grace)}, not shorter than shutdown.deadline (${formatDuration(config.shutdown.deadline)})`);
   if (problems.length > 0) throw new ConfigError(`${file}: ${problems.length === 1 ? problems[0] : `${problems.length} problems:\n  ${problems.join('\n  ')}`}`);
   for (const s of streams) if (!SOURCE_KINDS[s.kind]) throw new ConfigError(`${file}: streams.${s.name}.kind: unknown kind ${s.kind}`);
   return streams;
 }
+
+const MAX_WINDOW_BYTES = 3 * 1024 ** 3;
 
 /** 80% of the interval, leaving the rest for writing before the next tick. */
 export function defaultTimeout(intervalMs: number): number {

@@ -61,21 +61,32 @@ export function lockOutputDir(dir: string): () => void {
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(readFileSync(lock, 'utf8').trim());
+      const holder = readFileSync(lock, 'utf8');
+      const pid = Number(holder.trim());
       if (pid && pid !== process.pid && isAlive(pid)) {
-        throw new ConfigError(`another nsr (pid ${pid}) is recording into ${dir}: stop it first (kill -TERM ${pid}) or choose another output.dir`);
+        throw new ConfigError(`another nsr (pid ${pid}) is recording into ${dir}: stop it first (nsr stop, or kill -TERM ${pid}) or choose another output.dir`);
       }
-      unlinkSync(lock); // stale: its process is gone
+      // Stale: its process is gone. Re-read first, so that of two recorders
+      // starting at once, one cannot remove the lock the other just took.
+      if (readFileSync(lock, 'utf8') === holder) unlinkSync(lock);
     }
   }
   throw new ConfigError(`cannot lock output directory ${dir}`);
 }
 
+/**
+ * Whether `pid` is a live nsr. After a reboot the pid of a lock left by a
+ * crash may belong to an unrelated process: on Linux its command line tells.
+ */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return /nsr/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+  } catch {
+    return true; // no /proc to ask: trust the pid
   }
 }

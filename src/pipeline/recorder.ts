@@ -78,11 +78,15 @@ export class Recorder {
   /** Compressions that failed after the stop began: their .json files wait for the next start. */
   private compressFailures = 0;
   private hurry = false;
+  /** Resolves on a second signal or the deadline: waits for compression are cut short by it. */
+  private readonly hurried: Promise<void>;
+  private resolveHurried!: () => void;
   private stopping: Promise<StopResult> | undefined;
   private startedAt = 0;
 
   constructor(private readonly loaded: LoadedConfig, private readonly opts: RecorderOptions) {
     this.clock = opts.clock ?? systemClock;
+    this.hurried = new Promise((resolve) => (this.resolveHurried = resolve));
     // Every fetch listens on the one shutdown signal: many streams are not a leak.
     setMaxListeners(0, this.fetchAbort.signal);
     this.log = opts.log;
@@ -102,7 +106,7 @@ export class Recorder {
     }
     this.pool = new CompressionPool({
       workers: config.compression.workers,
-      onWorkerExit: ({ pid, code, signal }) => this.events.emit('compression_worker_died', { pid, code, signal }, 'warn'),
+      onWorkerExit: ({ pid, code, signal, error }) => this.events.emit('compression_worker_died', { pid, code, signal, error }, 'warn'),
     });
   }
 
@@ -166,7 +170,9 @@ export class Recorder {
     for (const [interval, group] of byInterval) {
       const ticker = new Ticker(interval, this.clock, {
         onTick: (tick, at) => group.forEach((c) => this.onTick(c, tick, at)),
-        onMissed: (tick, at, reason) => group.forEach((c) => this.missed(c, tick, at, reason, 'the recorder was stalled past this tick')),
+        onMissed: (first, count, reason) =>
+          group.forEach((c) => this.missed(c, first, first * interval, reason, `the recorder was stalled past ${count === 1 ? 'this tick' : `${count} ticks`}`, undefined, count)),
+        onClockStep: (deltaMs) => this.events.emit('clock_backwards', { step_ms: deltaMs, interval_ms: interval }, 'warn', `the wall clock went back ${deltaMs} ms: ticks follow the new time`),
       });
       this.tickers.push(ticker);
       ticker.start();
@@ -215,13 +221,15 @@ export class Recorder {
     }
   }
 
-  private missed(c: Channel, tick: number, scheduledAt: number, reason: string, message: string, attempts?: number): void {
-    c.stats.noteMissed(reason);
-    c.stats.failingTicks++;
+  private missed(c: Channel, tick: number, scheduledAt: number, reason: string, message: string, attempts?: number, count = 1): void {
+    c.stats.noteMissed(reason, count);
+    c.stats.failingTicks += count;
     // Log a failure when its reason changes, and at most once a minute otherwise, so
     // a flapping upstream cannot flood the log; every missed tick still goes to the events stream.
     const level = c.stats.shouldWarn(reason, this.clock.now()) ? 'warn' : 'debug';
-    this.events.emit('missed_tick', { stream: c.name, tick, scheduled_at: scheduledAt, reason, message, attempts }, level, `${c.name}: tick missed (${reason}): ${message}`);
+    // A run of ticks missed together (a stalled process) is one event with its count, not one per tick.
+    const run = count > 1 ? { count, last_tick: tick + count - 1 } : {};
+    this.events.emit('missed_tick', { stream: c.name, tick, scheduled_at: scheduledAt, reason, message, attempts, ...run }, level, `${c.name}: ${count > 1 ? `${count} ticks` : 'tick'} missed (${reason}): ${message}`);
   }
 
   /** Writes a channel's queue into its windows, in order, until the recorder drains. */
@@ -236,14 +244,15 @@ export class Recorder {
         continue;
       }
       try {
-        const closed = await c.writer.append(item.line, item.receivedAt);
+        await c.writer.append(item.line, item.receivedAt);
         if (writeFailing) this.events.emit('write_recovered', { stream: c.name }, 'info');
         writeFailing = false;
         c.queue.shift();
         c.stats.records++;
         c.stats.bytes += item.line.length;
-        if (closed) this.compress(closed);
+        this.collectWindows(c);
       } catch (err) {
+        this.collectWindows(c); // a window closed before the failure still goes to compression
         const e = err as NodeJS.ErrnoException;
         if (!writeFailing) {
           // Not for the events stream itself: its own write is what failed.
@@ -269,12 +278,19 @@ export class Recorder {
   }
 
   private async closeDueWindow(c: Channel): Promise<void> {
-    try {
-      await c.writer.syncIfDue();
-      const closed = await c.writer.closeIfDue(this.clock.now(), CLOSE_SLACK_MS);
-      if (closed) this.compress(closed);
-    } catch (err) {
-      this.log.error({ stream: c.name, err }, 'cannot close window file');
+    await c.writer.syncIfDue();
+    await c.writer.closeIfDue(this.clock.now(), CLOSE_SLACK_MS);
+    this.collectWindows(c);
+  }
+
+  /** Hands the writer's closed windows to compression and reports a failed fsync. */
+  private collectWindows(c: Channel, compress = true): void {
+    for (const w of c.writer.takeClosed()) if (compress) this.compress(w, c.name !== EVENTS_STREAM);
+    const err = c.writer.takeSyncError() as NodeJS.ErrnoException | undefined;
+    if (err) {
+      const fields = { stream: c.name, code: err.code, message: err.message };
+      if (c.name === EVENTS_STREAM || this.eventsClosed) this.log.error(fields, 'cannot force a window file to disk');
+      else this.events.emit('sync_error', fields, 'error', `${c.name}: cannot force the window file to disk (records are written; at risk only on power loss)`);
     }
   }
 
@@ -306,8 +322,9 @@ export class Recorder {
           this.compressRetries.set(w, timer);
         }
       });
-    this.compressions.add(job);
-    job.finally(() => this.compressions.delete(job));
+    const guarded = job.catch((err) => this.log.error({ err, file: jsonName(w.base) }, 'compression could not be scheduled; the window is compressed at the next start'));
+    this.compressions.add(guarded);
+    guarded.finally(() => this.compressions.delete(guarded));
   }
 
   /**
@@ -323,6 +340,7 @@ export class Recorder {
   hurryStop(): void {
     if (this.hurry) return;
     this.hurry = true;
+    this.resolveHurried();
     this.log.warn('second signal: skipping compression; window files are compressed at the next start');
   }
 
@@ -357,11 +375,8 @@ export class Recorder {
     await Promise.all(dataChannels.map((c) => c.consumer));
     const unwritten = dataChannels.reduce((n, c) => n + c.queue.depth, 0);
     for (const c of dataChannels) {
-      const closed = await c.writer.close().catch((err) => {
-        this.log.error({ stream: c.name, err }, 'cannot close window file; it is recovered at the next start');
-        return undefined;
-      });
-      if (closed && !this.hurry) this.compress(closed);
+      await c.writer.close();
+      this.collectWindows(c, !this.hurry);
     }
     // Windows waiting for a compression retry get one last try now.
     for (const [w, timer] of this.compressRetries) {
@@ -370,8 +385,8 @@ export class Recorder {
     }
     this.compressRetries.clear();
     // 5. compress
-    if (!this.hurry) await Promise.race([this.pool.drain(), waitUntil(() => this.hurry)]);
-    if (!this.hurry) await Promise.race([Promise.allSettled([...this.compressions]), waitUntil(() => this.hurry)]);
+    if (!this.hurry) await Promise.race([this.pool.drain(), this.hurried]);
+    if (!this.hurry) await Promise.race([Promise.allSettled([...this.compressions]), this.hurried]);
     // 6. the stop event, then the events window itself
     const compressed = !this.hurry && this.pool.backlog === 0 && this.compressFailures === 0;
     this.events.emit('stop', {
@@ -388,12 +403,10 @@ export class Recorder {
     events.queue.wake();
     await events.consumer;
     this.eventsClosed = true;
-    const closedEvents = await events.writer.close().catch(() => undefined);
-    if (closedEvents && !this.hurry) {
-      this.compress(closedEvents, false);
-      await Promise.race([this.pool.drain(), waitUntil(() => this.hurry)]);
-    }
-    await Promise.race([Promise.allSettled([...this.compressions]), waitUntil(() => this.hurry)]);
+    await events.writer.close();
+    this.collectWindows(events, !this.hurry);
+    if (!this.hurry) await Promise.race([this.pool.drain(), this.hurried]);
+    await Promise.race([Promise.allSettled([...this.compressions]), this.hurried]);
     await this.pool.close();
     for (const c of this.channels.values()) c.source?.close();
     clearTimeout(deadline);
@@ -404,17 +417,4 @@ export class Recorder {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls a condition (used to cut waits short when a second signal arrives). */
-function waitUntil(cond: () => boolean, everyMs = 50): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setInterval(() => {
-      if (cond()) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, everyMs);
-    timer.unref();
-  });
 }
