@@ -4,7 +4,7 @@ import { readCatalog } from '../archive/catalog.js';
 import { readRecords, renameWrappedKey } from '../archive/records.js';
 import { parseTimeArg } from '../archive/time-arg.js';
 import { ConfigError } from '../config/errors.js';
-import { archiveDir, dirOption } from './archive-args.js';
+import { archiveDir, dirOption, pickDir } from './archive-args.js';
 import { EXIT_OK, EXIT_RUNTIME, fail } from './common.js';
 import { StdoutWriter } from './output.js';
 import { progress } from './progress.js';
@@ -23,13 +23,14 @@ export function registerCat(program: Command): void {
     .command('cat')
     .description('print the records of a stream, in time order, optionally in a time range')
     .argument('<stream>', 'stream name, e.g. flowinfo')
+    .argument('[dir]', 'the directory of the archives, as with --dir')
     .addOption(dirOption())
     .option('--from <time>', 'first time, inclusive: ISO (local unless it ends in Z or an offset) or epoch ms')
     .option('--to <time>', 'end time, exclusive')
     .option('--flow-key <key>', 'rename the flow key (flowinfo) to this, e.g. flow_info for the NDTwin replay clients')
-    .action(async (stream: string, opts: CatOptions) => {
+    .action(async (stream: string, dir: string | undefined, opts: CatOptions, cmd: Command) => {
       try {
-        process.exitCode = await cat(stream, opts);
+        process.exitCode = await cat(stream, { ...opts, dir: pickDir(dir, opts, cmd) });
       } catch (err) {
         fail(err);
       }

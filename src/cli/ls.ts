@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { readCatalog } from '../archive/catalog.js';
 import { summarize } from '../archive/summary.js';
 import { formatTime } from '../archive/time-arg.js';
-import { archiveDir, DEFAULT_ARCHIVE_DIR } from './archive-args.js';
+import { archiveDir, DEFAULT_ARCHIVE_DIR, dirOption, pickDir } from './archive-args.js';
 import { EXIT_OK, EXIT_RUNTIME, fail } from './common.js';
 import { progress } from './progress.js';
 
@@ -11,12 +11,13 @@ export function registerLs(program: Command): void {
   program
     .command('ls')
     .description('list the streams of an archive directory: windows, time span, records, sizes, gaps')
-    .argument('[dir]', 'the directory of the archives', DEFAULT_ARCHIVE_DIR)
+    .argument('[dir]', `the directory of the archives, as with --dir (default ${DEFAULT_ARCHIVE_DIR})`)
+    .addOption(dirOption())
     .option('--json', 'print JSON for scripts')
     .option('--gaps', 'also list every gap')
-    .action(async (dir: string, opts: { json?: boolean; gaps?: boolean }) => {
+    .action(async (dir: string | undefined, opts: { dir: string; json?: boolean; gaps?: boolean }, cmd: Command) => {
       try {
-        process.exitCode = await ls(dir, opts);
+        process.exitCode = await ls(pickDir(dir, opts, cmd), opts);
       } catch (err) {
         fail(err);
       }

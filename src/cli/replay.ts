@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { formatTime, parseTimeArg } from '../archive/time-arg.js';
-import { archiveDir, dirOption } from './archive-args.js';
+import { archiveDir, dirOption, pickDir } from './archive-args.js';
 import { EXIT_OK, fail, OperatorError } from './common.js';
 
 interface ReplayCliOptions {
@@ -35,8 +35,7 @@ export function registerReplay(program: Command): void {
     .option('--map <stream=/path>', 'serve a stream on this endpoint path (repeatable; default: the path it was recorded from)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
     .action(async (dir: string | undefined, opts: ReplayCliOptions, cmd: Command) => {
       try {
-        if (dir !== undefined && cmd.getOptionValueSource('dir') === 'cli' && dir !== opts.dir) throw new ConfigError(`two directories given: ${dir} and --dir ${opts.dir}; give one`);
-        process.exitCode = await replay(dir ?? opts.dir, opts);
+        process.exitCode = await replay(pickDir(dir, opts, cmd), opts);
       } catch (err) {
         fail(err);
       }

@@ -11,7 +11,7 @@ import { computeStats, EVENTS_STREAM, GAP_FACTOR, type GapExplanation, type Stat
 import { formatTime, parseTimeArg } from '../archive/time-arg.js';
 import { ConfigError } from '../config/errors.js';
 import { parseWindowName } from '../sinks/window-naming.js';
-import { archiveDir, DEFAULT_ARCHIVE_DIR } from './archive-args.js';
+import { archiveDir, DEFAULT_ARCHIVE_DIR, dirOption, pickDir } from './archive-args.js';
 import { EXIT_OK, EXIT_RUNTIME, fail, OperatorError } from './common.js';
 import { progress } from './progress.js';
 
@@ -28,7 +28,8 @@ export function registerStats(program: Command): void {
     .command('stats')
     .description('how well a stream was recorded: record intervals, lateness, gaps and missed ticks with their reasons; --html writes a report with charts')
     .argument('<stream>', 'stream name, e.g. graphinfo')
-    .argument('[dir]', 'the directory of the archives', DEFAULT_ARCHIVE_DIR)
+    .argument('[dir]', `the directory of the archives, as with --dir (default ${DEFAULT_ARCHIVE_DIR})`)
+    .addOption(dirOption())
     .option('--from <time>', 'first time, inclusive: ISO (local unless it ends in Z or an offset) or epoch ms')
     .option('--to <time>', 'end time, exclusive')
     .option('--json', 'print one JSON object for scripts')
@@ -49,9 +50,9 @@ Examples:
   nsr stats graphinfo --html report.html
   nsr stats graphinfo --json | jq .gaps.unexplained_missed_ticks`,
     )
-    .action(async (stream: string, dir: string, opts: StatsCliOptions) => {
+    .action(async (stream: string, dir: string | undefined, opts: StatsCliOptions & { dir: string }, cmd: Command) => {
       try {
-        process.exitCode = await stats(stream, dir, opts);
+        process.exitCode = await stats(stream, pickDir(dir, opts, cmd), opts);
       } catch (err) {
         fail(err);
       }

@@ -1,7 +1,7 @@
 /** `nsr verify [dir]`: checks every archive; prints every problem; exit 1 when there is one. */
 import type { Command } from 'commander';
 import { verifyDirectory } from '../archive/verify.js';
-import { archiveDir, DEFAULT_ARCHIVE_DIR } from './archive-args.js';
+import { archiveDir, DEFAULT_ARCHIVE_DIR, dirOption, pickDir } from './archive-args.js';
 import { EXIT_OK, EXIT_RUNTIME, fail } from './common.js';
 import { progress } from './progress.js';
 
@@ -9,10 +9,11 @@ export function registerVerify(program: Command): void {
   program
     .command('verify')
     .description('check every archive: CRC, one entry, JSON lines with integer timestamps in order, counts matching the metadata')
-    .argument('[dir]', 'the directory of the archives', DEFAULT_ARCHIVE_DIR)
-    .action(async (dir: string) => {
+    .argument('[dir]', `the directory of the archives, as with --dir (default ${DEFAULT_ARCHIVE_DIR})`)
+    .addOption(dirOption())
+    .action(async (dirArg: string | undefined, opts: { dir: string }, cmd: Command) => {
       try {
-        await archiveDir(dir);
+        const dir = await archiveDir(pickDir(dirArg, opts, cmd));
         const bar = progress();
         const started = performance.now();
         const report = await verifyDirectory(dir, (w, done, total) => bar.update(`nsr verify: ${done + 1}/${total} ${w.file}`));
