@@ -1,6 +1,7 @@
 /** Shared by the tests: paths, temporary directories, reading archives back. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { NdtwinSimulator } from '../src/simulate/ndtwin-simulator.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,3 +63,12 @@ export async function readEvents(dir: string): Promise<Record<string, any>[]> {
 
 /** The simulator's sequence marker in a record line. */
 export const seqOf = (line: string) => Number(/"sim_seq":(\d+)/.exec(line)?.[1]);
+
+/** Starts a simulator on a free loopback port (stopped at teardown) and writes `dir/r.yaml` from its URL. */
+export async function simulatorWithConfig(t: { teardown(fn: () => unknown): void }, dir: string, yaml: (url: string) => string): Promise<{ sim: NdtwinSimulator; url: string }> {
+  const sim = new NdtwinSimulator({ port: 0 });
+  const { url } = await sim.start();
+  t.teardown(() => sim.stop());
+  writeFileSync(path.join(dir, 'r.yaml'), yaml(url));
+  return { sim, url };
+}

@@ -2,10 +2,9 @@
 // every archive verifies, no record appears twice, and the only records missing
 // are those that were in memory at a kill.
 import t from 'tap';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { NdtwinSimulator } from '../src/simulate/ndtwin-simulator.js';
-import { readArchives, readEvents, seqOf, sleep, startNsr, tempDir } from './helpers.js';
+import { readArchives, readEvents, seqOf, simulatorWithConfig, sleep, startNsr, tempDir } from './helpers.js';
 
 const KILLS = Number(process.env.NSR_KILL9_ITERATIONS ?? 5);
 const STREAMS = { flowinfo: '/ndt/get_detected_flow_data', graphinfo: '/ndt/get_graph_data' } as const;
@@ -18,13 +17,11 @@ const IN_MEMORY_BOUND_PER_STREAM = 2;
 
 t.test(`${KILLS} SIGKILLs in a row, then a clean stop`, async (t) => {
   const dir = tempDir(t);
-  const sim = new NdtwinSimulator({ port: 0 });
-  const { url } = await sim.start();
-  t.teardown(() => sim.stop());
   // Short windows and a fast tick: kills land while writing, compressing and renaming.
-  writeFileSync(
-    path.join(dir, 'r.yaml'),
-    `output: {dir: out, window: 1s}\nstreams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow, interval: 200ms}\n  graphinfo: {kind: ndtwin, kernel: "${url}", data: graph, interval: 200ms}\n`,
+  const { sim } = await simulatorWithConfig(
+    t,
+    dir,
+    (url) => `output: {dir: out, window: 1s}\nstreams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow, interval: 200ms}\n  graphinfo: {kind: ndtwin, kernel: "${url}", data: graph, interval: 200ms}\n`,
   );
   let seed = 12345;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);

@@ -8,9 +8,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { readCatalog } from '../src/archive/catalog.js';
 import { Buckets, computeStats, Histogram, linkUtilisation, MAX_BUCKETS, type StatsReport } from '../src/archive/stats.js';
-import { NdtwinSimulator } from '../src/simulate/ndtwin-simulator.js';
 import { formatWindowTime } from '../src/sinks/window-naming.js';
-import { FIXTURES, NSR, readEvents, sleep, startNsr, tempDir } from './helpers.js';
+import { FIXTURES, NSR, readEvents, simulatorWithConfig, sleep, startNsr, tempDir } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_INSTALL = 'apt-get update && apt-get install -y chromium';
@@ -68,12 +67,10 @@ function checkSelfContained(t: Test, html: string): void {
 
 t.test('a real recording: missed ticks with their reason, a stop and a start, HTML rendered in Chromium', async (t) => {
   const dir = tempDir(t);
-  const sim = new NdtwinSimulator({ port: 0 });
-  const { url } = await sim.start();
-  t.teardown(() => sim.stop());
-  writeFileSync(
-    path.join(dir, 'r.yaml'),
-    `output: {dir: out, window: 5s}\nlog: {level: warn}\nshutdown: {grace: 1s}\nstreams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow, interval: 1s}\n  graphinfo: {kind: ndtwin, kernel: "${url}", data: graph, interval: 1s}\n`,
+  const { sim } = await simulatorWithConfig(
+    t,
+    dir,
+    (url) => `output: {dir: out, window: 5s}\nlog: {level: warn}\nshutdown: {grace: 1s}\nstreams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow, interval: 1s}\n  graphinfo: {kind: ndtwin, kernel: "${url}", data: graph, interval: 1s}\n`,
   );
   const first = startNsr(dir, ['run', '-c', 'r.yaml', '--for', '8s']);
   await sleep(2500);

@@ -7,7 +7,7 @@ import { ConfigError } from '../config/errors.js';
 import { archiveDir, dirOption, pickDir } from './archive-args.js';
 import { EXIT_OK, EXIT_RUNTIME, fail } from './common.js';
 import { StdoutWriter } from './output.js';
-import { progress } from './progress.js';
+import { problemReporter, progress } from './progress.js';
 
 interface CatOptions {
   dir: string;
@@ -45,15 +45,11 @@ async function cat(stream: string, opts: CatOptions): Promise<number> {
   if (!catalog) throw new ConfigError(`no stream "${stream}" in ${dir}: \`nsr ls ${dir}\` lists the streams there`);
   const out = new StdoutWriter();
   const bar = progress();
-  let problems = 0;
+  const problems = problemReporter('cat', bar);
   for await (const { line } of readRecords(catalog, {
     from,
     to,
-    onProblem: ({ file, problem }) => {
-      problems++;
-      bar.done();
-      process.stderr.write(`nsr cat: ${file}: ${problem}\n`);
-    },
+    onProblem: problems.onProblem,
     onWindow: (w, i, n) => bar.update(`nsr cat: window ${i + 1}/${n} ${w.file}`),
   })) {
     await out.write(opts.flowKey ? renameWrappedKey(line, 'flowinfo', opts.flowKey) : line);
@@ -62,5 +58,5 @@ async function cat(stream: string, opts: CatOptions): Promise<number> {
   }
   await out.flush();
   bar.done();
-  return problems > 0 ? EXIT_RUNTIME : EXIT_OK;
+  return problems.count() > 0 ? EXIT_RUNTIME : EXIT_OK;
 }

@@ -10,7 +10,7 @@ import { ConfigError } from '../config/errors.js';
 import { EVENTS_STREAM } from '../config/defaults.js';
 import { archiveDir, dirOption } from './archive-args.js';
 import { EXIT_OK, EXIT_RUNTIME, fail } from './common.js';
-import { progress } from './progress.js';
+import { problemReporter, progress } from './progress.js';
 
 interface ExportOptions {
   for: string;
@@ -62,7 +62,7 @@ async function runExport(opts: ExportOptions): Promise<number> {
   if (!intervalMs) throw new ConfigError(`cannot tell the tick interval of ${opts.flowStream}: it has fewer than two records`);
   await mkdir(opts.out, { recursive: true });
   const bar = progress();
-  let problems = 0;
+  const problems = problemReporter('export', bar);
   let result;
   try {
     result = await exportForGui(flow, graph, {
@@ -71,11 +71,7 @@ async function runExport(opts: ExportOptions): Promise<number> {
       maxFileBytes,
       from,
       to,
-      onProblem: ({ file, problem }) => {
-        problems++;
-        bar.done();
-        process.stderr.write(`nsr export: ${file}: ${problem}\n`);
-      },
+      onProblem: problems.onProblem,
       onWindow: (w) => bar.update(`nsr export: ${w.file}`),
     });
   } catch (err) {
@@ -87,5 +83,5 @@ async function runExport(opts: ExportOptions): Promise<number> {
   if (result.unpairedFlow || result.unpairedGraph) {
     process.stdout.write(`left out, without a partner at the same tick: ${result.unpairedFlow} flow, ${result.unpairedGraph} graph records\n`);
   }
-  return problems ? EXIT_RUNTIME : EXIT_OK;
+  return problems.count() ? EXIT_RUNTIME : EXIT_OK;
 }

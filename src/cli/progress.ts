@@ -24,3 +24,16 @@ export function progress(enabled = Boolean(process.stderr.isTTY)): Progress {
     },
   };
 }
+
+/** Reports archive problems on stderr (clearing the progress line first) and counts them. */
+export function problemReporter(command: string, bar: Progress): { onProblem: (p: { file: string; problem: string }) => void; count: () => number } {
+  let problems = 0;
+  return {
+    onProblem: ({ file, problem }) => {
+      problems++;
+      bar.done();
+      process.stderr.write(`nsr ${command}: ${file}: ${problem}\n`);
+    },
+    count: () => problems,
+  };
+}

@@ -13,7 +13,7 @@ import { ConfigError } from '../config/errors.js';
 import { parseWindowName } from '../sinks/window-naming.js';
 import { archiveDir, DEFAULT_ARCHIVE_DIR, dirOption, pickDir } from './archive-args.js';
 import { EXIT_OK, EXIT_RUNTIME, fail, OperatorError } from './common.js';
-import { progress } from './progress.js';
+import { problemReporter, progress } from './progress.js';
 
 interface StatsCliOptions {
   from?: string;
@@ -78,16 +78,12 @@ async function stats(stream: string, dirArg: string, opts: StatsCliOptions): Pro
     throw new ConfigError(`no stream "${stream}" in ${dir}; ${streams.length ? `streams there: ${streams.join(', ')}` : 'it holds no archives'}`);
   }
   const events = catalogs.find((c) => c.stream === EVENTS_STREAM);
-  let problems = 0;
+  const problems = problemReporter('stats', bar);
   const { report, series } = await computeStats(data, events, {
     from,
     to,
     listGaps,
-    onProblem: ({ file, problem }) => {
-      problems++;
-      bar.done();
-      process.stderr.write(`nsr stats: ${file}: ${problem}\n`);
-    },
+    onProblem: problems.onProblem,
     onProgress: (text) => bar.update(`nsr stats: ${text}`),
   });
   bar.done();
@@ -102,7 +98,7 @@ async function stats(stream: string, dirArg: string, opts: StatsCliOptions): Pro
     if (process.stderr.isTTY) process.stderr.write(`nsr stats: wrote ${opts.html} (${kb(Buffer.byteLength(html))})\n`);
   }
   process.stdout.write(opts.json ? `${JSON.stringify({ dir, ...report }, null, 2)}\n` : textReport(report, dir));
-  return problems > 0 ? EXIT_RUNTIME : EXIT_OK;
+  return problems.count() > 0 ? EXIT_RUNTIME : EXIT_OK;
 }
 
 async function streamsIn(dir: string): Promise<string[]> {
