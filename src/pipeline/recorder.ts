@@ -302,7 +302,7 @@ export class Recorder {
         const fields = { stream: w.stream, file: zipName(w.base), records: w.records, first: w.first, last: w.last, bytes: w.bytes, zip_bytes: o.bytesOut, ms: o.ms && Math.round(o.ms) };
         if (o.ok) {
           if (report) this.events.emit('window_compressed', fields, 'debug');
-          else this.log.debug(fields, 'window_compressed');
+          else this.log.debug({ event: 'window_compressed', ...fields }, 'window_compressed (events window, after the events stream closed)');
           return;
         }
         // The .json stays in place whatever happens; retry while running (the
