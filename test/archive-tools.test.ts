@@ -148,3 +148,23 @@ t.test('export for the NDTwin GUI: flow_info, paired by tick, split below the si
   t.equal(again.code, 2, 'never overwrites an earlier export');
   t.match(again.err, /export into an empty directory/);
 });
+
+t.test('a time range opens only the windows near it, whatever the reader\'s time zone', async (t) => {
+  const dir = tempDir(t);
+  // three hours of records every 10 s, written here (names in this machine's local time)
+  const ticks = Array.from({ length: 1080 }, (_, i) => T0 + i * 10_000 + 7);
+  const windows = await makeArchive(dir, 'flowinfo', ticks, (ts) => `{"timestamp":${ts},"flowinfo":[]}`);
+  // a window two hours before the range is corrupt: a read that never opens it cannot notice
+  const far = path.join(dir, zipName(windows[4].base));
+  writeFileSync(far, Buffer.from('not a zip at all'));
+  const from = T0 + 2 * 3_600_000 + 30 * 60_000;
+  const expected = ticks.filter((ts) => ts >= from && ts < from + 60_000).map((ts) => `{"timestamp":${ts},"flowinfo":[]}\n`).join('');
+  for (const tz of ['UTC', 'Asia/Tokyo', 'America/Los_Angeles', 'Australia/Lord_Howe']) {
+    const r = spawnSync(process.execPath, [NSR, 'cat', 'flowinfo', '-d', '.', '--from', String(from), '--to', String(from + 60_000)], { cwd: dir, encoding: 'utf8', env: { ...process.env, TZ: tz } });
+    t.equal(r.stdout, expected, `TZ=${tz}: the right records`);
+    t.equal(r.stderr, '', `TZ=${tz}: the corrupt window two hours away was never opened`);
+    t.equal(r.status, 0);
+  }
+  const all = nsr(dir, 'cat', 'flowinfo', '-d', '.');
+  t.match(all.err, new RegExp(path.basename(far)), 'a full read does meet it');
+});

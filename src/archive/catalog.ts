@@ -53,6 +53,11 @@ export interface CatalogOptions {
    * time, which need not be ours), so range reads open them.
    */
   scanUnindexed?: boolean;
+  /**
+   * Only the windows that can hold records of [from, to): the others are
+   * pruned by their names, without being opened (see `pruneByName`).
+   */
+  range?: { from?: number; to?: number };
 }
 
 /** Every window in `dir`, grouped by stream, in time order. */
@@ -66,15 +71,63 @@ export async function readCatalog(dir: string, opts: CatalogOptions = {}): Promi
   );
   const byStream = new Map<string, WindowInfo[]>();
   let done = 0;
-  for (const { file, parsed } of wanted) {
+  const candidates = opts.range ? await pruneByName(dir, wanted as Named[], opts.range) : wanted;
+  // A stream whose windows were all pruned still exists: it just has nothing in the range.
+  for (const { parsed } of wanted) if (!byStream.has(parsed!.stream)) byStream.set(parsed!.stream, []);
+  for (const { file, parsed } of candidates) {
     const info = await windowInfo(path.join(dir, file), parsed!.stream, parsed!.type as 'zip' | 'json', parseWindowTime(parsed!.time), opts.scanUnindexed ?? true);
     (byStream.get(info.stream) ?? byStream.set(info.stream, []).get(info.stream)!).push(info);
-    opts.onWindow?.(++done, wanted.length);
+    opts.onWindow?.(++done, candidates.length);
   }
   return [...byStream.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     // By first record where known: names are local time, which repeats an hour when DST ends.
     .map(([stream, windows]) => ({ stream, windows: windows.sort((a, b) => (a.first || a.start) - (b.first || b.start) || a.file.localeCompare(b.file)) }));
+}
+
+interface Named {
+  file: string;
+  parsed: NonNullable<ReturnType<typeof parseWindowName>>;
+}
+
+/**
+ * Keeps, per stream, the windows whose names allow records in [from, to).
+ * Within a stream, a window's records lie between its name's time and the
+ * next window's (names are the window start or the first record's second).
+ * Names are in the recording machine's local time, which need not be ours:
+ * one window's metadata tells the offset (its first record minus its name),
+ * and a margin of one window length plus an hour covers the error of that
+ * estimate and daylight-saving repeats. Archives without metadata (the
+ * original recorder's) are not pruned.
+ */
+async function pruneByName(dir: string, named: Named[], range: { from?: number; to?: number }): Promise<Named[]> {
+  const from = range.from ?? -Infinity;
+  const to = range.to ?? Infinity;
+  if (from === -Infinity && to === Infinity) return named;
+  const kept: Named[] = [];
+  const byStream = new Map<string, (Named & { start: number })[]>();
+  for (const n of named) {
+    const list = byStream.get(n.parsed.stream) ?? byStream.set(n.parsed.stream, []).get(n.parsed.stream)!;
+    list.push({ ...n, start: parseWindowTime(n.parsed.time) });
+  }
+  for (const list of byStream.values()) {
+    list.sort((a, b) => a.start - b.start);
+    const gaps = list.slice(1).map((w, i) => w.start - list[i].start).sort((a, b) => a - b);
+    const probe = list[Math.floor(list.length / 2)];
+    const info = gaps.length >= 2 ? await windowInfo(path.join(dir, probe.file), probe.parsed.stream, probe.parsed.type as 'zip' | 'json', probe.start, false) : undefined;
+    if (!info || info.source !== 'metadata' || info.records === 0) {
+      kept.push(...list);
+      continue;
+    }
+    const offset = info.first - info.start;
+    const margin = gaps[Math.floor(gaps.length / 2)] + 3_600_000;
+    list.forEach((w, i) => {
+      const earliest = w.start + offset - margin;
+      const latest = (i + 1 < list.length ? list[i + 1].start : Infinity) + offset + margin;
+      if (earliest < to && latest >= from) kept.push(w);
+    });
+  }
+  return kept;
 }
 
 export async function windowInfo(file: string, stream: string, type: 'zip' | 'json', start: number, scanUnindexed = true): Promise<WindowInfo> {

@@ -41,7 +41,7 @@ async function cat(stream: string, opts: CatOptions): Promise<number> {
   const dir = await archiveDir(opts.dir);
   const from = opts.from ? parseTimeArg(opts.from, '--from') : undefined;
   const to = opts.to ? parseTimeArg(opts.to, '--to') : undefined;
-  const [catalog] = await readCatalog(dir, { streams: [stream], scanUnindexed: false });
+  const [catalog] = await readCatalog(dir, { streams: [stream], scanUnindexed: false, range: { from, to } });
   if (!catalog) throw new ConfigError(`no stream "${stream}" in ${dir}: \`nsr ls ${dir}\` lists the streams there`);
   const out = new StdoutWriter();
   const bar = progress();

@@ -50,7 +50,10 @@ async function runExport(opts: ExportOptions): Promise<number> {
   const to = opts.to ? parseTimeArg(opts.to, '--to') : undefined;
   const maxFileBytes = parseSize(opts.maxFileSize);
   if (!maxFileBytes) throw new ConfigError(`--max-file-size: got ${JSON.stringify(opts.maxFileSize)}; expected a size such as 100MB`);
-  const catalogs = await readCatalog(dir, { streams: [opts.flowStream, opts.graphStream, EVENTS_STREAM], scanUnindexed: false });
+  const catalogs = [
+    ...(await readCatalog(dir, { streams: [opts.flowStream, opts.graphStream], scanUnindexed: false, range: { from, to } })),
+    ...(await readCatalog(dir, { streams: [EVENTS_STREAM], scanUnindexed: false })),
+  ];
   const find = (name: string, option: string) => {
     const c = catalogs.find((x) => x.stream === name);
     if (!c) throw new ConfigError(`${option}: no stream "${name}" in ${dir} (\`nsr ls ${dir}\` lists them)`);
