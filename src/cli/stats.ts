@@ -70,7 +70,12 @@ async function stats(stream: string, dirArg: string, opts: StatsCliOptions): Pro
 
   const bar = progress();
   // Windows without metadata (the original recorder's) are not scanned here: the records pass reads them anyway.
-  const catalogs = await readCatalog(dir, { streams: [stream, EVENTS_STREAM], scanUnindexed: false, onWindow: (done, total) => bar.update(`nsr stats: catalog ${done}/${total} windows`) });
+  // The data stream's windows are pruned to the range by name; the events stream is read whole (its start events before the range give the interval).
+  const onWindow = (done: number, total: number) => bar.update(`nsr stats: catalog ${done}/${total} windows`);
+  const catalogs = [
+    ...(await readCatalog(dir, { streams: [stream], scanUnindexed: false, range: { from, to }, onWindow })),
+    ...(await readCatalog(dir, { streams: [EVENTS_STREAM], scanUnindexed: false, onWindow })),
+  ];
   const data = catalogs.find((c) => c.stream === stream);
   if (!data) {
     bar.done();
