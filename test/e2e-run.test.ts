@@ -55,7 +55,7 @@ t.test('records flow and graph windows and stops cleanly on SIGTERM with nothing
     }
     t.equal(backwards, 0, `${stream}: timestamps never go backwards`);
     t.same(seqs, served[endpoint], `${stream}: every completed response archived exactly once, in order`);
-    t.ok(seqs.length >= 8, `${stream}: about one record per second (${seqs.length})`);
+    t.ok(seqs.length >= 6, `${stream}: about one record per second (${seqs.length} in ~9.5 s, start-up included)`);
   }
   const graph = await readArchives(out, 'graphinfo');
   t.ok(graph[0].lines[0].includes('"dpid":14721744659231801345'), 'uint64 DPIDs above 2^53 kept exactly');
