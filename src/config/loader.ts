@@ -24,11 +24,20 @@ export interface StreamConfig {
   options: Record<string, unknown> & { kind: string; enabled: boolean };
 }
 
+export interface ControlConfig {
+  enabled: boolean;
+  host: string;
+  port: number;
+  /** The bearer token, from `token` or `token_file`; never logged. */
+  token: string | undefined;
+}
+
 export interface LoadedConfig {
   file: string;
   legacy: boolean;
   config: ParsedConfig;
   streams: StreamConfig[];
+  control: ControlConfig;
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
@@ -61,7 +70,32 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError(formatIssues(result.error.issues, file));
   const config = result.data;
-  return { file, legacy, config, streams: resolveStreams(config, file) };
+  return { file, legacy, config, streams: resolveStreams(config, file), control: resolveControl(config, file) };
+}
+
+/** Loopback addresses: the only ones the control server may bind without a token. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}
+
+function resolveControl(config: ParsedConfig, file: string): ControlConfig {
+  const c = config.control;
+  if (c.token !== undefined && c.token_file !== undefined) throw new ConfigError(`${file}: control: both token and token_file are set; keep one`);
+  let token = c.token;
+  if (c.token_file !== undefined) {
+    try {
+      token = readFileSync(c.token_file, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError(`${file}: control.token_file: cannot read ${c.token_file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path and that the recorder's user may read it`);
+    }
+    if (!token) throw new ConfigError(`${file}: control.token_file: ${c.token_file} is empty; write the token into it`);
+  }
+  if (/[\s]/.test(token ?? '')) throw new ConfigError(`${file}: control.token: the token contains whitespace; use a token of letters, digits and punctuation (e.g. openssl rand -hex 32)`);
+  if (c.enabled && !token && !isLoopbackHost(c.host)) {
+    throw new ConfigError(`${file}: control.host: ${c.host} is not a loopback address, and the control server has no token; set control.token: \${NSR_CONTROL_TOKEN} (or control.token_file), or bind control.host: 127.0.0.1`);
+  }
+  return { enabled: c.enabled, host: c.host, port: c.port, token };
 }
 
 function resolveStreams(config: ParsedConfig, file: string): StreamConfig[] {
@@ -129,7 +163,8 @@ function formatIssues(issues: z.core.$ZodIssue[], file: string): string {
 
 function formatIssue(issue: z.core.$ZodIssue): string {
   const path = issue.path.length ? issue.path.join('.') : '(top level)';
-  const input = (issue as { input?: unknown }).input;
+  // A secret is never echoed back, even a malformed one.
+  const input = issue.path[0] === 'control' && issue.path[1] === 'token' ? '[redacted]' : (issue as { input?: unknown }).input;
   switch (issue.code) {
     case 'unrecognized_keys': {
       const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');

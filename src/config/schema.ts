@@ -55,6 +55,15 @@ export const configSchema = z
         console: z.boolean().default(true),
       })
       .prefault({}),
+    control: z
+      .strictObject({
+        enabled: z.boolean().default(true).meta({ description: 'serve /healthz, /metrics and /status over HTTP' }),
+        host: z.string().min(1).default('127.0.0.1').meta({ description: 'address to bind; any non-loopback address requires a token' }),
+        port: z.int().min(0).max(65535).default(0).meta({ description: 'TCP port; 0 (default) takes a free port, written to the lock file in the output directory where `nsr status` finds it' }),
+        token: z.string().min(1).optional().meta({ description: 'bearer token required on every request; write it as ${NSR_CONTROL_TOKEN}, never in the file' }),
+        token_file: z.string().min(1).optional().meta({ description: 'a file holding the bearer token (instead of token)' }),
+      })
+      .prefault({}),
     streams: z.record(streamName, streamKindSchema).meta({ description: 'the streams to record, by name' }),
   });
 

@@ -2,21 +2,47 @@
  * The output directory: created if missing, proven writable before the first
  * tick, and locked so two recorders never write into the same windows.
  */
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 
-/** The lock is also the recorder's pidfile: `nsr stop` reads the pid from it. */
+/**
+ * The lock is also the recorder's pidfile: `nsr stop` reads the pid from its
+ * first line. Once the control server listens, a second line holds its URL
+ * (`nsr status` reads it), so recorders on one machine never fight over a port.
+ */
 export const LOCK_FILE = '.nsr.lock';
+
+/** The pid on the lock's first line (0 when there is none). */
+function lockPid(text: string): number {
+  return Number(text.split('\n', 1)[0].trim());
+}
 
 /** The pid of the recorder holding `dir`, if one is alive. */
 export function recorderPid(dir: string): number | undefined {
+  return readLock(dir)?.pid;
+}
+
+/** The live recorder holding `dir` and, once its control server listens, the server's URL. */
+export function readLock(dir: string): { pid: number; controlUrl?: string } | undefined {
   try {
-    const pid = Number(readFileSync(path.join(dir, LOCK_FILE), 'utf8').trim());
-    return pid && isAlive(pid) ? pid : undefined;
+    const text = readFileSync(path.join(dir, LOCK_FILE), 'utf8');
+    const pid = lockPid(text);
+    if (!pid || !isAlive(pid)) return undefined;
+    // Only a complete line counts: the URL is appended after the pid line was written.
+    const m = /^[^\n]*\n(https?:\/\/[^\n]+)\n/.exec(text);
+    return { pid, controlUrl: m?.[1] };
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Adds the control URL as the lock's second line. Appended, never rewritten:
+ * the pid line stays readable throughout, so no reader ever takes the lock for stale.
+ */
+export function announceControlUrl(dir: string, url: string): void {
+  appendFileSync(path.join(dir, LOCK_FILE), `${url}\n`);
 }
 
 export function prepareOutputDir(dir: string): void {
@@ -54,7 +80,7 @@ export function lockOutputDir(dir: string): () => void {
       closeSync(fd);
       return () => {
         try {
-          if (readFileSync(lock, 'utf8').trim() === String(process.pid)) unlinkSync(lock);
+          if (lockPid(readFileSync(lock, 'utf8')) === process.pid) unlinkSync(lock);
         } catch {
           /* already gone */
         }
@@ -62,7 +88,7 @@ export function lockOutputDir(dir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = readFileSync(lock, 'utf8');
-      const pid = Number(holder.trim());
+      const pid = lockPid(holder);
       if (pid && pid !== process.pid && isAlive(pid)) {
         throw new ConfigError(`another nsr (pid ${pid}) is recording into ${dir}: stop it first (nsr stop, or kill -TERM ${pid}) or choose another output.dir`);
       }
