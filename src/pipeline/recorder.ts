@@ -18,7 +18,10 @@ import { jsonName, zipName } from '../sinks/window-naming.js';
 import { WindowWriter, type ClosedWindow } from '../sinks/window-writer.js';
 import { BoundedQueue } from './bounded-queue.js';
 import { EventLog } from './event-log.js';
-import { lockOutputDir, prepareOutputDir } from './output-dir.js';
+import { announceControlUrl, lockOutputDir, prepareOutputDir } from './output-dir.js';
+import { COMPRESS_SECONDS_BUCKETS, DurationHistogram } from './histogram.js';
+import type { ControlServer } from '../control/control-server.js';
+import type { RecorderView, StreamView } from '../control/view.js';
 import type { Payload } from './payload.js';
 import { recordEncoder, type RecordEncoder } from './record.js';
 import { StreamStats } from './stream-stats.js';
@@ -83,6 +86,13 @@ export class Recorder {
   private resolveHurried!: () => void;
   private stopping: Promise<StopResult> | undefined;
   private startedAt = 0;
+  /** When the tickers started: a stream that has not recorded yet is fresh for a while from here. */
+  private tickingAt = 0;
+  /** How long compressing a window took (seconds), for /metrics. */
+  private readonly compressionSeconds = new DurationHistogram(COMPRESS_SECONDS_BUCKETS);
+  private control: ControlServer | undefined;
+  /** The control server's URL once it listens. */
+  controlUrl: string | undefined;
 
   constructor(private readonly loaded: LoadedConfig, private readonly opts: RecorderOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -141,6 +151,7 @@ export class Recorder {
     // Recovery reads the directory before any window of this run is opened, so
     // it can only ever see what an earlier run left.
     const leftovers = await recoverDirectory(this.outputDir);
+    if (this.loaded.control.enabled) await this.startControl();
     for (const channel of this.channels.values()) channel.consumer = this.consume(channel);
     const { config, streams, file, legacy } = this.loaded;
     this.events.emit('start', {
@@ -159,6 +170,7 @@ export class Recorder {
       window_ms: config.output.window,
     });
     this.reportRecovery(leftovers);
+    this.tickingAt = this.clock.now();
     // One ticker per interval: streams with the same interval fire on the same tick.
     const byInterval = new Map<number, Channel[]>();
     for (const c of this.channels.values()) {
@@ -179,6 +191,60 @@ export class Recorder {
     }
   }
 
+  /** Starts the control server and writes its URL into the lock, where `nsr status` finds it. */
+  private async startControl(): Promise<void> {
+    try {
+      const { ControlServer } = await import('../control/control-server.js');
+      this.control = new ControlServer(this.controlView(), this.loaded.control);
+      this.controlUrl = await this.control.listen();
+      announceControlUrl(this.outputDir, this.controlUrl);
+    } catch (err) {
+      // Nothing has been recorded yet: give the directory back and let the error say why.
+      this.releaseLock?.();
+      this.releaseLock = undefined;
+      throw err;
+    }
+    this.log.info({ url: this.controlUrl, auth: this.loaded.control.token ? 'bearer token' : 'none (loopback only)' }, 'control server listening');
+  }
+
+  /** Live, read-only references for the control plane (see src/control/view.ts). */
+  controlView(): RecorderView {
+    const streams: StreamView[] = [];
+    for (const c of this.channels.values()) {
+      if (!c.source) continue;
+      const { source, queue } = c;
+      streams.push({
+        name: c.name,
+        kind: source.kind,
+        target: source.target,
+        intervalMs: source.timing.intervalMs,
+        timeoutMs: source.timing.timeoutMs,
+        stats: c.stats,
+        queueDepth: () => queue.depth,
+        queueBytes: () => queue.stats().bytes,
+      });
+    }
+    return {
+      version: this.opts.version ?? 'unknown',
+      pid: process.pid,
+      outputDir: this.outputDir,
+      now: () => this.clock.now(),
+      startedAt: () => this.startedAt,
+      // Before the first tick (recovery may be long) nothing can be stale yet.
+      freshSince: () => this.tickingAt || this.clock.now(),
+      stopping: () => this.stopped,
+      streams: () => streams,
+      windowsOpen: () => {
+        let n = 0;
+        for (const c of this.channels.values()) if (c.writer.openWindow) n++;
+        return n;
+      },
+      compressionBacklog: () => this.pool.backlog + this.compressRetries.size,
+      compressionSeconds: this.compressionSeconds,
+      recentEvents: () => this.events.recent(),
+    };
+  }
+
   private reportRecovery({ actions, windows }: RecoveryResult): void {
     for (const a of actions) this.events.emit('recovery', { ...a }, a.action === 'unreadable' ? 'error' : 'warn');
     for (const w of windows) {
@@ -197,10 +263,12 @@ export class Recorder {
   private async fetch(c: Channel, tick: number, scheduledAt: number): Promise<void> {
     const source = c.source!;
     const started = this.clock.now();
+    const startedPerf = performance.now();
     c.stats.noteLateness(started - scheduledAt);
     c.stats.fetches++;
     try {
       const body = await source.fetch(this.fetchAbort.signal, scheduledAt + source.timing.intervalMs);
+      c.stats.noteFetchDuration(performance.now() - startedPerf);
       const receivedAt = this.clock.now();
       const line = c.encode!(receivedAt, body);
       c.queue.push({ stream: c.name, tick, scheduledAt, receivedAt, line });
@@ -216,6 +284,7 @@ export class Recorder {
       }
     } catch (err) {
       const e = err instanceof FetchError ? err : new FetchError('fetch_error', String(err));
+      c.stats.noteFetchDuration(performance.now() - startedPerf);
       c.stats.noteFailure(e.reason);
       this.missed(c, tick, scheduledAt, e.reason, e.message, e.attempts);
     }
@@ -301,6 +370,7 @@ export class Recorder {
       .then((o) => {
         const fields = { stream: w.stream, file: zipName(w.base), records: w.records, first: w.first, last: w.last, bytes: w.bytes, zip_bytes: o.bytesOut, ms: o.ms && Math.round(o.ms) };
         if (o.ok) {
+          if (o.ms !== undefined) this.compressionSeconds.observe(o.ms / 1000);
           if (report) this.events.emit('window_compressed', fields, 'debug');
           else this.log.debug({ event: 'window_compressed', ...fields }, 'window_compressed (events window, after the events stream closed)');
           return;
@@ -410,6 +480,8 @@ export class Recorder {
     await this.pool.close();
     for (const c of this.channels.values()) c.source?.close();
     clearTimeout(deadline);
+    // Last: /status and /metrics answer throughout the stop.
+    await this.control?.close();
     this.releaseLock?.();
     return { complete: unwritten === 0 && events.queue.depth === 0, compressed: compressed && !this.hurry, deadlineReached };
   }

@@ -1,4 +1,6 @@
-/** Per-stream counters kept by the recorder; reported in the stop event and (later) metrics. */
+import { DurationHistogram, FETCH_SECONDS_BUCKETS, RecentValues } from './histogram.js';
+
+/** Per-stream counters kept by the recorder; reported in the stop event, /status and /metrics. */
 export class StreamStats {
   fetches = 0;
   records = 0;
@@ -12,6 +14,12 @@ export class StreamStats {
   private lastWarnReason: string | undefined;
   private lastWarnAt = -Infinity;
   lastRecordAt = 0;
+  /** The reason of the latest missed tick (for /healthz and /status). */
+  lastMissedReason: string | undefined;
+  /** How long fetches took (seconds), all of them: for /metrics. */
+  readonly fetchSeconds = new DurationHistogram(FETCH_SECONDS_BUCKETS);
+  /** The latest fetch durations (ms): for the live percentiles of /status. */
+  readonly recentFetchMs = new RecentValues(1024);
   private readonly lateness: number[] = [];
   private latenessNext = 0;
 
@@ -19,6 +27,13 @@ export class StreamStats {
 
   noteMissed(reason: string, count = 1): void {
     this.missed.set(reason, (this.missed.get(reason) ?? 0) + count);
+    this.lastMissedReason = reason;
+  }
+
+  /** A fetch (with its retries) ended, well or not, after `ms`. */
+  noteFetchDuration(ms: number): void {
+    this.fetchSeconds.observe(ms / 1000);
+    this.recentFetchMs.add(ms);
   }
 
   /** Whether a missed tick deserves a warning: a new reason, or a minute since the last one. */

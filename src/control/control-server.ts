@@ -1,0 +1,179 @@
+/**
+ * The local control server (node:http only): GET /healthz, /metrics, /status.
+ * Bound to loopback by default; with a token, every request needs
+ * `Authorization: Bearer <token>` (compared in constant time). It only reads
+ * the recorder's counters: nothing it serves can change what is recorded.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import { ConfigError } from '../config/errors.js';
+import type { ControlConfig } from '../config/loader.js';
+import { createMetricsRegistry, diskFreeBytes } from './metrics.js';
+import { freshnessBoundMs, type RecorderView, type StreamView } from './view.js';
+
+const ROUTES = new Set(['/healthz', '/metrics', '/status']);
+
+export class ControlServer {
+  private readonly server: Server;
+  private readonly registry: Registry;
+  private readonly tokenDigest: Buffer | undefined;
+
+  constructor(private readonly view: RecorderView, private readonly cfg: ControlConfig) {
+    this.registry = createMetricsRegistry(view);
+    this.tokenDigest = cfg.token === undefined ? undefined : digest(cfg.token);
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: Error) => sendJson(res, 500, { error: `internal error: ${err.message}` }));
+    });
+    // Idle keep-alive connections must not hold the recorder open at its stop.
+    this.server.keepAliveTimeout = 5000;
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 10_000;
+  }
+
+  /** Listens; resolves with the URL clients use. Port in use and the like are configuration errors (exit 2). */
+  listen(): Promise<string> {
+    const { host, port } = this.cfg;
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        const where = `${host}:${port}`;
+        if (err.code === 'EADDRINUSE') reject(new ConfigError(`control.port: ${where} is already in use (another nsr or another program listens there); choose another control.port, or 0 to take any free port (nsr status finds it)`));
+        else if (err.code === 'EACCES') reject(new ConfigError(`control.port: not permitted to listen on ${where} (ports below 1024 need privileges); choose a port above 1023, or 0`));
+        else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') reject(new ConfigError(`control.host: ${host} is not an address of this machine (${err.code}); use 127.0.0.1`));
+        else reject(new ConfigError(`control: cannot listen on ${where}: ${err.message}`));
+      };
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        resolve(urlOf(this.server.address() as AddressInfo));
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    // A request still running (a slow scrape) gets a moment; then connections are cut.
+    const timer = setTimeout(() => this.server.closeAllConnections(), 1000);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.tokenDigest && !this.authorized(req)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="nsr"');
+      return sendJson(res, 401, { error: req.headers.authorization ? 'invalid token' : 'missing token: send Authorization: Bearer <control.token>' });
+    }
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (!ROUTES.has(path)) return sendJson(res, 404, { error: 'Not Found', routes: [...ROUTES] });
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return sendJson(res, 405, { error: `method ${req.method} not allowed on ${path}; use GET` });
+    }
+    if (path === '/healthz') return this.healthz(res);
+    if (path === '/metrics') {
+      const text = await this.registry.metrics();
+      res.writeHead(200, { 'Content-Type': this.registry.contentType, 'Cache-Control': 'no-store' });
+      res.end(text);
+      return;
+    }
+    return sendJson(res, 200, await this.status());
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    // Digests have equal length whatever was sent, so the comparison takes constant time.
+    return m !== null && timingSafeEqual(digest(m[1]), this.tokenDigest!);
+  }
+
+  private healthz(res: ServerResponse): void {
+    const now = this.view.now();
+    const stale = [];
+    for (const s of this.view.streams()) {
+      const bound = freshnessBoundMs(s);
+      if (this.isStale(s, now)) {
+        stale.push({
+          stream: s.name,
+          last_record_age_ms: s.stats.lastRecordAt ? now - s.stats.lastRecordAt : null,
+          freshness_bound_ms: bound,
+          last_missed_reason: s.stats.lastMissedReason ?? null,
+        });
+      }
+    }
+    if (stale.length === 0) return sendJson(res, 200, { status: 'ok' });
+    sendJson(res, 503, { status: 'stale', stale });
+  }
+
+  /** No record within the freshness bound (counted from the first tick while none came yet). */
+  private isStale(s: StreamView, now: number): boolean {
+    return now - (s.stats.lastRecordAt || this.view.freshSince()) > freshnessBoundMs(s);
+  }
+
+  private async status(): Promise<Record<string, unknown>> {
+    const v = this.view;
+    const now = v.now();
+    return {
+      version: v.version,
+      pid: v.pid,
+      now,
+      started_at: v.startedAt(),
+      uptime_ms: now - v.startedAt(),
+      stopping: v.stopping() || undefined,
+      output_dir: v.outputDir,
+      streams: Object.fromEntries(
+        v.streams().map((s) => [
+          s.name,
+          {
+            kind: s.kind,
+            target: s.target,
+            interval_ms: s.intervalMs,
+            timeout_ms: s.timeoutMs,
+            freshness_bound_ms: freshnessBoundMs(s),
+            last_record_age_ms: s.stats.lastRecordAt ? now - s.stats.lastRecordAt : null,
+            stale: this.isStale(s, now),
+            fetches: s.stats.fetches,
+            records: s.stats.records,
+            bytes: s.stats.bytes,
+            failures: Object.fromEntries(s.stats.failures),
+            missed_ticks: Object.fromEntries(s.stats.missed),
+            last_missed_reason: s.stats.lastMissedReason ?? null,
+            lateness_ms: s.stats.latenessSummary() ?? null,
+            fetch_ms: roundSummary(s.stats.recentFetchMs.summary()),
+            queue: { depth: s.queueDepth(), bytes: s.queueBytes() },
+          },
+        ]),
+      ),
+      windows_open: v.windowsOpen(),
+      compression_backlog: v.compressionBacklog(),
+      disk_free_bytes: (await diskFreeBytes(v.outputDir)) ?? null,
+      events: v.recentEvents(),
+    };
+  }
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return void res.end();
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** The URL a client on this machine uses: a wildcard bind is reached on loopback. */
+function urlOf(a: AddressInfo): string {
+  let host = a.address;
+  if (host === '0.0.0.0') host = '127.0.0.1';
+  else if (host === '::') host = '::1';
+  return `http://${host.includes(':') ? `[${host}]` : host}:${a.port}`;
+}
+
+function roundSummary(s: { p50: number; p99: number; max: number; n: number } | undefined) {
+  if (!s) return null;
+  const r = (v: number) => Math.round(v * 10) / 10;
+  return { p50: r(s.p50), p99: r(s.p99), max: r(s.max), n: s.n };
+}
