@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerRun } from './run.js';
 import { registerCheck } from './check.js';
 import { registerStop } from './stop.js';
+import { registerStatus } from './status.js';
 import { registerSchema } from './schema.js';
 import { registerLs } from './ls.js';
 import { registerCat } from './cat.js';
@@ -26,6 +27,7 @@ program
 registerRun(program);
 registerCheck(program);
 registerStop(program);
+registerStatus(program);
 registerSimulate(program);
 registerReplay(program);
 registerSchema(program);
