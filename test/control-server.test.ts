@@ -2,10 +2,10 @@
 // found through the URL in the lock file; staleness, metrics under faults,
 // the bearer token, and the bad inputs (a wide bind without a token, a port in use).
 import t from 'tap';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { simulatorWithConfig, sleep, startNsr, tempDir, type NsrProcess } from './helpers.js';
+import { readArchives, readEvents, seqOf, simulatorWithConfig, sleep, startNsr, tempDir, type NsrProcess } from './helpers.js';
 
 /** Waits for the control URL on the lock file's second line. */
 async function controlUrl(dir: string, nsr: NsrProcess, timeoutMs = 10_000): Promise<string> {
@@ -231,5 +231,61 @@ t.test('token_file and config errors about the token', async (t) => {
     t.equal((await nsr.exit).code, 2, file);
     t.match(nsr.output(), re, file);
     t.notMatch(nsr.output(), /123456789/, 'a token is never echoed');
+  }
+});
+
+t.test('commands: rotate now, pause and resume a stream; bad commands change nothing; nothing lost or doubled', async (t) => {
+  const dir = tempDir(t);
+  const { sim } = await simulatorWithConfig(t, dir, (url) =>
+    `output: {window: 1h}\nstreams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow, interval: 500ms}\n  graphinfo: {kind: ndtwin, kernel: "${url}", data: graph, interval: 500ms}\n`,
+  );
+  const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
+  t.teardown(() => {
+    try {
+      process.kill(nsr.pid, 'SIGKILL');
+    } catch {}
+  });
+  const url = await controlUrl(dir, nsr);
+  const out = path.join(dir, 'recorded_info');
+  const zips = () => readdirSync(out).filter((f) => f.endsWith('_json.zip'));
+  await sleep(1500);
+  t.same(zips(), [], 'hour-long windows: nothing zipped yet');
+
+  const rotated = await get(`${url}/rotate`, {}, 'POST');
+  t.equal(rotated.status, 200, rotated.text);
+  t.ok(rotated.json().rotated_windows >= 2, `windows closed: ${rotated.text}`);
+  await until('the rotated windows to be zipped', async () => zips(), (z) => z.some((f) => f.includes('_flowinfo_')) && z.some((f) => f.includes('_graphinfo_')), 10_000);
+
+  const status = async () => (await get(`${url}/status`)).json();
+  t.same((await get(`${url}/streams/graphinfo/pause`, {}, 'POST')).json(), { stream: 'graphinfo', paused: true });
+  const before = (await status()).streams;
+  await sleep(2000);
+  const during = (await status()).streams;
+  t.ok(during.graphinfo.records - before.graphinfo.records <= 1, 'a paused stream records nothing (one fetch may have been in flight)');
+  t.ok(during.flowinfo.records - before.flowinfo.records >= 3, 'the other stream goes on');
+  t.equal(during.graphinfo.paused, true);
+  t.equal((await get(`${url}/healthz`)).status, 200, 'a paused stream is not stale');
+  t.same((await get(`${url}/streams/graphinfo/resume`, {}, 'POST')).json(), { stream: 'graphinfo', paused: false });
+  await until('graph to record again', status, (s) => s.streams.graphinfo.records > during.graphinfo.records, 5000);
+
+  // bad commands: clear 4xx, nothing changes
+  const unknown = await get(`${url}/streams/nope/pause`, {}, 'POST');
+  t.equal(unknown.status, 404);
+  t.match(unknown.json(), { error: 'no stream "nope"', streams: ['flowinfo', 'graphinfo'] });
+  t.equal((await get(`${url}/rotate`)).status, 405, 'a command needs POST');
+  t.equal((await get(`${url}/streams/flowinfo/explode`, {}, 'POST')).status, 404);
+  t.equal((await status()).streams.flowinfo.paused, false);
+
+  process.kill(nsr.pid, 'SIGTERM');
+  t.equal((await nsr.exit).code, 0, nsr.output().slice(-400));
+  const events = await readEvents(out);
+  t.ok(events.some((e) => e.event === 'rotation' && e.reason === 'command'));
+  t.ok(events.some((e) => e.event === 'stream_paused' && e.stream === 'graphinfo'));
+  t.ok(events.some((e) => e.event === 'stream_resumed' && e.stream === 'graphinfo'));
+  t.ok(events.some((e) => e.event === 'missed_tick' && e.stream === 'graphinfo' && e.reason === 'paused'), 'paused ticks are reported, not silent');
+  const served = sim.served();
+  for (const [stream, endpoint] of [['flowinfo', '/ndt/get_detected_flow_data'], ['graphinfo', '/ndt/get_graph_data']]) {
+    const seqs = (await readArchives(out, stream)).flatMap((w) => w.lines.map(seqOf));
+    t.same(seqs, served[endpoint], `${stream}: exactly once across the rotation`);
   }
 });

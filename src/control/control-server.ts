@@ -67,6 +67,14 @@ export class ControlServer {
       return sendJson(res, 401, { error: req.headers.authorization ? 'invalid token' : 'missing token: send Authorization: Bearer <control.token>' });
     }
     const path = (req.url ?? '/').split('?', 1)[0];
+    const command = commandOf(path);
+    if (command) {
+      if (req.method !== 'POST') {
+        res.setHeader('Allow', 'POST');
+        return sendJson(res, 405, { error: `method ${req.method} not allowed on ${path}; commands are POST` });
+      }
+      return this.runCommand(command, res);
+    }
     if (!ROUTES.has(path)) return sendJson(res, 404, { error: 'Not Found', routes: [...ROUTES] });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
@@ -82,6 +90,17 @@ export class ControlServer {
     return sendJson(res, 200, await this.status());
   }
 
+  /** Commands change the recorder: each answers what it did, or why it did nothing. */
+  private async runCommand(command: Command, res: ServerResponse): Promise<void> {
+    if (this.view.stopping()) return sendJson(res, 409, { error: 'the recorder is stopping' });
+    if (command.kind === 'rotate') return sendJson(res, 200, { rotated_windows: await this.view.commands.rotate() });
+    const paused = this.view.commands.setPaused(command.stream, command.kind === 'pause');
+    if (paused === undefined) {
+      return sendJson(res, 404, { error: `no stream "${command.stream}"`, streams: this.view.streams().map((s) => s.name) });
+    }
+    sendJson(res, 200, { stream: command.stream, paused });
+  }
+
   private authorized(req: IncomingMessage): boolean {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
     // Digests have equal length whatever was sent, so the comparison takes constant time.
@@ -93,7 +112,7 @@ export class ControlServer {
     const stale = [];
     for (const s of this.view.streams()) {
       const bound = freshnessBoundMs(s);
-      if (this.isStale(s, now)) {
+      if (!s.paused() && this.isStale(s, now)) {
         stale.push({
           stream: s.name,
           last_record_age_ms: s.stats.lastRecordAt ? now - s.stats.lastRecordAt : null,
@@ -132,7 +151,8 @@ export class ControlServer {
             timeout_ms: s.timeoutMs,
             freshness_bound_ms: freshnessBoundMs(s),
             last_record_age_ms: s.stats.lastRecordAt ? now - s.stats.lastRecordAt : null,
-            stale: this.isStale(s, now),
+            stale: !s.paused() && this.isStale(s, now),
+            paused: s.paused(),
             fetches: s.stats.fetches,
             records: s.stats.records,
             bytes: s.stats.bytes,
@@ -151,6 +171,15 @@ export class ControlServer {
       events: v.recentEvents(),
     };
   }
+}
+
+type Command = { kind: 'rotate' } | { kind: 'pause' | 'resume'; stream: string };
+
+/** `POST /rotate`, `POST /streams/<name>/pause`, `POST /streams/<name>/resume`. */
+function commandOf(path: string): Command | undefined {
+  if (path === '/rotate') return { kind: 'rotate' };
+  const m = /^\/streams\/([^/]+)\/(pause|resume)$/.exec(path);
+  return m ? { kind: m[2] as 'pause' | 'resume', stream: decodeURIComponent(m[1]) } : undefined;
 }
 
 function digest(token: string): Buffer {

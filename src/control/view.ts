@@ -15,6 +15,16 @@ export interface StreamView {
   stats: StreamStats;
   queueDepth(): number;
   queueBytes(): number;
+  /** Paused by a control command: its ticks are skipped (and reported), it is never stale. */
+  paused(): boolean;
+}
+
+/** What the control plane may ask the recorder to do. */
+export interface RecorderCommands {
+  /** Closes every open window now (they are then compressed); resolves with how many. */
+  rotate(): Promise<number>;
+  /** Pauses or resumes a stream; undefined when there is no such stream. */
+  setPaused(stream: string, paused: boolean): boolean | undefined;
 }
 
 export interface RecorderView {
@@ -33,6 +43,7 @@ export interface RecorderView {
   compressionBacklog(): number;
   compressionSeconds: DurationHistogram;
   recentEvents(): Record<string, unknown>[];
+  commands: RecorderCommands;
 }
 
 /** A stream is fresh while it recorded within 3 intervals plus its timeout (or started that recently). */

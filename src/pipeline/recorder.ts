@@ -37,6 +37,10 @@ interface Channel {
   consumer?: Promise<void>;
   /** Set at shutdown: the consumer returns once the queue is empty. */
   draining?: boolean;
+  /** Paused by a control command: ticks are skipped and reported as `paused`. */
+  paused?: boolean;
+  /** Callers of `rotate()` waiting for this channel's consumer to close its window. */
+  rotateWaiters?: (() => void)[];
 }
 
 export interface RecorderOptions {
@@ -222,6 +226,7 @@ export class Recorder {
         stats: c.stats,
         queueDepth: () => queue.depth,
         queueBytes: () => queue.stats().bytes,
+        paused: () => Boolean(c.paused),
       });
     }
     return {
@@ -242,6 +247,7 @@ export class Recorder {
       compressionBacklog: () => this.pool.backlog + this.compressRetries.size,
       compressionSeconds: this.compressionSeconds,
       recentEvents: () => this.events.recent(),
+      commands: { rotate: () => this.rotate(), setPaused: (name, paused) => this.setPaused(name, paused) },
     };
   }
 
@@ -255,6 +261,7 @@ export class Recorder {
 
   private onTick(c: Channel, tick: number, scheduledAt: number): void {
     if (this.stopped) return;
+    if (c.paused) return this.missed(c, tick, scheduledAt, 'paused', 'the stream is paused (nsr control)');
     if (c.inFlight) return this.missed(c, tick, scheduledAt, 'overlap', 'the previous fetch of this stream was still running');
     if (!c.queue.hasRoom()) return this.missed(c, tick, scheduledAt, 'queue_full', `the queue holds ${c.queue.depth} records (${c.queue.stats().bytes} bytes) not yet written`);
     c.inFlight = this.fetch(c, tick, scheduledAt).finally(() => (c.inFlight = undefined));
@@ -305,6 +312,14 @@ export class Recorder {
   private async consume(c: Channel): Promise<void> {
     let writeFailing = false;
     for (;;) {
+      // Rotation happens here, between two writes, so it never closes a window under one.
+      if (c.rotateWaiters?.length) {
+        const waiters = c.rotateWaiters;
+        c.rotateWaiters = [];
+        await c.writer.close();
+        this.collectWindows(c);
+        waiters.forEach((w) => w());
+      }
       const item = c.queue.peek();
       if (!item) {
         if (c.draining) return;
@@ -350,6 +365,33 @@ export class Recorder {
     await c.writer.syncIfDue();
     await c.writer.closeIfDue(this.clock.now(), CLOSE_SLACK_MS);
     this.collectWindows(c);
+  }
+
+  /** Closes every open window now (a control command); they are compressed as usual. */
+  async rotate(): Promise<number> {
+    const open = [...this.channels.values()].filter((c) => c.writer.openWindow && !c.draining);
+    await Promise.all(
+      open.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            (c.rotateWaiters ??= []).push(resolve);
+            c.queue.wake();
+          }),
+      ),
+    );
+    this.events.emit('rotation', { reason: 'command', windows: open.length, streams: open.map((c) => c.name) });
+    return open.length;
+  }
+
+  /** Pauses or resumes a data stream; undefined when there is none of that name. */
+  setPaused(name: string, paused: boolean): boolean | undefined {
+    const c = this.channels.get(name);
+    if (!c?.source) return undefined;
+    if (Boolean(c.paused) !== paused) {
+      c.paused = paused;
+      this.events.emit(paused ? 'stream_paused' : 'stream_resumed', { stream: name }, 'info', `${name}: ${paused ? 'paused' : 'resumed'} by a control command`);
+    }
+    return paused;
   }
 
   /** Hands the writer's closed windows to compression and reports a failed fsync. */
