@@ -66,6 +66,13 @@ async function run(opts: RunOptions): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP reloads the configuration file; an invalid one is rejected and the running one stays.
+  process.on('SIGHUP', () => {
+    recorder.reload().then(
+      (r) => log.info(r, 'configuration reloaded'),
+      (err) => log.error({ error: (err as Error).message }, 'reload rejected; the running configuration stays'),
+    );
+  });
 
   const simulator = opts.simulate ? await startSimulator(loaded, log) : undefined;
   try {

@@ -94,6 +94,13 @@ export class ControlServer {
   private async runCommand(command: Command, res: ServerResponse): Promise<void> {
     if (this.view.stopping()) return sendJson(res, 409, { error: 'the recorder is stopping' });
     if (command.kind === 'rotate') return sendJson(res, 200, { rotated_windows: await this.view.commands.rotate() });
+    if (command.kind === 'reload') {
+      try {
+        return sendJson(res, 200, await this.view.commands.reload());
+      } catch (err) {
+        return sendJson(res, 400, { error: (err as Error).message, applied: false });
+      }
+    }
     const paused = this.view.commands.setPaused(command.stream, command.kind === 'pause');
     if (paused === undefined) {
       return sendJson(res, 404, { error: `no stream "${command.stream}"`, streams: this.view.streams().map((s) => s.name) });
@@ -173,11 +180,12 @@ export class ControlServer {
   }
 }
 
-type Command = { kind: 'rotate' } | { kind: 'pause' | 'resume'; stream: string };
+type Command = { kind: 'rotate' } | { kind: 'reload' } | { kind: 'pause' | 'resume'; stream: string };
 
-/** `POST /rotate`, `POST /streams/<name>/pause`, `POST /streams/<name>/resume`. */
+/** `POST /rotate`, `POST /reload`, `POST /streams/<name>/pause`, `POST /streams/<name>/resume`. */
 function commandOf(path: string): Command | undefined {
   if (path === '/rotate') return { kind: 'rotate' };
+  if (path === '/reload') return { kind: 'reload' };
   const m = /^\/streams\/([^/]+)\/(pause|resume)$/.exec(path);
   return m ? { kind: m[2] as 'pause' | 'resume', stream: decodeURIComponent(m[1]) } : undefined;
 }

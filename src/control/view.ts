@@ -25,6 +25,8 @@ export interface RecorderCommands {
   rotate(): Promise<number>;
   /** Pauses or resumes a stream; undefined when there is no such stream. */
   setPaused(stream: string, paused: boolean): boolean | undefined;
+  /** Reloads the configuration file; rejects (nothing changed) when it is invalid. */
+  reload(): Promise<{ added: string[]; removed: string[]; changed: string[]; restart_required: string[] }>;
 }
 
 export interface RecorderView {

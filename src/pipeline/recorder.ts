@@ -51,6 +51,14 @@ export interface RecorderOptions {
   buildSource?: (stream: StreamConfig) => Source;
 }
 
+export interface ReloadResult {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  /** Settings outside `streams` that changed: they take effect at the next start. */
+  restart_required: string[];
+}
+
 export interface StopResult {
   /** Every fetched record reached a window file. */
   complete: boolean;
@@ -69,7 +77,11 @@ const COMPRESS_RETRY_MAX_MS = 300_000;
 
 export class Recorder {
   private readonly channels = new Map<string, Channel>();
-  private readonly tickers: Ticker[] = [];
+  /** One ticker per interval: streams with the same interval fire on the same tick. */
+  private readonly tickers = new Map<number, { ticker: Ticker; group: Channel[] }>();
+  private started = false;
+  /** Reloads run one at a time. */
+  private reloading: Promise<unknown> = Promise.resolve();
   private readonly fetchAbort = new AbortController();
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -98,7 +110,7 @@ export class Recorder {
   /** The control server's URL once it listens. */
   controlUrl: string | undefined;
 
-  constructor(private readonly loaded: LoadedConfig, private readonly opts: RecorderOptions) {
+  constructor(private loaded: LoadedConfig, private readonly opts: RecorderOptions) {
     this.clock = opts.clock ?? systemClock;
     this.hurried = new Promise((resolve) => (this.resolveHurried = resolve));
     // Every fetch listens on the one shutdown signal: many streams are not a leak.
@@ -111,17 +123,54 @@ export class Recorder {
     // After the events window is closed at shutdown, late events (a compression
     // finishing) can only be logged.
     this.events = new EventLog((p) => this.eventsClosed || eventsChannel.queue.push(p), this.log, () => this.clock.now());
-    const build = opts.buildSource ?? ((s: StreamConfig) => SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing }));
-    for (const stream of loaded.streams) {
-      const source = build(stream);
-      const channel = this.addChannel(stream.name, stream.timing.windowMs);
-      channel.source = source;
-      channel.encode = recordEncoder(source.shape);
-    }
+    for (const stream of loaded.streams) this.openChannel(stream);
     this.pool = new CompressionPool({
       workers: config.compression.workers,
       onWorkerExit: ({ pid, code, signal, error }) => this.events.emit('compression_worker_died', { pid, code, signal, error }, 'warn'),
     });
+  }
+
+  /** A data stream's channel: its source, queue and window writer; started at once when the recorder runs. */
+  private openChannel(stream: StreamConfig): Channel {
+    const build = this.opts.buildSource ?? ((s: StreamConfig) => SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing }));
+    const source = build(stream);
+    const channel = this.addChannel(stream.name, stream.timing.windowMs);
+    channel.source = source;
+    channel.encode = recordEncoder(source.shape);
+    if (this.started) {
+      channel.consumer = this.consume(channel);
+      this.joinTicker(channel);
+    }
+    return channel;
+  }
+
+  private joinTicker(c: Channel): void {
+    const interval = c.source!.timing.intervalMs;
+    let entry = this.tickers.get(interval);
+    if (!entry) {
+      const group: Channel[] = [];
+      const ticker = new Ticker(interval, this.clock, {
+        onTick: (tick, at) => group.forEach((ch) => this.onTick(ch, tick, at)),
+        onMissed: (first, count, reason) =>
+          group.forEach((ch) => this.missed(ch, first, first * interval, reason, `the recorder was stalled past ${count === 1 ? 'this tick' : `${count} ticks`}`, undefined, count)),
+        onClockStep: (deltaMs) => this.events.emit('clock_backwards', { step_ms: deltaMs, interval_ms: interval }, 'warn', `the wall clock went back ${deltaMs} ms: ticks follow the new time`),
+      });
+      entry = { ticker, group };
+      this.tickers.set(interval, entry);
+      ticker.start();
+    }
+    entry.group.push(c);
+  }
+
+  private leaveTicker(c: Channel): void {
+    const interval = c.source!.timing.intervalMs;
+    const entry = this.tickers.get(interval);
+    if (!entry) return;
+    entry.group.splice(entry.group.indexOf(c), 1);
+    if (entry.group.length === 0) {
+      entry.ticker.stop();
+      this.tickers.delete(interval);
+    }
   }
 
   private addChannel(name: string, windowMs: number): Channel {
@@ -175,24 +224,72 @@ export class Recorder {
     });
     this.reportRecovery(leftovers);
     this.tickingAt = this.clock.now();
-    // One ticker per interval: streams with the same interval fire on the same tick.
-    const byInterval = new Map<number, Channel[]>();
-    for (const c of this.channels.values()) {
-      if (!c.source) continue;
-      const list = byInterval.get(c.source.timing.intervalMs) ?? [];
-      list.push(c);
-      byInterval.set(c.source.timing.intervalMs, list);
+    this.started = true;
+    for (const c of this.channels.values()) if (c.source) this.joinTicker(c);
+  }
+
+  /**
+   * Reloads the configuration file (SIGHUP, POST /reload). Streams that were
+   * added start at the next tick; removed ones finish their fetch, write what
+   * they hold and close their window; changed ones do both. Other streams are
+   * not touched. An invalid file throws (ConfigError) and changes nothing.
+   * Settings outside `streams` need a restart: they are named in the result.
+   */
+  reload(): Promise<ReloadResult> {
+    const run = this.reloading.then(() => this.reloadNow());
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(): Promise<ReloadResult> {
+    if (this.stopped) throw new Error('the recorder is stopping');
+    const { loadConfig } = await import('../config/loader.js');
+    let next: LoadedConfig;
+    try {
+      next = loadConfig(this.loaded.file);
+    } catch (err) {
+      this.events.emit('reload_rejected', { error: (err as Error).message }, 'error', 'reload rejected; the running configuration stays');
+      throw err;
     }
-    for (const [interval, group] of byInterval) {
-      const ticker = new Ticker(interval, this.clock, {
-        onTick: (tick, at) => group.forEach((c) => this.onTick(c, tick, at)),
-        onMissed: (first, count, reason) =>
-          group.forEach((c) => this.missed(c, first, first * interval, reason, `the recorder was stalled past ${count === 1 ? 'this tick' : `${count} ticks`}`, undefined, count)),
-        onClockStep: (deltaMs) => this.events.emit('clock_backwards', { step_ms: deltaMs, interval_ms: interval }, 'warn', `the wall clock went back ${deltaMs} ms: ticks follow the new time`),
-      });
-      this.tickers.push(ticker);
-      ticker.start();
+    const before = new Map(this.loaded.streams.map((s) => [s.name, s]));
+    const after = new Map(next.streams.map((s) => [s.name, s]));
+    const removed = [...before.keys()].filter((n) => !after.has(n));
+    const added = [...after.keys()].filter((n) => !before.has(n));
+    const changed = [...after.keys()].filter((n) => before.has(n) && JSON.stringify(before.get(n)) !== JSON.stringify(after.get(n)));
+    const { streams: _a, ...oldRest } = this.loaded.config;
+    const { streams: _b, ...newRest } = next.config;
+    const restartRequired = Object.keys(newRest).filter((k) => k !== 'defaults' && JSON.stringify((oldRest as Record<string, unknown>)[k]) !== JSON.stringify((newRest as Record<string, unknown>)[k]));
+    for (const name of [...removed, ...changed]) {
+      const leftAt = this.clock.now();
+      const interval = before.get(name)!.timing.intervalMs;
+      await this.retireChannel(name);
+      if (changed.includes(name)) {
+        const c = this.openChannel(after.get(name)!);
+        // Ticks that fell due while the stream was swapped are reported, never silent.
+        const from = Math.floor(leftAt / interval) + 1;
+        const to = Math.floor(this.clock.now() / interval);
+        if (to >= from) this.missed(c, from, from * interval, 'reload', 'the stream was being reconfigured', undefined, to - from + 1);
+      }
     }
+    for (const name of added) this.openChannel(after.get(name)!);
+    this.loaded = { ...this.loaded, streams: next.streams, config: { ...this.loaded.config, streams: next.config.streams } };
+    const result = { added, removed, changed, restart_required: restartRequired };
+    this.events.emit('reload', result, 'info', `configuration reloaded: ${added.length} added, ${removed.length} removed, ${changed.length} changed`);
+    return result;
+  }
+
+  /** Takes a stream out: no new ticks, its fetch in flight finishes, its queue is written, its window closed and compressed. */
+  private async retireChannel(name: string): Promise<void> {
+    const c = this.channels.get(name)!;
+    this.leaveTicker(c);
+    await c.inFlight;
+    c.draining = true;
+    c.queue.wake();
+    await c.consumer;
+    await c.writer.close();
+    this.collectWindows(c);
+    c.source?.close();
+    this.channels.delete(name);
   }
 
   /** Starts the control server and writes its URL into the lock, where `nsr status` finds it. */
@@ -213,11 +310,11 @@ export class Recorder {
 
   /** Live, read-only references for the control plane (see src/control/view.ts). */
   controlView(): RecorderView {
-    const streams: StreamView[] = [];
-    for (const c of this.channels.values()) {
-      if (!c.source) continue;
-      const { source, queue } = c;
-      streams.push({
+    // Built on each call: streams come and go with reloads.
+    const streams = (): StreamView[] => [...this.channels.values()].filter((c) => c.source).map((c) => {
+      const { queue } = c;
+      const source = c.source!;
+      return {
         name: c.name,
         kind: source.kind,
         target: source.target,
@@ -227,8 +324,8 @@ export class Recorder {
         queueDepth: () => queue.depth,
         queueBytes: () => queue.stats().bytes,
         paused: () => Boolean(c.paused),
-      });
-    }
+      } as StreamView;
+    });
     return {
       version: this.opts.version ?? 'unknown',
       pid: process.pid,
@@ -238,7 +335,7 @@ export class Recorder {
       // Before the first tick (recovery may be long) nothing can be stale yet.
       freshSince: () => this.tickingAt || this.clock.now(),
       stopping: () => this.stopped,
-      streams: () => streams,
+      streams,
       windowsOpen: () => {
         let n = 0;
         for (const c of this.channels.values()) if (c.writer.openWindow) n++;
@@ -247,7 +344,7 @@ export class Recorder {
       compressionBacklog: () => this.pool.backlog + this.compressRetries.size,
       compressionSeconds: this.compressionSeconds,
       recentEvents: () => this.events.recent(),
-      commands: { rotate: () => this.rotate(), setPaused: (name, paused) => this.setPaused(name, paused) },
+      commands: { rotate: () => this.rotate(), setPaused: (name, paused) => this.setPaused(name, paused), reload: () => this.reload() },
     };
   }
 
@@ -469,7 +566,7 @@ export class Recorder {
 
     // 1. no new ticks
     this.stopped = true;
-    for (const t of this.tickers) t.stop();
+    for (const { ticker } of this.tickers.values()) ticker.stop();
     // 2. in-flight fetches finish within the grace period, then are aborted
     const inFlight = [...this.channels.values()].map((c) => c.inFlight).filter(Boolean) as Promise<void>[];
     if (inFlight.length > 0) {
