@@ -10,6 +10,7 @@ import { ConfigError } from './errors.js';
 import { convertLegacyConfig, isLegacyConfig } from './legacy.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { formatDuration } from './duration.js';
+import { overlayStreams, readRuntimeStreams, type RuntimeStreams } from './runtime-streams.js';
 import { SOURCE_KINDS } from '../sources/registry.js';
 import type { StreamTiming } from '../sources/source.js';
 
@@ -40,7 +41,7 @@ export interface LoadedConfig {
   control: ControlConfig;
 }
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, runtime?: RuntimeStreams): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -50,10 +51,10 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     if (code === 'EISDIR') throw new ConfigError(`config file ${file} is a directory: pass the YAML file itself with -c FILE`);
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
   }
-  return parseConfig(text, file, env);
+  return parseConfig(text, file, env, runtime);
 }
 
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env, runtimeOverride?: RuntimeStreams): LoadedConfig {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
@@ -66,6 +67,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   raw = substituteEnv(raw, env, file, []);
   const legacy = isLegacyConfig(raw);
   if (legacy) raw = convertLegacyConfig(raw as Record<string, unknown>, file);
+  // Streams added or removed at run time (control commands) are laid over the file's.
+  const top = raw as Record<string, unknown>;
+  const outputDir = (top.output as { dir?: unknown } | undefined)?.dir;
+  const runtime = runtimeOverride ?? readRuntimeStreams(typeof outputDir === 'string' ? outputDir : 'recorded_info');
+  if (Object.keys(runtime.added).length || runtime.removed.length) raw = { ...top, streams: overlayStreams(top.streams, runtime) };
 
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError(formatIssues(result.error.issues, file));

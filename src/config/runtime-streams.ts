@@ -1,0 +1,47 @@
+/**
+ * Streams added and removed at run time (control commands), kept in the output
+ * directory so they survive a restart: `<output.dir>/.nsr.runtime.json`,
+ * `{"added": {"<name>": {<stream config>}}, "removed": ["<name>"]}`. The loader
+ * lays it over the configuration file's `streams` before validation, so a
+ * runtime stream is checked exactly like one in the file.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from './errors.js';
+
+export const RUNTIME_FILE = '.nsr.runtime.json';
+
+export interface RuntimeStreams {
+  added: Record<string, Record<string, unknown>>;
+  removed: string[];
+}
+
+export function runtimeFile(outputDir: string): string {
+  return path.join(outputDir, RUNTIME_FILE);
+}
+
+export function readRuntimeStreams(outputDir: string): RuntimeStreams {
+  const file = runtimeFile(outputDir);
+  if (!existsSync(file)) return { added: {}, removed: [] };
+  try {
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    return { added: doc.added ?? {}, removed: doc.removed ?? [] };
+  } catch (err) {
+    throw new ConfigError(`${file}: the runtime streams file is not valid JSON (${(err as Error).message}); fix or remove it`);
+  }
+}
+
+/** Written to a temporary and renamed: a crash never leaves half a file. */
+export function writeRuntimeStreams(outputDir: string, rt: RuntimeStreams): void {
+  const file = runtimeFile(outputDir);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(rt, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+/** The configuration's raw `streams` with the runtime changes laid over them. */
+export function overlayStreams(streams: unknown, rt: RuntimeStreams): unknown {
+  if (!streams || typeof streams !== 'object' || Array.isArray(streams)) return streams;
+  const merged: Record<string, unknown> = { ...(streams as Record<string, unknown>) };
+  for (const name of rt.removed) delete merged[name];
+  return { ...merged, ...rt.added };
+}
