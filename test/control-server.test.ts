@@ -340,3 +340,57 @@ t.test('reload (SIGHUP and POST /reload): an added stream records from the next 
   }
   t.same(readdirSync(out).filter((f) => f.endsWith('.json')), [], 'the removed stream\'s window was closed and zipped');
 });
+
+t.test('add and remove streams at run time: checked like the file, kept across a restart, bad requests change nothing', async (t) => {
+  const dir = tempDir(t);
+  const { sim, url: kernel } = await simulatorWithConfig(t, dir, (url) => `streams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow, interval: 500ms}\n`);
+  let nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
+  t.teardown(() => {
+    try {
+      process.kill(nsr.pid, 'SIGKILL');
+    } catch {}
+  });
+  let url = await controlUrl(dir, nsr);
+  const post = async (body: string) => {
+    const res = await fetch(`${url}/streams`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    return { status: res.status, json: await res.json() };
+  };
+  const names = async () => Object.keys((await get(`${url}/status`)).json().streams).sort();
+
+  const added = await post(JSON.stringify({ name: 'graphinfo', kind: 'ndtwin', kernel, data: 'graph', interval: '500ms' }));
+  t.equal(added.status, 200, JSON.stringify(added.json));
+  t.same(added.json.added, ['graphinfo']);
+  await until('graphinfo to record', async () => (await get(`${url}/status`)).json(), (s) => s.streams.graphinfo?.records >= 1, 5000);
+
+  // bad requests: a clear 400 or 404, nothing changes
+  t.match(await post('{not json'), { status: 400, json: { error: /must be a JSON object/ } });
+  t.match(await post(JSON.stringify({ kind: 'ndtwin' })), { status: 400, json: { error: /string "name"/ } });
+  t.match(await post(JSON.stringify({ name: 'x', kind: 'ndtwin', data: 'flow', interval: 'fast' })), { status: 400, json: { error: /streams\.x\.interval: got "fast"/ } });
+  t.match(await post(JSON.stringify({ name: 'flowinfo', kind: 'ndtwin', data: 'flow' })), { status: 400, json: { error: /exists already/ } });
+  t.equal((await fetch(`${url}/streams/nope`, { method: 'DELETE' })).status, 404);
+  t.same(await names(), ['flowinfo', 'graphinfo']);
+
+  // the added stream survives a restart; then remove the file's own stream
+  process.kill(nsr.pid, 'SIGTERM');
+  t.equal((await nsr.exit).code, 0);
+  nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
+  url = await controlUrl(dir, nsr);
+  t.same(await names(), ['flowinfo', 'graphinfo'], 'runtime streams are kept across a restart');
+  const removed = await fetch(`${url}/streams/flowinfo`, { method: 'DELETE' });
+  t.equal(removed.status, 200);
+  t.same((await removed.json()).removed, ['flowinfo']);
+  t.same(await names(), ['graphinfo']);
+  process.kill(nsr.pid, 'SIGTERM');
+  t.equal((await nsr.exit).code, 0);
+  nsr = startNsr(dir, ['run', '-c', 'r.yaml', '--for', '2s']);
+  url = await controlUrl(dir, nsr);
+  t.same(await names(), ['graphinfo'], 'a removed stream stays removed');
+  t.equal((await nsr.exit).code, 0);
+
+  const out = path.join(dir, 'recorded_info');
+  const served = sim.served();
+  for (const [stream, endpoint] of [['flowinfo', '/ndt/get_detected_flow_data'], ['graphinfo', '/ndt/get_graph_data']]) {
+    const seqs = (await readArchives(out, stream)).flatMap((w) => w.lines.map(seqOf)).sort((a, b) => a - b);
+    t.same(seqs, served[endpoint], `${stream}: every response exactly once`);
+  }
+});

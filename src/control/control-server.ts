@@ -67,6 +67,8 @@ export class ControlServer {
       return sendJson(res, 401, { error: req.headers.authorization ? 'invalid token' : 'missing token: send Authorization: Bearer <control.token>' });
     }
     const path = (req.url ?? '/').split('?', 1)[0];
+    const streamPath = /^\/streams(?:\/([^/]+))?$/.exec(path);
+    if (streamPath && (req.method === 'POST' || req.method === 'DELETE')) return this.changeStreams(req, res, streamPath[1] && decodeURIComponent(streamPath[1]));
     const command = commandOf(path);
     if (command) {
       if (req.method !== 'POST') {
@@ -88,6 +90,36 @@ export class ControlServer {
       return;
     }
     return sendJson(res, 200, await this.status());
+  }
+
+  /**
+   * `POST /streams` with `{"name": …, <stream config>}` adds a stream;
+   * `DELETE /streams/<name>` removes one. Both are kept across restarts.
+   */
+  private async changeStreams(req: IncomingMessage, res: ServerResponse, name: string | undefined): Promise<void> {
+    if (this.view.stopping()) return sendJson(res, 409, { error: 'the recorder is stopping' });
+    try {
+      if (req.method === 'DELETE') {
+        if (!name) return sendJson(res, 405, { error: 'DELETE /streams/<name> removes one stream' });
+        const done = await this.view.commands.removeStream(name);
+        if (!done) return sendJson(res, 404, { error: `no stream "${name}"`, streams: this.view.streams().map((s) => s.name) });
+        return sendJson(res, 200, done);
+      }
+      if (name) return sendJson(res, 405, { error: 'POST /streams adds a stream: {"name": …, "kind": …}' });
+      let body: unknown;
+      try {
+        body = JSON.parse(await readBody(req, 64 * 1024));
+      } catch (err) {
+        return sendJson(res, 400, { error: `the body must be a JSON object: {"name": "graphinfo", "kind": "ndtwin", "data": "graph"} (${(err as Error).message})` });
+      }
+      if (!body || typeof body !== 'object' || Array.isArray(body) || typeof (body as { name?: unknown }).name !== 'string') {
+        return sendJson(res, 400, { error: 'the body must be a JSON object with a string "name" and the stream\'s settings, e.g. {"name": "graphinfo", "kind": "ndtwin", "data": "graph"}' });
+      }
+      const { name: newName, ...config } = body as { name: string } & Record<string, unknown>;
+      return sendJson(res, 200, await this.view.commands.addStream(newName, config));
+    } catch (err) {
+      return sendJson(res, err instanceof ConfigError ? 400 : 500, { error: (err as Error).message, applied: false });
+    }
   }
 
   /** Commands change the recorder: each answers what it did, or why it did nothing. */
@@ -188,6 +220,22 @@ function commandOf(path: string): Command | undefined {
   if (path === '/reload') return { kind: 'reload' };
   const m = /^\/streams\/([^/]+)\/(pause|resume)$/.exec(path);
   return m ? { kind: m[2] as 'pause' | 'resume', stream: decodeURIComponent(m[1]) } : undefined;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new Error(`larger than ${limit} bytes`));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
 }
 
 function digest(token: string): Buffer {

@@ -26,7 +26,18 @@ export interface RecorderCommands {
   /** Pauses or resumes a stream; undefined when there is no such stream. */
   setPaused(stream: string, paused: boolean): boolean | undefined;
   /** Reloads the configuration file; rejects (nothing changed) when it is invalid. */
-  reload(): Promise<{ added: string[]; removed: string[]; changed: string[]; restart_required: string[] }>;
+  reload(): Promise<ReloadSummary>;
+  /** Adds a stream (kept across restarts); rejects with a ConfigError naming the problem. */
+  addStream(name: string, config: Record<string, unknown>): Promise<ReloadSummary>;
+  /** Removes a stream (kept across restarts); undefined when there is no such stream. */
+  removeStream(name: string): Promise<ReloadSummary | undefined>;
+}
+
+export interface ReloadSummary {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  restart_required: string[];
 }
 
 export interface RecorderView {

@@ -11,6 +11,8 @@ import { CompressionPool } from '../compress/compression-pool.js';
 import { recoverDirectory, type RecoveryResult } from '../compress/recovery.js';
 import { encodeZipComment } from '../compress/zip-meta.js';
 import { EVENTS_STREAM, type LoadedConfig, type StreamConfig } from '../config/loader.js';
+import { ConfigError } from '../config/errors.js';
+import { readRuntimeStreams, writeRuntimeStreams } from '../config/runtime-streams.js';
 import type { Logger } from '../logging/logger.js';
 import { SOURCE_KINDS } from '../sources/registry.js';
 import { FetchError, type Source } from '../sources/source.js';
@@ -278,6 +280,31 @@ export class Recorder {
     return result;
   }
 
+  /**
+   * Adds a stream at run time (a control command). It is checked like one in
+   * the configuration file, kept in the runtime file (so it survives a
+   * restart), and started by a reload.
+   */
+  async addStream(name: string, raw: Record<string, unknown>): Promise<ReloadResult> {
+    const { loadConfig } = await import('../config/loader.js');
+    if (this.channels.has(name) || name === EVENTS_STREAM) throw new ConfigError(`a stream "${name}" exists already: remove it first or choose another name`);
+    const rt = readRuntimeStreams(this.outputDir);
+    const candidate = { added: { ...rt.added, [name]: raw }, removed: rt.removed.filter((n) => n !== name) };
+    loadConfig(this.loaded.file, process.env, candidate); // throws ConfigError naming streams.<name>.<key>
+    writeRuntimeStreams(this.outputDir, candidate);
+    return this.reload();
+  }
+
+  /** Removes a stream at run time, from the file's streams or the runtime ones; kept across restarts. */
+  async removeStream(name: string): Promise<ReloadResult | undefined> {
+    if (!this.channels.get(name)?.source) return undefined;
+    const rt = readRuntimeStreams(this.outputDir);
+    const { [name]: _gone, ...added } = rt.added;
+    const fromFile = !(name in rt.added);
+    writeRuntimeStreams(this.outputDir, { added, removed: fromFile ? [...new Set([...rt.removed, name])] : rt.removed });
+    return this.reload();
+  }
+
   /** Takes a stream out: no new ticks, its fetch in flight finishes, its queue is written, its window closed and compressed. */
   private async retireChannel(name: string): Promise<void> {
     const c = this.channels.get(name)!;
@@ -344,7 +371,13 @@ export class Recorder {
       compressionBacklog: () => this.pool.backlog + this.compressRetries.size,
       compressionSeconds: this.compressionSeconds,
       recentEvents: () => this.events.recent(),
-      commands: { rotate: () => this.rotate(), setPaused: (name, paused) => this.setPaused(name, paused), reload: () => this.reload() },
+      commands: {
+        rotate: () => this.rotate(),
+        setPaused: (name, paused) => this.setPaused(name, paused),
+        reload: () => this.reload(),
+        addStream: (name, raw) => this.addStream(name, raw),
+        removeStream: (name) => this.removeStream(name),
+      },
     };
   }
 
