@@ -28,6 +28,17 @@ async function get(url: string, headers: Record<string, string> = {}, method = '
   return { status: res.status, text, json: () => JSON.parse(text), type: res.headers.get('content-type') };
 }
 
+/** Starts `nsr run -c r.yaml` in `dir` (killed at teardown) and waits for its control URL. */
+async function running(t: { teardown(fn: () => unknown): void }, dir: string): Promise<{ nsr: NsrProcess; url: string }> {
+  const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
+  t.teardown(() => {
+    try {
+      process.kill(nsr.pid, 'SIGKILL');
+    } catch {}
+  });
+  return { nsr, url: await controlUrl(dir, nsr) };
+}
+
 /** Polls until `pred` holds (or fails the test at the timeout). */
 async function until<T>(what: string, fn: () => Promise<T>, pred: (v: T) => boolean, timeoutMs: number): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -50,13 +61,7 @@ t.test('endpoints answer; a stale stream turns /healthz red and back; metrics mo
   const { sim } = await simulatorWithConfig(t, dir, (url) =>
     `defaults: {interval: 500ms}\nstreams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow, timeout: 400ms}\n  graphinfo: {kind: ndtwin, kernel: "${url}", data: graph, timeout: 400ms}\n`,
   );
-  const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
-  t.teardown(() => {
-    try {
-      process.kill(nsr.pid, 'SIGKILL');
-    } catch {}
-  });
-  const url = await controlUrl(dir, nsr);
+  const { nsr, url } = await running(t, dir);
   t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, 'an ephemeral loopback port, announced in the lock');
 
   // healthy once the first records are in
@@ -239,13 +244,7 @@ t.test('commands: rotate now, pause and resume a stream; bad commands change not
   const { sim } = await simulatorWithConfig(t, dir, (url) =>
     `output: {window: 1h}\nstreams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow, interval: 500ms}\n  graphinfo: {kind: ndtwin, kernel: "${url}", data: graph, interval: 500ms}\n`,
   );
-  const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
-  t.teardown(() => {
-    try {
-      process.kill(nsr.pid, 'SIGKILL');
-    } catch {}
-  });
-  const url = await controlUrl(dir, nsr);
+  const { nsr, url } = await running(t, dir);
   const out = path.join(dir, 'recorded_info');
   const zips = () => readdirSync(out).filter((f) => f.endsWith('_json.zip'));
   await sleep(1500);
@@ -294,13 +293,7 @@ t.test('reload (SIGHUP and POST /reload): an added stream records from the next 
   const dir = tempDir(t);
   const flowOnly = (url: string) => `streams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow, interval: 500ms}\n`;
   const { sim, url: kernel } = await simulatorWithConfig(t, dir, flowOnly);
-  const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
-  t.teardown(() => {
-    try {
-      process.kill(nsr.pid, 'SIGKILL');
-    } catch {}
-  });
-  const url = await controlUrl(dir, nsr);
+  const { nsr, url } = await running(t, dir);
   const status = async () => (await get(`${url}/status`)).json();
   await sleep(1500);
 
