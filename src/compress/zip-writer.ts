@@ -41,13 +41,8 @@ export async function writeSingleEntryZip(z: SingleEntryZip): Promise<{ bytesIn:
   async function* zipBytes(): AsyncGenerator<Buffer> {
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(VERSION, 4);
-    local.writeUInt16LE(FLAGS, 6);
-    local.writeUInt16LE(DEFLATE, 8);
-    local.writeUInt16LE(time, 10);
-    local.writeUInt16LE(date, 12);
-    // crc and sizes (14..25) stay 0: they follow in the data descriptor
-    local.writeUInt16LE(name.length, 26);
+    // crc and sizes stay 0 here: they follow in the data descriptor
+    entryFields(local, 4, { time, date, crc: 0, compressed: 0, size: 0, nameLength: name.length });
     yield Buffer.concat([local, name]);
 
     let crc = 0;
@@ -75,15 +70,7 @@ export async function writeSingleEntryZip(z: SingleEntryZip): Promise<{ bytesIn:
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(MADE_BY_UNIX, 4);
-    central.writeUInt16LE(VERSION, 6);
-    central.writeUInt16LE(FLAGS, 8);
-    central.writeUInt16LE(DEFLATE, 10);
-    central.writeUInt16LE(time, 12);
-    central.writeUInt16LE(date, 14);
-    central.writeUInt32LE(crc >>> 0, 16);
-    central.writeUInt32LE(compressed, 20);
-    central.writeUInt32LE(bytesIn, 24);
-    central.writeUInt16LE(name.length, 28);
+    entryFields(central, 6, { time, date, crc: crc >>> 0, compressed, size: bytesIn, nameLength: name.length });
     // extra (30), comment (32), disk (34), internal attributes (36): 0
     central.writeUInt32LE((FILE_MODE << 16) >>> 0, 38);
     central.writeUInt32LE(0, 42); // the local header is at offset 0
@@ -104,6 +91,22 @@ export async function writeSingleEntryZip(z: SingleEntryZip): Promise<{ bytesIn:
   // pipeline: backpressure, and an error on either side ends both.
   await pipeline(Readable.from(zipBytes()), createWriteStream(z.target, { flags: 'w' }));
   return { bytesIn, bytesOut };
+}
+
+/**
+ * The fields the local header and the central directory header share, in the
+ * same order (version needed … file name length), written from `at`.
+ */
+function entryFields(buf: Buffer, at: number, f: { time: number; date: number; crc: number; compressed: number; size: number; nameLength: number }): void {
+  buf.writeUInt16LE(VERSION, at);
+  buf.writeUInt16LE(FLAGS, at + 2);
+  buf.writeUInt16LE(DEFLATE, at + 4);
+  buf.writeUInt16LE(f.time, at + 6);
+  buf.writeUInt16LE(f.date, at + 8);
+  buf.writeUInt32LE(f.crc, at + 10);
+  buf.writeUInt32LE(f.compressed, at + 14);
+  buf.writeUInt32LE(f.size, at + 18);
+  buf.writeUInt16LE(f.nameLength, at + 22);
 }
 
 /** MS-DOS date and time (local, 2-second resolution), as zip headers store them. */
