@@ -109,8 +109,6 @@ export class Recorder {
   /** How long compressing a window took (seconds), for /metrics. */
   private readonly compressionSeconds = new DurationHistogram(COMPRESS_SECONDS_BUCKETS);
   private control: ControlServer | undefined;
-  /** The control server's URL once it listens. */
-  controlUrl: string | undefined;
 
   constructor(private loaded: LoadedConfig, private readonly opts: RecorderOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -321,18 +319,19 @@ export class Recorder {
 
   /** Starts the control server and writes its URL into the lock, where `nsr status` finds it. */
   private async startControl(): Promise<void> {
+    let url: string;
     try {
       const { ControlServer } = await import('../control/control-server.js');
       this.control = new ControlServer(this.controlView(), this.loaded.control);
-      this.controlUrl = await this.control.listen();
-      announceControlUrl(this.outputDir, this.controlUrl);
+      url = await this.control.listen();
+      announceControlUrl(this.outputDir, url);
     } catch (err) {
       // Nothing has been recorded yet: give the directory back and let the error say why.
       this.releaseLock?.();
       this.releaseLock = undefined;
       throw err;
     }
-    this.log.info({ url: this.controlUrl, auth: this.loaded.control.token ? 'bearer token' : 'none (loopback only)' }, 'control server listening');
+    this.log.info({ url, auth: this.loaded.control.token ? 'bearer token' : 'none (loopback only)' }, 'control server listening');
   }
 
   /** Live, read-only references for the control plane (see src/control/view.ts). */
