@@ -14,7 +14,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listArchiveFiles, readZipRecords } from '../dist/archive/archive-reader.js';
+import { readZipRecords } from '../dist/archive/archive-reader.js';
+import { readCatalog } from '../dist/archive/catalog.js';
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
@@ -98,12 +99,12 @@ await sim.exit;
 
 const out = path.join(dir, 'out');
 const leftovers = readdirSync(out).filter((f) => !f.endsWith('_json.zip') && !f.startsWith('.'));
-const files = await listArchiveFiles(out);
+const zips = (await readCatalog(out, { scanUnindexed: false })).flatMap((c) => c.windows.filter((w) => w.type === 'zip'));
 const report = { minutes, fault_rate: faultRate, kills: kills.length, sigterms: terms, outages, last_exit: lastExit.code, leftovers: leftovers.length, peak_rss_mb: Math.round(peakRss), corrupt_zips: 0, streams: {} };
 const archived = {};
-for (const f of files.filter((f) => f.type === 'zip')) {
+for (const f of zips) {
   try {
-    const { lines } = await readZipRecords(path.join(out, f.file));
+    const { lines } = await readZipRecords(f.path);
     for (const l of lines) (archived[f.stream] ??= []).push(Number(/"sim_seq":(\d+)/.exec(l)?.[1]));
   } catch (err) {
     report.corrupt_zips++;
