@@ -5,6 +5,7 @@
  * configuration error.
  */
 import type { Command } from 'commander';
+import type { Source } from '../sources/source.js';
 import { configOption, EXIT_OK, EXIT_RUNTIME, fail, resolveConfigFile } from './common.js';
 
 export function registerCheck(program: Command): void {
@@ -26,23 +27,32 @@ async function check(configFile: string | undefined): Promise<number> {
   const loaded = loadConfig(resolveConfigFile(configFile));
   process.stdout.write(`${loaded.file}: valid${loaded.legacy ? ' (the original recorder settings format)' : ''}; ${loaded.streams.length} stream${loaded.streams.length === 1 ? '' : 's'}, output into ${loaded.config.output.dir}\n`);
   let failures = 0;
+  const sources = new Map<string, Source>();
+  for (const s of loaded.streams) sources.set(s.name, SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing, source: (name) => sources.get(name) }));
   const results = await Promise.all(
     loaded.streams.map(async (s) => {
-      const source = SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing });
+      const source = sources.get(s.name)!;
       const started = performance.now();
+      const deadline = Date.now() + s.timing.intervalMs;
+      const signal = new AbortController().signal;
+      const took = () => `in ${(performance.now() - started).toFixed(0)} ms (timeout ${s.timing.timeoutMs} ms, every ${s.timing.intervalMs} ms)`;
       try {
-        const body = await source.fetch(new AbortController().signal, Date.now() + s.timing.intervalMs);
-        const ms = performance.now() - started;
-        return `ok    ${s.name}: ${source.target} answered ${(body.length / 1024).toFixed(1)} KB of valid JSON in ${ms.toFixed(0)} ms (timeout ${s.timing.timeoutMs} ms, every ${s.timing.intervalMs} ms)`;
+        if (source.cycle) {
+          const report = await source.cycle(signal, deadline, () => {});
+          failures += report.failures.length;
+          const failed = report.failures.map((f) => `\n      ${f.item}: ${f.reason}: ${f.message}`).join('');
+          return `${report.failures.length ? 'FAIL' : 'ok  '}  ${s.name}: ${source.target}: ${report.items - report.failures.length} of ${report.items} answered ${took()}${failed}`;
+        }
+        const body = await source.fetch!(signal, deadline);
+        return `ok    ${s.name}: ${source.target} answered ${(body.length / 1024).toFixed(1)} KB of valid JSON ${took()}`;
       } catch (err) {
         failures++;
         const e = err instanceof FetchError ? err : new FetchError('fetch_error', String(err));
         return `FAIL  ${s.name}: ${source.target}: ${e.reason}: ${e.message}${e.attempts > 1 ? ` (${e.attempts} attempts)` : ''}`;
-      } finally {
-        source.close();
       }
     }),
   );
+  for (const source of sources.values()) source.close();
   process.stdout.write(`${results.join('\n')}\n`);
   return failures ? EXIT_RUNTIME : EXIT_OK;
 }

@@ -2,9 +2,17 @@
 
 import { Command } from 'commander';
 import { NdtwinSimulator } from '../simulate/ndtwin-simulator.js';
+import { JunosSimulator } from '../simulate/junos-simulator.js';
+import { NetboxSimulator } from '../simulate/netbox-simulator.js';
 import { DEFAULT_CLI_FAULT_KINDS, FAULT_KINDS, isFaultKind, type FaultKind, type FaultPlan } from '../simulate/faults.js';
 
 interface SimulateCliOptions {
+  ndtwin: boolean;
+  netboxPort?: string;
+  junosDevices?: string;
+  junosPort: string;
+  junosLatency: string;
+  junosFailureRate?: string;
   host: string;
   port: string;
   topology: string;
@@ -88,7 +96,7 @@ function parseFaultOptions(opts: SimulateCliOptions): FaultPlan | undefined {
 export function registerSimulate(program: Command): void {
   program
     .command('simulate')
-    .description('run a simulated NDTwin kernel HTTP API (fixture-based, values change every second)')
+    .description('run a simulated NDTwin kernel HTTP API (fixture-based, values change every second), and optionally a NetBox API and Juniper devices')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('-p, --port <port>', 'TCP port (0 = ephemeral)', '8000')
     .option('--topology <mininet|testbed>', 'topology to serve: mininet or testbed', 'mininet')
@@ -99,6 +107,12 @@ export function registerSimulate(program: Command): void {
       `comma-separated fault kinds (${FAULT_KINDS.join(', ')}); default: all but large`,
     )
     .option('--seed <n>', 'seed for a reproducible choice of faults')
+    .option('--no-ndtwin', 'do not serve the NDTwin kernel (only NetBox and Junos devices)')
+    .option('--netbox-port <port>', 'also serve a NetBox API (fixtures plus the generated routers) on this port')
+    .option('--junos-devices <n>', 'also run the fixtures\' Juniper devices plus N generated ones, each on its own loopback address (127.20.0.x, 127.21.x.y)')
+    .option('--junos-port <port>', 'REST API port of the simulated devices', '3443')
+    .option('--junos-latency <min-max>', 'latency of each device in ms, drawn once per device (e.g. 50-2000)', '0-0')
+    .option('--junos-failure-rate <0..1>', 'share of device requests answered with HTTP 500')
     .action(async (opts: SimulateCliOptions) => {
       const port = parsePort(String(opts.port));
       const topology = parseTopology(String(opts.topology));
@@ -106,45 +120,89 @@ export function registerSimulate(program: Command): void {
       const host = String(opts.host);
       const faults = parseFaultOptions(opts);
 
-      let sim: NdtwinSimulator;
-      try {
-        sim = new NdtwinSimulator({ host, port, topology, latencyMs, ...(faults !== undefined ? { faults } : {}) });
-      } catch (err) {
-        fail((err as Error).message, 1);
-      }
-
-      let info: { host: string; port: number; url: string };
-      try {
-        info = await sim.start();
-      } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        if (e.code === 'EADDRINUSE') {
-          fail(`cannot listen on ${host}:${port}: address already in use (choose another --port)`, 1);
+      const network = await startNetwork(opts, host);
+      let sim: NdtwinSimulator | undefined;
+      let info: { host: string; port: number; url: string } | undefined;
+      if (opts.ndtwin) {
+        try {
+          sim = new NdtwinSimulator({ host, port, topology, latencyMs, ...(faults !== undefined ? { faults } : {}) });
+        } catch (err) {
+          fail((err as Error).message, 1);
         }
-        fail(`cannot listen on ${host}:${port}: ${e.code ?? e.message}`, 1);
+        try {
+          info = await sim.start();
+        } catch (err) {
+          fail(listenError(err, `${host}:${port}`, '--port'), 1);
+        }
       }
 
       let stopping = false;
       const shutdown = (): void => {
         if (stopping) return;
         stopping = true;
-        sim.stop().then(
-          () => process.exit(0),
-          () => process.exit(0),
-        );
+        Promise.allSettled([sim?.stop(), network.stop()]).then(() => process.exit(0));
       };
       process.once('SIGTERM', shutdown);
       process.once('SIGINT', shutdown);
 
-      process.stdout.write(`nsr simulate: NDTwin kernel simulator listening on ${info.url}\n`);
+      if (info) process.stdout.write(`nsr simulate: NDTwin kernel simulator listening on ${info.url}\n`);
+      for (const line of network.lines) process.stdout.write(`nsr simulate: ${line}\n`);
       if (faults !== undefined) {
         const seed = faults.seed !== undefined ? `, seed ${faults.seed}` : '';
         process.stdout.write(`nsr simulate: injecting faults into ${faults.rate * 100}% of the flow/graph requests (${faults.kinds.join(', ')})${seed}\n`);
       }
       if (typeof process.send === 'function') {
-        process.send({ type: 'ready', url: info.url });
+        process.send({ type: 'ready', url: info?.url });
         // Forked by the recorder: do not outlive the parent.
         process.once('disconnect', shutdown);
       }
     });
+}
+
+function listenError(err: unknown, where: string, option: string): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE') return `cannot listen on ${where}: address already in use (choose another ${option})`;
+  return `cannot listen on ${where}: ${e.code ?? e.message}`;
+}
+
+function parseLatencyRange(value: string): { min: number; max: number } {
+  const m = /^\s*(\d+)\s*(?:-\s*(\d+))?\s*$/.exec(value);
+  if (!m || Number(m[2] ?? m[1]) < Number(m[1])) fail(`invalid --junos-latency '${value}': expected milliseconds MIN-MAX such as 50-2000 (or one number)`, 2);
+  return { min: Number(m[1]), max: Number(m[2] ?? m[1]) };
+}
+
+/** The simulated NetBox and Junos devices, when asked for. */
+async function startNetwork(opts: SimulateCliOptions, host: string): Promise<{ lines: string[]; stop: () => Promise<unknown> }> {
+  const lines: string[] = [];
+  const stops: (() => Promise<void>)[] = [];
+  const stop = () => Promise.allSettled(stops.map((s) => s()));
+  if (opts.netboxPort === undefined && opts.junosDevices === undefined) return { lines, stop };
+  const generated = opts.junosDevices === undefined ? 0 : Number(opts.junosDevices);
+  if (!Number.isInteger(generated) || generated < 0 || generated > 60_000) fail(`invalid --junos-devices '${opts.junosDevices}': expected a whole number of devices (0-60000)`, 2);
+  const netboxPort = opts.netboxPort === undefined ? 0 : parsePort(String(opts.netboxPort));
+  const netbox = new NetboxSimulator({ host, port: netboxPort, generated });
+  if (opts.netboxPort !== undefined) {
+    try {
+      const { url } = await netbox.start();
+      stops.push(() => netbox.stop());
+      lines.push(`NetBox API simulator listening on ${url} (${netbox.items.devices.length} devices, ${netbox.items.cables.length} cables)`);
+    } catch (err) {
+      fail(listenError(err, `${host}:${netboxPort}`, '--netbox-port'), 1);
+    }
+  }
+  if (opts.junosDevices !== undefined) {
+    const junosPort = parsePort(String(opts.junosPort));
+    const failureRate = opts.junosFailureRate === undefined ? 0 : parseFaultRate(String(opts.junosFailureRate));
+    const junos = new JunosSimulator({ devices: netbox.devices(), port: junosPort, latencyMs: parseLatencyRange(String(opts.junosLatency)), failureRate });
+    try {
+      await junos.start();
+      stops.push(() => junos.stop());
+    } catch (err) {
+      await stop();
+      fail(listenError(err, `port ${junosPort} of the device addresses`, '--junos-port'), 1);
+    }
+    const skipped = junos.unavailable.length ? ` (not on ${junos.unavailable.join(', ')}: no IPv6 loopback)` : '';
+    lines.push(`${netbox.devices().length} Junos devices answering on port ${junosPort} of 127.20.0.x and 127.21.x.y${skipped}`);
+  }
+  return { lines, stop };
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { resolveSecret } from './secrets.js';
 import { convertLegacyConfig, isLegacyConfig } from './legacy.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { formatDuration } from './duration.js';
@@ -87,16 +88,7 @@ export function isLoopbackHost(host: string): boolean {
 
 function resolveControl(config: ParsedConfig, file: string): ControlConfig {
   const c = config.control;
-  if (c.token !== undefined && c.token_file !== undefined) throw new ConfigError(`${file}: control: both token and token_file are set; keep one`);
-  let token = c.token;
-  if (c.token_file !== undefined) {
-    try {
-      token = readFileSync(c.token_file, 'utf8').trim();
-    } catch (err) {
-      throw new ConfigError(`${file}: control.token_file: cannot read ${c.token_file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path and that the recorder's user may read it`);
-    }
-    if (!token) throw new ConfigError(`${file}: control.token_file: ${c.token_file} is empty; write the token into it`);
-  }
+  const token = resolveSecret(`${file}: control`, 'token', c.token, c.token_file);
   if (/[\s]/.test(token ?? '')) throw new ConfigError(`${file}: control.token: the token contains whitespace; use a token of letters, digits and punctuation (e.g. openssl rand -hex 32)`);
   if (c.enabled && !token && !isLoopbackHost(c.host)) {
     throw new ConfigError(`${file}: control.host: ${c.host} is not a loopback address, and the control server has no token; set control.token: \${NSR_CONTROL_TOKEN} (or control.token_file), or bind control.host: 127.0.0.1`);
@@ -132,7 +124,26 @@ function resolveStreams(config: ParsedConfig, file: string): StreamConfig[] {
   if (config.shutdown.grace >= config.shutdown.deadline) problems.push(`shutdown.grace: got ${formatDuration(config.shutdown.grace)}, not shorter than shutdown.deadline (${formatDuration(config.shutdown.deadline)})`);
   if (problems.length > 0) throw new ConfigError(`${file}: ${problems.length === 1 ? problems[0] : `${problems.length} problems:\n  ${problems.join('\n  ')}`}`);
   for (const s of streams) if (!SOURCE_KINDS[s.kind]) throw new ConfigError(`${file}: streams.${s.name}.kind: unknown kind ${s.kind}`);
+  problems.push(...crossStreamProblems(config, streams));
+  if (problems.length > 0) throw new ConfigError(`${file}: ${problems.length === 1 ? problems[0] : `${problems.length} problems:\n  ${problems.join('\n  ')}`}`);
   return streams;
+}
+
+/** What the kinds check across streams: references to other streams, and extra streams they write. */
+function crossStreamProblems(config: ParsedConfig, streams: StreamConfig[]): string[] {
+  const problems: string[] = [];
+  const all = Object.fromEntries(streams.map((s) => [s.name, { kind: s.kind }]));
+  const taken = new Map<string, string>([[EVENTS_STREAM, "nsr's events stream"], ...Object.keys(config.streams).map((n) => [n.toLowerCase(), `stream ${n}`] as [string, string])]);
+  for (const s of streams) {
+    const kind = SOURCE_KINDS[s.kind];
+    problems.push(...(kind.check?.(s.name, s.options, all) ?? []));
+    for (const out of kind.outputs?.(s.name, s.options) ?? []) {
+      const clash = taken.get(out.toLowerCase());
+      if (clash) problems.push(`streams.${s.name}: it also writes stream "${out}", which is taken by ${clash}; rename one (e.g. view_stream: ${s.name}_joined)`);
+      taken.set(out.toLowerCase(), `the stream ${s.name} writes`);
+    }
+  }
+  return problems;
 }
 
 const MAX_WINDOW_BYTES = 3 * 1024 ** 3;
@@ -167,10 +178,12 @@ function formatIssues(issues: z.core.$ZodIssue[], file: string): string {
   return lines.length === 1 ? `${file}: ${lines[0]}` : `${file}: ${issues.length} problems:\n  ${lines.join('\n  ')}${more}`;
 }
 
+/** Settings whose value is a secret: never echoed back, even a malformed one. */
+const SECRET_KEY = /token|password|secret/i;
+
 function formatIssue(issue: z.core.$ZodIssue): string {
   const path = issue.path.length ? issue.path.join('.') : '(top level)';
-  // A secret is never echoed back, even a malformed one.
-  const input = issue.path[0] === 'control' && issue.path[1] === 'token' ? '[redacted]' : (issue as { input?: unknown }).input;
+  const input = SECRET_KEY.test(String(issue.path[issue.path.length - 1])) ? '[redacted]' : (issue as { input?: unknown }).input;
   switch (issue.code) {
     case 'unrecognized_keys': {
       const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');

@@ -30,7 +30,9 @@ import { StreamStats } from './stream-stats.js';
 
 interface Channel {
   name: string;
-  source?: Source; // none for the events stream
+  source?: Source; // none for the events stream and for a source's extra outputs
+  /** The extra streams this channel's source writes (a joined view), by name. */
+  outputs?: Map<string, Channel>;
   encode?: RecordEncoder;
   queue: BoundedQueue<Payload>;
   writer: WindowWriter;
@@ -132,16 +134,31 @@ export class Recorder {
 
   /** A data stream's channel: its source, queue and window writer; started at once when the recorder runs. */
   private openChannel(stream: StreamConfig): Channel {
-    const build = this.opts.buildSource ?? ((s: StreamConfig) => SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing }));
+    const lookup = (name: string) => this.channels.get(name)?.source;
+    const build = this.opts.buildSource ?? ((s: StreamConfig) => SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing, source: lookup }));
     const source = build(stream);
     const channel = this.addChannel(stream.name, stream.timing.windowMs);
     channel.source = source;
     channel.encode = recordEncoder(source.shape);
+    channel.outputs = new Map(
+      (source.outputs ?? []).map((out) => {
+        const c = this.addChannel(out.name, stream.timing.windowMs);
+        c.encode = recordEncoder(out.shape);
+        return [out.name, c];
+      }),
+    );
     if (this.started) {
-      channel.consumer = this.consume(channel);
+      for (const c of [channel, ...channel.outputs.values()]) c.consumer = this.consume(c);
       this.joinTicker(channel);
     }
     return channel;
+  }
+
+  /** A source that reads something slow to change (an inventory) fetches at once instead of first at the next grid point. */
+  private eagerTick(c: Channel): void {
+    if (!c.source?.eager) return;
+    const now = this.clock.now();
+    this.onTick(c, Math.floor(now / c.source.timing.intervalMs), now);
   }
 
   private joinTicker(c: Channel): void {
@@ -217,8 +234,12 @@ export class Recorder {
         streams.map((s) => {
           const source = this.channels.get(s.name)!.source!;
           // `shape` tells offline tools how to cut the upstream's body back out of a record (replay).
-          return [s.name, { kind: s.kind, target: source.target, shape: source.shape, interval_ms: s.timing.intervalMs, timeout_ms: s.timing.timeoutMs, window_ms: s.timing.windowMs }];
-        }),
+          const timing = { interval_ms: s.timing.intervalMs, timeout_ms: s.timing.timeoutMs, window_ms: s.timing.windowMs };
+          return [
+            [s.name, { kind: s.kind, target: source.target, shape: source.shape, ...timing }],
+            ...(source.outputs ?? []).map((out) => [out.name, { kind: s.kind, written_by: s.name, shape: out.shape, ...timing }]),
+          ];
+        }).flat(),
       ),
       window_ms: config.output.window,
     });
@@ -226,6 +247,7 @@ export class Recorder {
     this.tickingAt = this.clock.now();
     this.started = true;
     for (const c of this.channels.values()) if (c.source) this.joinTicker(c);
+    for (const c of this.channels.values()) this.eagerTick(c);
   }
 
   /**
@@ -265,13 +287,14 @@ export class Recorder {
       await this.retireChannel(name);
       if (changed.includes(name)) {
         const c = this.openChannel(after.get(name)!);
+        this.eagerTick(c);
         // Ticks that fell due while the stream was swapped are reported, never silent.
         const from = Math.floor(leftAt / interval) + 1;
         const to = Math.floor(this.clock.now() / interval);
         if (to >= from) this.missed(c, from, from * interval, 'reload', 'the stream was being reconfigured', undefined, to - from + 1);
       }
     }
-    for (const name of added) this.openChannel(after.get(name)!);
+    for (const name of added) this.eagerTick(this.openChannel(after.get(name)!));
     this.loaded = { ...this.loaded, streams: next.streams, config: { ...this.loaded.config, streams: next.config.streams } };
     const result = { added, removed, changed, restart_required: restartRequired };
     this.events.emit('reload', result, 'info', `configuration reloaded: ${added.length} added, ${removed.length} removed, ${changed.length} changed`);
@@ -308,13 +331,15 @@ export class Recorder {
     const c = this.channels.get(name)!;
     this.leaveTicker(c);
     await c.inFlight;
-    c.draining = true;
-    c.queue.wake();
-    await c.consumer;
-    await c.writer.close();
-    this.collectWindows(c);
+    for (const ch of [c, ...(c.outputs?.values() ?? [])]) {
+      ch.draining = true;
+      ch.queue.wake();
+      await ch.consumer;
+      await ch.writer.close();
+      this.collectWindows(ch);
+      this.channels.delete(ch.name);
+    }
     c.source?.close();
-    this.channels.delete(name);
   }
 
   /** Starts the control server and writes its URL into the lock, where `nsr status` finds it. */
@@ -392,7 +417,9 @@ export class Recorder {
     if (this.stopped) return;
     if (c.paused) return this.missed(c, tick, scheduledAt, 'paused', 'the stream is paused (nsr control)');
     if (c.inFlight) return this.missed(c, tick, scheduledAt, 'overlap', 'the previous fetch of this stream was still running');
-    if (!c.queue.hasRoom()) return this.missed(c, tick, scheduledAt, 'queue_full', `the queue holds ${c.queue.depth} records (${c.queue.stats().bytes} bytes) not yet written`);
+    for (const q of [c, ...(c.outputs?.values() ?? [])]) {
+      if (!q.queue.hasRoom()) return this.missed(c, tick, scheduledAt, 'queue_full', `the queue of ${q.name} holds ${q.queue.depth} records (${q.queue.stats().bytes} bytes) not yet written`);
+    }
     c.inFlight = this.fetch(c, tick, scheduledAt).finally(() => (c.inFlight = undefined));
   }
 
@@ -402,16 +429,20 @@ export class Recorder {
     const startedPerf = performance.now();
     c.stats.noteLateness(started - scheduledAt);
     c.stats.fetches++;
-    try {
-      const body = await source.fetch(this.fetchAbort.signal, scheduledAt + source.timing.intervalMs);
-      c.stats.noteFetchDuration(performance.now() - startedPerf);
+    const deadline = scheduledAt + source.timing.intervalMs;
+    // Every record goes to its channel's queue as soon as it is there.
+    const push = (target: Channel, body: Buffer) => {
       const receivedAt = this.clock.now();
-      const line = c.encode!(receivedAt, body);
-      c.queue.push({ stream: c.name, tick, scheduledAt, receivedAt, line });
-      if (receivedAt < c.stats.lastRecordAt) {
-        this.events.emit('clock_backwards', { stream: c.name, previous: c.stats.lastRecordAt, now: receivedAt }, 'warn', 'the wall clock went backwards');
+      target.queue.push({ stream: target.name, tick, scheduledAt, receivedAt, line: target.encode!(receivedAt, body) });
+      if (receivedAt < target.stats.lastRecordAt) {
+        this.events.emit('clock_backwards', { stream: target.name, previous: target.stats.lastRecordAt, now: receivedAt }, 'warn', 'the wall clock went backwards');
       }
-      c.stats.lastRecordAt = receivedAt;
+      target.stats.lastRecordAt = receivedAt;
+    };
+    try {
+      if (source.cycle) await this.cycle(c, tick, scheduledAt, deadline, push);
+      else push(c, await source.fetch!(this.fetchAbort.signal, deadline));
+      c.stats.noteFetchDuration(performance.now() - startedPerf);
       if (c.stats.failingTicks > 0) {
         const level = c.stats.warnedInStreak ? 'info' : 'debug';
         this.events.emit('stream_recovered', { stream: c.name, tick, missed_ticks: c.stats.failingTicks }, level, `${c.name}: recording again after ${c.stats.failingTicks} missed ticks`);
@@ -424,6 +455,32 @@ export class Recorder {
       c.stats.noteFailure(e.reason);
       this.missed(c, tick, scheduledAt, e.reason, e.message, e.attempts);
     }
+  }
+
+  /**
+   * One cycle of a many-item source (devices): each item that failed is an
+   * `item_failed` event, the cycle a `cycle` event; a cycle that recorded
+   * nothing at all is a missed tick (thrown back to fetch()).
+   */
+  private async cycle(c: Channel, tick: number, scheduledAt: number, deadline: number, push: (target: Channel, body: Buffer) => void): Promise<void> {
+    const started = performance.now();
+    const report = await c.source!.cycle!(this.fetchAbort.signal, deadline, (record) => {
+      const target = record.output === undefined ? c : c.outputs?.get(record.output);
+      if (!target) throw new Error(`${c.name}: the source wrote to ${record.output}, which it did not declare`);
+      push(target, record.body);
+    });
+    for (const f of report.failures) {
+      const { item, reason, message, ...detail } = f;
+      this.events.emit('item_failed', { stream: c.name, tick, item, reason, message, ...detail }, 'debug', `${c.name}: ${item}: ${reason}: ${message}`);
+    }
+    const failed = report.failures.length;
+    const summary = { stream: c.name, tick, scheduled_at: scheduledAt, items: report.items, records: report.records, failed, ms: Math.round(performance.now() - started) };
+    const level = failed && c.stats.shouldWarn('item_failed', this.clock.now()) ? 'warn' : 'debug';
+    this.events.emit('cycle', summary, level, `${c.name}: cycle of ${report.items} items, ${failed} failed (see item_failed events)`);
+    if (report.records > 0) return;
+    const first = report.failures[0];
+    if (!first) throw new FetchError('no_items', 'the cycle had nothing to poll (an empty device list: check the filter)');
+    throw new FetchError(first.reason, `no item answered (${failed} failed; first: ${first.item}: ${first.message})`);
   }
 
   private missed(c: Channel, tick: number, scheduledAt: number, reason: string, message: string, attempts?: number, count = 1): void {
@@ -608,7 +665,7 @@ export class Recorder {
     }
     this.fetchAbort.abort();
     // 3. drain every data queue into its windows, 4. close and fsync the windows
-    const dataChannels = [...this.channels.values()].filter((c) => c.source);
+    const dataChannels = [...this.channels.values()].filter((c) => c.name !== EVENTS_STREAM);
     for (const c of dataChannels) {
       c.draining = true;
       c.queue.wake();

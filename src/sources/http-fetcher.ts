@@ -9,9 +9,11 @@ import https from 'node:https';
 import got, { type Got, RequestError } from 'got';
 import { FetchError, type BodyKind } from './source.js';
 import { validateBodyAsync } from './body.js';
+import { redactUrl } from './redact.js';
 
 export interface HttpFetcherOptions {
-  url: string;
+  /** What `fetch` gets; sources that fetch many URLs (pages, devices) call `get` instead. */
+  url?: string;
   headers?: Record<string, string>;
   expect: BodyKind;
   timeoutMs: number;
@@ -21,6 +23,10 @@ export interface HttpFetcherOptions {
   minAttemptMs?: number;
   /** Responses larger than this are refused (bounded memory against a runaway upstream). */
   maxBodyBytes?: number;
+  /** Connections kept per host (default 4): devices polled at once get one each. */
+  maxSockets?: number;
+  /** TLS: verify the server certificate (default true), against these CAs if given. */
+  tls?: { verify: boolean; ca?: Buffer };
 }
 
 /** Default cap on one response body: far above NDTwin's largest (~0.3 MB), far below memory trouble. */
@@ -28,10 +34,13 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 ** 2;
 
 export class HttpFetcher {
   private readonly client: Got;
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 4 });
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
 
   constructor(private readonly opts: HttpFetcherOptions) {
+    const maxSockets = opts.maxSockets ?? 4;
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, rejectUnauthorized: opts.tls?.verify ?? true, ca: opts.tls?.ca });
     this.client = got.extend({
       agent: { http: this.httpAgent, https: this.httpsAgent },
       retry: { limit: 0 }, // retries are ours: got cannot see the tick's deadline
@@ -41,7 +50,13 @@ export class HttpFetcher {
     });
   }
 
-  async fetch(signal: AbortSignal, deadline: number): Promise<Buffer> {
+  fetch(signal: AbortSignal, deadline: number): Promise<Buffer> {
+    if (!this.opts.url) throw new Error('HttpFetcher.fetch needs a url: call get(url, …)');
+    return this.get(this.opts.url, signal, deadline);
+  }
+
+  /** One GET of `url`, retried inside the deadline, validated as `expect`. */
+  async get(url: string, signal: AbortSignal, deadline: number, expect: BodyKind = this.opts.expect): Promise<Buffer> {
     const retryDelay = this.opts.retryDelayMs ?? 100;
     const minAttempt = this.opts.minAttemptMs ?? 50;
     let attempts = 0;
@@ -53,7 +68,7 @@ export class HttpFetcher {
       if (signal.aborted) break;
       attempts++;
       try {
-        return await this.attempt(signal, Math.max(1, Math.min(this.opts.timeoutMs, deadline - Date.now())));
+        return await this.attempt(url, expect, signal, Math.max(1, Math.min(this.opts.timeoutMs, deadline - Date.now())));
       } catch (err) {
         last = err instanceof FetchError ? err : new FetchError('fetch_error', String(err));
         if (!retryable(last.reason)) break;
@@ -64,11 +79,11 @@ export class HttpFetcher {
     throw new FetchError(err.reason, err.message, attempts);
   }
 
-  private async attempt(signal: AbortSignal, timeoutMs: number): Promise<Buffer> {
+  private async attempt(url: string, expect: BodyKind, signal: AbortSignal, timeoutMs: number): Promise<Buffer> {
     const max = this.opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     let res;
     let tooLarge = 0;
-    const request = this.client.get(this.opts.url, { signal, timeout: { request: timeoutMs } });
+    const request = this.client.get(url, { signal, timeout: { request: timeoutMs } });
     // Stop reading a runaway body as soon as it passes the limit: memory stays bounded.
     request.on('downloadProgress', (p: { transferred: number; total?: number }) => {
       if (p.transferred > max || (p.total ?? 0) > max) {
@@ -85,9 +100,9 @@ export class HttpFetcher {
     const body = res.rawBody;
     if (res.statusCode < 200 || res.statusCode >= 300) {
       const snippet = body.subarray(0, 200).toString('utf8').replace(/\s+/g, ' ');
-      throw new FetchError(`http_${res.statusCode}`, `HTTP ${res.statusCode} from ${this.opts.url}${snippet ? `: ${snippet}` : ''}`);
+      throw new FetchError(`http_${res.statusCode}`, `HTTP ${res.statusCode} from ${redactUrl(url)}${snippet ? `: ${snippet}` : ''}`);
     }
-    return validateBodyAsync(body, this.opts.expect);
+    return validateBodyAsync(body, expect);
   }
 
   close(): void {

@@ -7,6 +7,7 @@ import { commonStreamFields, httpUrl } from '../config/schema-types.js';
 import { HttpFetcher } from './http-fetcher.js';
 import type { SourceKind } from './kind.js';
 import type { Source } from './source.js';
+import { redactUrl } from './redact.js';
 
 const schema = z.strictObject({
   kind: z.literal('http'),
@@ -38,17 +39,3 @@ export const httpKind: SourceKind<typeof schema> = {
     };
   },
 };
-
-/** Credentials in a URL (user:pass@) never reach logs or events. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = '***';
-      u.password = '';
-    }
-    return u.toString();
-  } catch {
-    return url;
-  }
-}

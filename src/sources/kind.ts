@@ -8,10 +8,19 @@ import type { Source, StreamTiming } from './source.js';
 export interface BuildContext {
   /** Timing already resolved from the stream's own fields and the config defaults. */
   timing: StreamTiming;
+  /**
+   * The running source of another stream, looked up when called (streams come
+   * and go with reloads): a poller reads the devices of an inventory stream.
+   */
+  source: (stream: string) => Source | undefined;
 }
 
 export interface SourceKind<S extends z.ZodType = z.ZodType> {
   kind: string;
   schema: S;
+  /** Streams a source of this kind writes besides its own; their names are checked like configured ones. */
+  outputs?(name: string, config: z.output<S>): string[];
+  /** Problems only the whole configuration shows (references to other streams), each `path: what and the fix`. */
+  check?(name: string, config: z.output<S>, streams: Record<string, { kind: string }>): string[];
   build(name: string, config: z.output<S>, ctx: BuildContext): Source;
 }

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { commonStreamFields, httpUrl } from '../config/schema-types.js';
 import { HttpFetcher } from './http-fetcher.js';
-import { redactUrl } from './http.js';
+import { redactUrl } from './redact.js';
 import type { SourceKind } from './kind.js';
 import type { Source } from './source.js';
 import { NDTWIN_ENDPOINTS as ENDPOINTS } from './ndtwin-endpoints.js';

@@ -2,6 +2,7 @@
  * What every source kind hands the recorder: a named stream with its timing,
  * the shape its records take, and a fetch that returns the body as raw bytes.
  */
+import type { Inventory } from './inventory.js';
 
 /** How a response body becomes a record line (DESIGN 2.1). */
 export type RecordShape =
@@ -19,6 +20,35 @@ export interface StreamTiming {
   retries: number;
 }
 
+/** One record of a source that writes many per tick (a device's answer). */
+export interface SourceRecord {
+  /** Validated JSON bytes on one line, encoded with the shape of the stream it goes to. */
+  body: Buffer;
+  /** One of the source's `outputs`; the source's own stream when absent. */
+  output?: string;
+}
+
+/** An item of a cycle (a device) that produced no record, or only part of one. */
+export interface CycleFailure {
+  item: string;
+  reason: string;
+  message: string;
+  /** Set when the item's record was still written with what did answer. */
+  partial?: boolean;
+  [detail: string]: unknown;
+}
+
+export interface CycleReport {
+  /** Items the cycle tried (devices). */
+  items: number;
+  /** Records emitted. */
+  records: number;
+  failures: CycleFailure[];
+}
+
+/** Emits a record as soon as it is ready, so one slow item never holds back the others. */
+export type EmitRecord = (record: SourceRecord) => void;
+
 export interface Source {
   readonly name: string;
   readonly kind: string;
@@ -31,8 +61,27 @@ export interface Source {
    * with a FetchError whose `reason` is what the events stream records.
    * `deadline` is the epoch ms by which the attempt (and its retries) must end.
    */
-  fetch(signal: AbortSignal, deadline: number): Promise<Buffer>;
+  fetch?(signal: AbortSignal, deadline: number): Promise<Buffer>;
+  /**
+   * Instead of `fetch`: a cycle over many items (devices) that emits any number
+   * of records and reports the items that failed. Rejects (FetchError) only when
+   * the cycle as a whole could not run.
+   */
+  cycle?(signal: AbortSignal, deadline: number, emit: EmitRecord): Promise<CycleReport>;
+  /** Streams this source writes besides its own (a joined view), each with its record shape. */
+  readonly outputs?: readonly { name: string; shape: RecordShape }[];
+  /** Fetch as soon as the stream starts as well, not first at the next grid point (long intervals). */
+  readonly eager?: boolean;
+  /** The device inventory this source keeps (netbox), for sources that poll its devices. */
+  readonly inventory?: InventoryProvider;
   close(): void;
+}
+
+/** What a source found at its last successful fetch; see inventory.ts. */
+export interface InventoryProvider {
+  current(): Inventory | undefined;
+  /** Resolves with the next snapshot (or the current one, if there is one). */
+  whenAvailable(signal: AbortSignal): Promise<Inventory>;
 }
 
 /** Reasons are short, stable identifiers: analysts group missed ticks by them. */

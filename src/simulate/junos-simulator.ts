@@ -1,0 +1,125 @@
+/**
+ * Simulated Juniper devices: each listens on its own loopback address (as real
+ * routers have their own management address) and answers the Junos REST API's
+ * `get-interface-information` and `get-route-information` (inet.3, mpls.0) in
+ * Junos JSON from fixtures/junos, with its own latency. Faults per device:
+ * `hang` (accepts, never answers), `error` (HTTP 500 with an rpc-error), or a
+ * share of failing requests across all devices. Interface packet counters move
+ * with the clock unless `static` is set (then bodies are the fixtures' bytes).
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { listen, sendJson, type Listening } from './listen.js';
+import type { SimulatedDevice } from './netbox-simulator.js';
+
+export type DeviceFault = 'hang' | 'error';
+
+export interface JunosSimulatorOptions {
+  devices: SimulatedDevice[];
+  /** The REST port every device listens on (each on its own address). */
+  port: number;
+  /** Each device's latency is drawn once, uniformly in [min, max] ms, from its name. */
+  latencyMs?: { min: number; max: number };
+  /** Share of requests (0..1) answered with HTTP 500, on any device. */
+  failureRate?: number;
+  /** Faults of single devices, by name. */
+  faults?: Record<string, DeviceFault>;
+  /** Basic auth the devices require, if set. */
+  username?: string;
+  password?: string;
+  /** Serve the fixtures' bytes unchanged (counters do not move). */
+  static?: boolean;
+}
+
+const RPC_ERROR = '<rpc-reply><rpc-error><error-type>protocol</error-type><error-severity>error</error-severity><error-message>simulated failure: mgd is busy</error-message></rpc-error></rpc-reply>';
+
+function fixture(name: string): string {
+  return readFileSync(fileURLToPath(new URL(`../../fixtures/junos/${name}`, import.meta.url)), 'utf8');
+}
+
+/** A stable number in [0, 1) from a string (FNV-1a): the same device has the same latency every run. */
+function unitHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0) / 2 ** 32;
+}
+
+export class JunosSimulator {
+  readonly bodies = { interfaces: fixture('get-interface-information.json'), inet3: fixture('get-route-information.inet.3.json'), mpls0: fixture('get-route-information.mpls.0.json') };
+  /** Requests answered, by device name. */
+  readonly served = new Map<string, number>();
+  private readonly byAddress = new Map<string, { device: SimulatedDevice; latency: number }>();
+  private readonly servers: Listening[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly startedAt = Date.now();
+  /** Addresses that could not be listened on (e.g. ::1 without IPv6). */
+  readonly unavailable: string[] = [];
+
+  constructor(private readonly opts: JunosSimulatorOptions) {
+    const { min, max } = opts.latencyMs ?? { min: 0, max: 0 };
+    for (const device of opts.devices) this.byAddress.set(device.address, { device, latency: Math.round(min + (max - min) * unitHash(device.name)) });
+  }
+
+  /** Each device's latency, by name (the benchmark computes its ideal cycle from these). */
+  latencies(): Map<string, number> {
+    return new Map([...this.byAddress.values()].map((d) => [d.device.name, d.latency]));
+  }
+
+  async start(): Promise<void> {
+    // Listening on a thousand addresses takes a moment; a few at a time keeps it short.
+    const addresses = [...this.byAddress.keys()];
+    for (let i = 0; i < addresses.length; i += 64) {
+      await Promise.all(
+        addresses.slice(i, i + 64).map(async (address) => {
+          try {
+            this.servers.push(await listen((req, res) => this.handle(address, req, res), this.opts.port, address));
+          } catch (err) {
+            if (address.includes(':')) this.unavailable.push(address);
+            else throw err;
+          }
+        }),
+      );
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await Promise.all(this.servers.splice(0).map((s) => s.close()));
+  }
+
+  private handle(address: string, req: IncomingMessage, res: ServerResponse): void {
+    const { device, latency } = this.byAddress.get(address)!;
+    if (this.opts.username !== undefined) {
+      const expected = `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password ?? ''}`).toString('base64')}`;
+      if (req.headers.authorization !== expected) return sendJson(res, 401, 'Authentication failed', 'text/plain');
+    }
+    const url = new URL(req.url ?? '/', 'http://device');
+    let body: string | undefined;
+    if (url.pathname === '/rpc/get-interface-information') body = this.opts.static ? this.bodies.interfaces : movingCounters(this.bodies.interfaces, Date.now() - this.startedAt);
+    else if (url.pathname === '/rpc/get-route-information') body = url.searchParams.get('table') === 'inet.3' ? this.bodies.inet3 : url.searchParams.get('table') === 'mpls.0' ? this.bodies.mpls0 : undefined;
+    if (body === undefined) return sendJson(res, 404, '<rpc-reply><rpc-error><error-message>syntax error</error-message></rpc-error></rpc-reply>', 'application/xml');
+    const fault = this.opts.faults?.[device.name];
+    if (fault === 'hang') return; // the connection stays open, unanswered
+    const fail = fault === 'error' || Math.random() < (this.opts.failureRate ?? 0);
+    const answer = () => {
+      this.served.set(device.name, (this.served.get(device.name) ?? 0) + 1);
+      if (fail) sendJson(res, 500, RPC_ERROR, 'application/xml');
+      else sendJson(res, 200, body!);
+    };
+    if (latency <= 0) return answer();
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      answer();
+    }, latency);
+    this.timers.add(t);
+    res.once('close', () => this.timers.delete(t) && clearTimeout(t));
+  }
+}
+
+/** Packet counters that grow with time, as on a live router (1000 packets a second per counter). */
+function movingCounters(text: string, elapsedMs: number): string {
+  const add = BigInt(Math.floor(elapsedMs / 1000) * 1000);
+  return text.replace(/("(?:input|output)-packets": \[\s*\{\s*"data": ")(\d+)/g, (_, head: string, n: string) => `${head}${BigInt(n) + add}`);
+}
