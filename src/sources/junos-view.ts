@@ -78,7 +78,8 @@ export function cablingOf(inv: Inventory | undefined, device: { id?: number; nam
     ]) {
       for (const end of near.filter(mine)) {
         const list = map.get(end.interface!) ?? [];
-        list.push(...far.map((f) => farEnd(cable, f)));
+        // A cable with nothing at its other end yet (planned) is still listed: the port is taken.
+        list.push(...(far.length ? far.map((f) => farEnd(cable, f)) : [{ cable: cable.id, label: cable.label, status: cable.status }]));
         map.set(end.interface!, list);
       }
     }
