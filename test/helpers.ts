@@ -47,8 +47,8 @@ export interface NsrProcess {
 }
 
 /** Starts `bin/nsr` as a real process. */
-export function startNsr(cwd: string, args: string[]): NsrProcess {
-  const child = spawn(process.execPath, [NSR, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startNsr(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): NsrProcess {
+  const child = spawn(process.execPath, [NSR, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   child.stderr.on('data', (d) => (out += d));
   child.stdout.on('data', (d) => (out += d));
