@@ -169,6 +169,11 @@ streams:
   const last = views[views.length - 1];
   t.match(last, { device: 'msk1-pe01', netbox_id: 1, site: 'msk1' }, 'the static device is found in NetBox by name');
   t.match(last.interfaces[0].far_end, [{ device: 'spb2-p01' }]);
+
+  const check = startNsr(dir, ['check', '-c', 'r.yaml']);
+  t.equal((await check.exit).code, 0, 'nsr check: every stream answered');
+  t.match(check.output(), /ok {4}inventory: .* answered [\d.]+ KB of valid JSON/);
+  t.match(check.output(), /ok {4}routers: .*: 1 of 1 answered/);
 });
 
 t.test('junos configuration errors name the setting and the fix', async (t) => {

@@ -23,7 +23,7 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('record the configured streams until SIGTERM or SIGINT')
     .addOption(configOption())
-    .option('--simulate', 'also start the built-in NDTwin simulator on the kernel address of the config (for demos)')
+    .option('--simulate', 'also start the built-in simulators (NDTwin kernel, NetBox, Junos devices) on the addresses of the config (for demos)')
     .option('--for <duration>', 'stop by itself after this long, as on SIGTERM (e.g. 30s, 10m)')
     .addOption(new Option('--log-level <level>', 'override log.level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .action(async (opts: RunOptions) => {
@@ -91,25 +91,43 @@ async function run(opts: RunOptions): Promise<number> {
   return result.complete && !result.deadlineReached ? EXIT_OK : EXIT_RUNTIME;
 }
 
-/** Forks `nsr simulate` on the kernel address the config points at. */
+/** Generated Juniper routers the simulator adds for a junos stream (besides the NetBox fixtures' devices). */
+const SIMULATED_ROUTERS = 20;
+
+/** Forks `nsr simulate` on the addresses the config points at: the NDTwin kernel, NetBox, the Junos devices. */
 async function startSimulator(loaded: LoadedConfig, log: Logger): Promise<ChildProcess> {
-  const ndtwin = loaded.streams.find((s) => s.kind === 'ndtwin');
-  if (!ndtwin) throw new ConfigError('--simulate: no ndtwin stream in the config to point the simulator at');
-  const url = new URL(String(ndtwin.options.kernel ?? 'http://127.0.0.1:8000'));
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
-    throw new ConfigError(`--simulate: the kernel address ${url.host} is not a loopback address; the simulator only listens on this machine`);
+  const byKind = (kind: string) => loaded.streams.find((s) => s.kind === kind);
+  const ndtwin = byKind('ndtwin');
+  const netbox = byKind('netbox');
+  const junos = byKind('junos');
+  if (!ndtwin && !netbox && !junos) throw new ConfigError('--simulate: no ndtwin, netbox or junos stream in the config to point the simulator at');
+  const loopback = (what: string, raw: unknown) => {
+    const u = new URL(String(raw));
+    if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) throw new ConfigError(`--simulate: the ${what} address ${u.host} is not a loopback address; the simulator only listens on this machine`);
+    return u;
+  };
+  const url = ndtwin ? loopback('kernel', ndtwin.options.kernel ?? 'http://127.0.0.1:8000') : netbox ? loopback('NetBox', netbox.options.url) : new URL('http://127.0.0.1');
+  const args = ['simulate', '--host', url.hostname.replace(/^\[|\]$/g, '')];
+  args.push(...(ndtwin ? ['--port', url.port || '80'] : ['--no-ndtwin']));
+  if (netbox) {
+    const nb = loopback('NetBox', netbox.options.url);
+    args.push('--netbox-port', nb.port || '80');
+  }
+  if (junos) {
+    if (junos.options.scheme !== 'http') throw new ConfigError(`--simulate: streams.${junos.name}.scheme: the simulated devices speak plain HTTP; set scheme: http to record from them`);
+    args.push('--junos-devices', String(SIMULATED_ROUTERS), '--junos-port', String(junos.options.port), '--junos-latency', '20-200');
   }
   const main = fileURLToPath(new URL('../../bin/nsr', import.meta.url));
-  const child = fork(main, ['simulate', '--host', url.hostname.replace(/^\[|\]$/g, ''), '--port', url.port || '80'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(main, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   await new Promise<void>((resolve, reject) => {
     child.once('message', (m: { type?: string; url?: string }) => (m?.type === 'ready' ? resolve() : reject(new Error('unexpected message from the simulator'))));
-    child.once('exit', (code) => reject(new OperatorError(`--simulate: the simulator could not start on ${url.host} (exit code ${code}, see above); if a kernel or simulator already listens there, run without --simulate`)));
+    child.once('exit', (code) => reject(new OperatorError(`--simulate: the simulator could not start (exit code ${code}, see above); if a kernel or simulator already listens there, run without --simulate`)));
   });
   child.removeAllListeners('exit');
   let stopping = false;
   child.on('exit', (code, signal) => stopping || log.warn({ code, signal }, 'the simulator exited while recording'));
   const kill = child.kill.bind(child);
   child.kill = (signal?: NodeJS.Signals | number) => ((stopping = true), kill(signal));
-  log.info({ url: url.origin }, 'simulator started');
+  log.info({ args: args.slice(1) }, 'simulator started');
   return child;
 }

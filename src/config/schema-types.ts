@@ -38,3 +38,11 @@ export const commonStreamFields = {
   max_body_size: size('the largest response body accepted').optional(),
   enabled: z.boolean().default(true),
 };
+
+/** A token or password, normally `${NAME}` from the environment; empty (`${NAME:-}` unset) means none. */
+export const secret = (description: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .meta({ description });

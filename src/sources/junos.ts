@@ -15,7 +15,7 @@ import PQueue from 'p-queue';
 import { z } from 'zod';
 import { ConfigError } from '../config/errors.js';
 import { resolveSecret } from '../config/secrets.js';
-import { commonStreamFields, duration, streamName } from '../config/schema-types.js';
+import { commonStreamFields, duration, secret, streamName } from '../config/schema-types.js';
 import { HttpFetcher } from './http-fetcher.js';
 import { deviceFilterSchema, deviceLabel, matchesFilter, type Inventory, type InventoryDevice } from './inventory.js';
 import { deviceView, type DeviceReplies } from './junos-view.js';
@@ -37,7 +37,7 @@ const schema = z.strictObject({
     .meta({ description: 'poll the devices of the newest snapshot of this netbox stream that match the filter' }),
   cables_from: streamName.optional().meta({ description: 'the netbox stream whose cables give each interface its far end (default: netbox.stream)' }),
   username: z.string().min(1).optional().meta({ description: 'Basic auth user; write it as ${JUNOS_USER}' }),
-  password: z.string().min(1).optional().meta({ description: 'Basic auth password; write it as ${JUNOS_PASSWORD}, never in the file' }),
+  password: secret('Basic auth password; write it as ${JUNOS_PASSWORD}, never in the file'),
   password_file: z.string().min(1).optional().meta({ description: 'a file holding the password (instead of password)' }),
   scheme: z.enum(['https', 'http']).default('https'),
   port: z.int().min(1).max(65535).default(3443).meta({ description: 'the REST API port (Junos: set system services rest https port)' }),

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { resolveSecret } from '../config/secrets.js';
-import { commonStreamFields, httpUrl } from '../config/schema-types.js';
+import { commonStreamFields, httpUrl, secret } from '../config/schema-types.js';
 import { windowStart } from '../sinks/window-naming.js';
 import { deviceFilterSchema, filterParams, parseCable, parseDevice, parseRegion, parseSite, type Inventory } from './inventory.js';
 import type { SourceKind } from './kind.js';
@@ -24,7 +24,7 @@ import type { InventoryProvider, Source } from './source.js';
 const schema = z.strictObject({
   kind: z.literal('netbox'),
   url: httpUrl.meta({ description: "NetBox's base URL, e.g. https://netbox.example.net (the API is read under /api/)" }),
-  token: z.string().min(1).optional().meta({ description: 'API token; write it as ${NETBOX_TOKEN}, never in the file' }),
+  token: secret('API token; write it as ${NETBOX_TOKEN}, never in the file'),
   token_file: z.string().min(1).optional().meta({ description: 'a file holding the API token (instead of token)' }),
   filter: deviceFilterSchema.meta({ description: 'which devices to record: site, role, tag, status, platform (slugs; several values match any)' }),
   page_size: z.int().min(1).max(1000).default(250).meta({ description: "items per page (NetBox's MAX_PAGE_SIZE is 1000 by default)" }),
