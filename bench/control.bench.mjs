@@ -6,40 +6,18 @@
 // just before SIGTERM; the zip worker is left out, it is the same in every case).
 //
 // Usage: npm run build && node bench/control.bench.mjs [--seconds 40] [--rounds 2]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cpuSeconds, sleep, startNsr } from './process.mjs';
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
 const seconds = Number(arg('--seconds', 40));
 const rounds = Number(arg('--rounds', 2));
-const NSR = fileURLToPath(new URL('../bin/nsr', import.meta.url));
-const TICKS = 100; // USER_HZ on Linux
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function start(cwd, argv, onOut) {
-  const child = spawn(process.execPath, [NSR, ...argv], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const take = (d) => {
-    out += d;
-    onOut?.(out);
-  };
-  child.stdout.on('data', take);
-  child.stderr.on('data', take);
-  return { child, exit: new Promise((r) => child.on('exit', r)), output: () => out };
-}
-
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime
-}
-
 const dir = mkdtempSync(path.join(tmpdir(), 'nsr-control-bench-'));
 let url;
-const sim = start(dir, ['simulate', '--port', '0'], (out) => (url ??= /listening on (http:\/\/\S+)/.exec(out)?.[1]));
+const sim = startNsr(dir, ['simulate', '--port', '0'], (out) => (url ??= /listening on (http:\/\/\S+)/.exec(out)?.[1]));
 while (!url) await sleep(50);
 
 const cases = [
@@ -55,7 +33,7 @@ for (let round = 0; round < rounds; round++) {
       path.join(runDir, 'r.yaml'),
       `output: {dir: out}\nlog: {level: warn}\n${r.control}\nstreams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow, interval: 1s}\n  graphinfo: {kind: ndtwin, kernel: "${url}", data: graph, interval: 1s}\n`,
     );
-    const nsr = start(runDir, ['run', '-c', 'r.yaml']);
+    const nsr = startNsr(runDir, ['run', '-c', 'r.yaml']);
     await sleep(1500);
     const controlUrl = r.scrape ? readFileSync(path.join(runDir, 'out', '.nsr.lock'), 'utf8').split('\n')[1] : undefined;
     const until = Date.now() + seconds * 1000;

@@ -9,11 +9,10 @@
 //
 // Usage: npm run build && node bench/junos.bench.mjs [--devices 1000] [--workers 50]
 //        [--latency 50-2000] [--interval 30s] [--cycles 4]
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cpuSeconds, memoryMb, sleep, startNsr } from './process.mjs';
 import { NetboxSimulator } from '../dist/simulate/netbox-simulator.js';
 import { JunosSimulator } from '../dist/simulate/junos-simulator.js';
 import { readZipRecords } from '../dist/archive/archive-reader.js';
@@ -25,28 +24,6 @@ const workers = Number(arg('--workers', 50));
 const [minMs, maxMs] = arg('--latency', '50-2000').split('-').map(Number);
 const interval = arg('--interval', '30s');
 const cycles = Number(arg('--cycles', 4));
-const NSR = fileURLToPath(new URL('../bin/nsr', import.meta.url));
-const TICKS = 100; // USER_HZ on Linux
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function start(cwd, argv, onOut) {
-  const child = spawn(process.execPath, [NSR, ...argv], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const take = (d) => {
-    out += d;
-    onOut?.(out);
-  };
-  child.stdout.on('data', take);
-  child.stderr.on('data', take);
-  return { child, exit: new Promise((r) => child.on('exit', r)), output: () => out };
-}
-
-const proc = (pid) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return { cpu: (Number(stat[11]) + Number(stat[12])) / TICKS, hwmMb: Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024, rssMb: Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024 };
-};
-
 // The same latencies the simulator will draw (they depend only on the device names).
 const network = new NetboxSimulator({ generated: devices });
 const active = new Set(network.items.devices.filter((d) => d.status.value === 'active').map((d) => d.name));
@@ -60,7 +37,7 @@ const dir = mkdtempSync(path.join(tmpdir(), 'nsr-junos-bench-'));
 const netboxPort = 20_000 + Math.floor(Math.random() * 20_000);
 const junosPort = netboxPort + 1;
 let ready = false;
-const sim = start(dir, ['simulate', '--no-ndtwin', '--netbox-port', String(netboxPort), '--junos-devices', String(devices), '--junos-port', String(junosPort), '--junos-latency', `${minMs}-${maxMs}`], (out) => (ready ||= /Junos devices answering/.test(out)));
+const sim = startNsr(dir, ['simulate', '--no-ndtwin', '--netbox-port', String(netboxPort), '--junos-devices', String(devices), '--junos-port', String(junosPort), '--junos-latency', `${minMs}-${maxMs}`], (out) => (ready ||= /Junos devices answering/.test(out)));
 while (!ready) {
   if (sim.child.exitCode !== null) throw new Error(`simulator exited: ${sim.output()}`);
   await sleep(100);
@@ -83,7 +60,7 @@ streams:
     max_workers: ${workers}
 `,
 );
-const nsr = start(dir, ['run', '-c', 'r.yaml']);
+const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
 const pid = nsr.child.pid;
 // Cycles are logged at debug; the events stream has them all: the open window, and the zipped ones.
 const cycleEvents = async () => {
@@ -100,10 +77,10 @@ const cycleEvents = async () => {
 const samples = [];
 const t0 = Date.now();
 while ((await cycleEvents()).length < cycles && Date.now() - t0 < 15 * 60_000) {
-  samples.push(proc(pid));
+  samples.push(memoryMb(pid));
   await sleep(1000);
 }
-const before = proc(pid);
+const before = { cpu: cpuSeconds(pid), ...memoryMb(pid) };
 const events = await cycleEvents();
 process.kill(pid, 'SIGTERM');
 await nsr.exit;
@@ -119,5 +96,5 @@ console.log('| --- | --- | --- | --- | --- | --- |');
 for (const [i, e] of events.entries()) console.log(`| ${i + 1} | ${e.items} | ${e.records} | ${e.failed} | ${(e.ms / 1000).toFixed(2)} s | ${(e.ms / ideal).toFixed(3)}x |`);
 const wall = (Date.now() - t0) / 1000;
 console.log(`recorder CPU: ${before.cpu.toFixed(2)} s over ${wall.toFixed(0)} s (${((before.cpu / events.length) || 0).toFixed(2)} s per cycle of ${polled} devices, ${((before.cpu / Math.max(1, events.reduce((a, e) => a + e.items, 0))) * 1000).toFixed(2)} ms per device poll incl. both records)`);
-console.log(`recorder RSS: peak ${before.hwmMb.toFixed(0)} MB; p50 of 1 s samples ${pct(samples.map((s) => s.rssMb), 0.5)?.toFixed(0)} MB`);
+console.log(`recorder RSS: peak ${before.peak.toFixed(0)} MB; p50 of 1 s samples ${pct(samples.map((s) => s.rss), 0.5)?.toFixed(0)} MB`);
 rmSync(dir, { recursive: true, force: true });
