@@ -138,6 +138,10 @@ streams:
   const changed = inventory.find((r) => r.digest === inventory[inventory.length - 1].digest && !r.unchanged);
   t.equal(changed.devices.find((d: { name: string }) => d.name === 'lab-pe01').description, 'moved to rack 4');
   t.ok(inventory[0].timestamp < cycles[0].scheduled_at, 'the inventory was fetched at start, before the first device cycle');
+
+  const stats = startNsr(dir, ['stats', 'routers', 'out']);
+  t.equal((await stats.exit).code, 0);
+  t.match(stats.output(), new RegExp(`coverage +100\\.00 % \\(${cycles.length} of ${cycles.length} ticks`), 'nsr stats counts ticks, not device records, for a junos stream');
 });
 
 t.test('static devices with cables from a netbox stream', async (t) => {
@@ -174,6 +178,24 @@ streams:
   t.equal((await check.exit).code, 0, 'nsr check: every stream answered');
   t.match(check.output(), /ok {4}inventory: .* answered [\d.]+ KB of valid JSON/);
   t.match(check.output(), /ok {4}routers: .*: 1 of 1 answered/);
+});
+
+t.test('NetBox down: nsr check says so for the inventory and for the routers that wait on it, at once', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(path.join(dir, 'r.yaml'), `streams:\n  inventory: {kind: netbox, url: "http://127.0.0.1:1", interval: 1m}\n  routers: {kind: junos, netbox: {stream: inventory}, interval: 1m}\n`);
+  const started = Date.now();
+  const check = startNsr(dir, ['check', '-c', 'r.yaml']);
+  t.equal((await check.exit).code, 1);
+  t.match(check.output(), /FAIL {2}inventory: .*connection_refused/);
+  t.match(check.output(), /FAIL {2}routers: .*no_inventory: no snapshot of stream inventory yet \(its last fetch failed: connection_refused/);
+  t.ok(Date.now() - started < 30_000, 'the routers did not wait out their minute');
+});
+
+t.test('the shipped example setting/examples/netbox-junos.yaml is valid without any secret set', async (t) => {
+  const text = readFileSync(path.join(ROOT, 'setting', 'examples', 'netbox-junos.yaml'), 'utf8');
+  const { streams } = parseConfig(text, 'netbox-junos.yaml', {}, { added: {}, removed: [] });
+  t.same(streams.map((s) => `${s.name}:${s.kind}`), ['inventory:netbox', 'routers:junos']);
+  t.equal(streams[0].options.token, undefined, 'an unset ${NETBOX_TOKEN:-} means no token');
 });
 
 t.test('junos configuration errors name the setting and the fix', async (t) => {

@@ -224,6 +224,13 @@ export async function computeStats(data: StreamCatalog, events: StreamCatalog | 
   let beforeFirst: Record<string, number> | undefined;
 
   let records = 0;
+  /**
+   * Ticks that have at least one record. A many-device stream (junos) writes many
+   * records a tick, all before the next tick, so its ticks are counted by grid slot.
+   */
+  const manyPerTick = runs.some((r) => r.manyPerTick);
+  let ticksWithRecords = 0;
+  let lastTick: number | undefined;
   let bytes = 0;
   let first: number | undefined;
   let prev: number | undefined;
@@ -301,6 +308,9 @@ export async function computeStats(data: StreamCatalog, events: StreamCatalog | 
       windowsRead++;
     }
     records++;
+    const tick = manyPerTick && intervalMs ? Math.floor(ts / intervalMs) : records;
+    if (tick !== lastTick) ticksWithRecords++;
+    lastTick = tick;
     bytes += r.line.length + 1;
     first ??= ts;
     seen(ts);
@@ -350,7 +360,7 @@ export async function computeStats(data: StreamCatalog, events: StreamCatalog | 
   const last = prev;
   // Every tick from the first record's to the last one's either has a record or is a missed tick of a gap.
   const coverage: StatsReport['coverage'] =
-    records > 0 && intervalMs !== undefined ? { expected_ticks: records + gapTicks, records, percent: round2((100 * records) / (records + gapTicks)) } : null;
+    records > 0 && intervalMs !== undefined ? { expected_ticks: ticksWithRecords + gapTicks, records: ticksWithRecords, percent: round2((100 * ticksWithRecords) / (ticksWithRecords + gapTicks)) } : null;
 
   const report: StatsReport = {
     stream,
@@ -453,6 +463,8 @@ interface RunMark {
   kind: 'start' | 'stop';
   /** start only: the stream's interval, when this run recorded the stream. */
   intervalMs?: number;
+  /** start only: the stream writes many records a tick (one per device). */
+  manyPerTick?: boolean;
 }
 
 /** The start and stop events, in order (there are only as many as nsr was started). */
@@ -466,9 +478,9 @@ async function readRuns(events: StreamCatalog, stream: string, onProblem: (p: Ar
       continue;
     }
     const fields = parseEvent(line);
-    const mine = (fields?.streams as Record<string, { interval_ms?: unknown }> | undefined)?.[stream];
+    const mine = (fields?.streams as Record<string, { interval_ms?: unknown; records_per_tick?: unknown }> | undefined)?.[stream];
     const ms = typeof mine?.interval_ms === 'number' && mine.interval_ms > 0 ? mine.interval_ms : undefined;
-    runs.push({ at: timestamp, kind: 'start', intervalMs: ms });
+    runs.push({ at: timestamp, kind: 'start', intervalMs: ms, manyPerTick: mine?.records_per_tick === 'many' });
   }
   return runs;
 }

@@ -78,6 +78,8 @@ const WRITE_RETRY_MS = 1000;
 /** First pause before compressing a window again after its job failed; doubles up to the max. */
 const COMPRESS_RETRY_MS = 5000;
 const COMPRESS_RETRY_MAX_MS = 300_000;
+/** An eager first fetch is made only if it has at least this long (or its timeout) before the first grid tick. */
+const EAGER_MIN_MS = 2000;
 
 export class Recorder {
   private readonly channels = new Map<string, Channel>();
@@ -157,8 +159,13 @@ export class Recorder {
   /** A source that reads something slow to change (an inventory) fetches at once instead of first at the next grid point. */
   private eagerTick(c: Channel): void {
     if (!c.source?.eager) return;
+    const { intervalMs, timeoutMs } = c.source.timing;
     const now = this.clock.now();
-    this.onTick(c, Math.floor(now / c.source.timing.intervalMs), now);
+    const slot = Math.floor(now / intervalMs);
+    // It must end by the next grid tick (no overlap); when that is very near, the grid tick is soon enough.
+    const nextTick = (slot + 1) * intervalMs;
+    if (nextTick - now < Math.min(timeoutMs, EAGER_MIN_MS)) return;
+    this.onTick(c, slot, now, nextTick);
   }
 
   private joinTicker(c: Channel): void {
@@ -234,7 +241,8 @@ export class Recorder {
         streams.map((s) => {
           const source = this.channels.get(s.name)!.source!;
           // `shape` tells offline tools how to cut the upstream's body back out of a record (replay).
-          const timing = { interval_ms: s.timing.intervalMs, timeout_ms: s.timing.timeoutMs, window_ms: s.timing.windowMs };
+          // `records_per_tick` tells `nsr stats` to count ticks, not records, for coverage.
+          const timing = { interval_ms: s.timing.intervalMs, timeout_ms: s.timing.timeoutMs, window_ms: s.timing.windowMs, records_per_tick: source.cycle ? 'many' : undefined };
           return [
             [s.name, { kind: s.kind, target: source.target, shape: source.shape, ...timing }],
             ...(source.outputs ?? []).map((out) => [out.name, { kind: s.kind, written_by: s.name, shape: out.shape, ...timing }]),
@@ -413,23 +421,22 @@ export class Recorder {
     }
   }
 
-  private onTick(c: Channel, tick: number, scheduledAt: number): void {
+  private onTick(c: Channel, tick: number, scheduledAt: number, deadline = scheduledAt + c.source!.timing.intervalMs): void {
     if (this.stopped) return;
     if (c.paused) return this.missed(c, tick, scheduledAt, 'paused', 'the stream is paused (nsr control)');
     if (c.inFlight) return this.missed(c, tick, scheduledAt, 'overlap', 'the previous fetch of this stream was still running');
     for (const q of [c, ...(c.outputs?.values() ?? [])]) {
       if (!q.queue.hasRoom()) return this.missed(c, tick, scheduledAt, 'queue_full', `the queue of ${q.name} holds ${q.queue.depth} records (${q.queue.stats().bytes} bytes) not yet written`);
     }
-    c.inFlight = this.fetch(c, tick, scheduledAt).finally(() => (c.inFlight = undefined));
+    c.inFlight = this.fetch(c, tick, scheduledAt, deadline).finally(() => (c.inFlight = undefined));
   }
 
-  private async fetch(c: Channel, tick: number, scheduledAt: number): Promise<void> {
+  private async fetch(c: Channel, tick: number, scheduledAt: number, deadline: number): Promise<void> {
     const source = c.source!;
     const started = this.clock.now();
     const startedPerf = performance.now();
     c.stats.noteLateness(started - scheduledAt);
     c.stats.fetches++;
-    const deadline = scheduledAt + source.timing.intervalMs;
     // Every record goes to its channel's queue as soon as it is there.
     const push = (target: Channel, body: Buffer) => {
       const receivedAt = this.clock.now();

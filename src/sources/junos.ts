@@ -21,7 +21,7 @@ import { deviceFilterSchema, deviceLabel, matchesFilter, type Inventory, type In
 import { deviceView, type DeviceReplies } from './junos-view.js';
 import type { SourceKind } from './kind.js';
 import { stringifyWithRaw } from './raw-json.js';
-import { FetchError, type CycleFailure, type Source } from './source.js';
+import { FetchError, type CycleFailure, type InventoryProvider, type Source } from './source.js';
 
 const staticDevice = z.union([
   z.string().min(1).transform((host) => ({ name: host, host, port: undefined as number | undefined })),
@@ -193,14 +193,22 @@ function rawRecord(t: Target, ms: number, replies: Map<string, Buffer>, errors: 
 }
 
 /** The newest snapshot of the inventory stream; at start, the first one, for as long as the tick allows. */
-async function waitForInventory(provider: { current(): Inventory | undefined; whenAvailable(s: AbortSignal): Promise<Inventory> } | undefined, signal: AbortSignal, deadline: number, stream: string): Promise<Inventory> {
+async function waitForInventory(provider: InventoryProvider | undefined, signal: AbortSignal, deadline: number, stream: string): Promise<Inventory> {
   if (!provider) throw new FetchError('no_inventory', `stream ${stream} is not running: the device list comes from it`);
   const current = provider.current();
   if (current) return current;
-  const wait = AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, deadline - Date.now()))]);
+  // A timer of our own, not AbortSignal.timeout: that one is unref'd and would let `nsr check` exit while waiting.
+  const wait = new AbortController();
+  const timer = setTimeout(() => wait.abort(), Math.max(0, deadline - Date.now()));
+  const onAbort = () => wait.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
-    return await provider.whenAvailable(wait);
-  } catch {
-    throw new FetchError('no_inventory', `no snapshot of stream ${stream} yet (NetBox has not answered since the start): the device list comes from it`);
+    return await provider.whenAvailable(wait.signal);
+  } catch (err) {
+    const why = err instanceof FetchError ? `its last fetch failed: ${err.reason}: ${err.message}` : 'NetBox has not answered since the start';
+    throw new FetchError('no_inventory', `no snapshot of stream ${stream} yet (${why}): the device list comes from it`);
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
   }
 }

@@ -54,7 +54,13 @@ export const netboxKind: SourceKind<typeof schema> = {
       eager: true,
       inventory,
       async fetch(signal, deadline) {
-        const snap = await readSnapshot(client, cfg, signal, deadline);
+        let snap: Snapshot;
+        try {
+          snap = await readSnapshot(client, cfg, signal, deadline);
+        } catch (err) {
+          inventory.failed(err as Error);
+          throw err;
+        }
         inventory.set(snap.inventory);
         const window = windowStart(Date.now(), timing.windowMs);
         const counts = Object.fromEntries(Object.entries(snap.listings).map(([k, v]) => [k, v.length]));
@@ -122,10 +128,14 @@ function digestOf(listings: Snapshot['listings']): string {
   return hash.digest('hex').slice(0, 32);
 }
 
-/** The newest snapshot, and the pollers waiting for the first one. */
+/**
+ * The newest snapshot, and the pollers waiting for the first one: they get it,
+ * or the error of the fetch that should have brought it (no point waiting out
+ * the tick for a NetBox that refused).
+ */
 class InventoryHolder implements InventoryProvider {
   private latest: Inventory | undefined;
-  private waiters: ((inv: Inventory) => void)[] = [];
+  private waiters: ((result: Inventory | Error) => void)[] = [];
 
   current(): Inventory | undefined {
     return this.latest;
@@ -133,9 +143,17 @@ class InventoryHolder implements InventoryProvider {
 
   set(inv: Inventory): void {
     this.latest = inv;
+    this.settle(inv);
+  }
+
+  failed(err: Error): void {
+    this.settle(err);
+  }
+
+  private settle(result: Inventory | Error): void {
     const waiters = this.waiters;
     this.waiters = [];
-    waiters.forEach((w) => w(inv));
+    waiters.forEach((w) => w(result));
   }
 
   whenAvailable(signal: AbortSignal): Promise<Inventory> {
@@ -145,9 +163,10 @@ class InventoryHolder implements InventoryProvider {
         this.waiters = this.waiters.filter((w) => w !== done);
         reject(signal.reason);
       };
-      const done = (inv: Inventory) => {
+      const done = (result: Inventory | Error) => {
         signal.removeEventListener('abort', onAbort);
-        resolve(inv);
+        if (result instanceof Error) reject(result);
+        else resolve(result);
       };
       if (signal.aborted) return onAbort();
       this.waiters.push(done);
