@@ -12,6 +12,7 @@ import { registerExport } from './export.js';
 import { registerStats } from './stats.js';
 import { registerSimulate } from './simulate.js';
 import { registerReplay } from './replay.js';
+import { registerDb } from './db.js';
 import { EXIT_USAGE, version } from './common.js';
 
 const program = new Command();
@@ -36,4 +37,5 @@ registerCat(program);
 registerVerify(program);
 registerExport(program);
 registerStats(program);
+registerDb(program);
 await program.parseAsync(process.argv);

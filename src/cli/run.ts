@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import type { LoadedConfig } from '../config/loader.js';
 import { ConfigError } from '../config/errors.js';
 import { parseDuration } from '../config/duration.js';
+import { parseShard } from '../sources/probe-targets.js';
 import type { Logger } from '../logging/logger.js';
 import { configOption, EXIT_OK, EXIT_RUNTIME, fail, OperatorError, resolveConfigFile, version } from './common.js';
 
@@ -16,6 +17,7 @@ interface RunOptions {
   simulate?: boolean;
   for?: string;
   logLevel?: string;
+  shard?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -25,6 +27,7 @@ export function registerRun(program: Command): void {
     .addOption(configOption())
     .option('--simulate', 'also start the built-in simulators (NDTwin kernel, NetBox, Junos devices) on the addresses of the config (for demos)')
     .option('--for <duration>', 'stop by itself after this long, as on SIGTERM (e.g. 30s, 10m)')
+    .option('--shard <k/N>', 'probe only share k of N of the probe targets (N processes or machines, each with its own k)')
     .addOption(new Option('--log-level <level>', 'override log.level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .action(async (opts: RunOptions) => {
       try {
@@ -40,12 +43,14 @@ async function run(opts: RunOptions): Promise<number> {
   const [{ loadConfig }, { createLogger }, { Recorder }] = await Promise.all([import('../config/loader.js'), import('../logging/logger.js'), import('../pipeline/recorder.js')]);
   const loaded = loadConfig(resolveConfigFile(opts.config));
   const forMs = opts.for === undefined ? undefined : parseDuration(opts.for);
+  const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
+  if (opts.shard !== undefined && !shard) throw new ConfigError(`--shard: got ${JSON.stringify(opts.shard)}; expected k/N with 1 ≤ k ≤ N, e.g. --shard 2/3 on the second of three machines`);
   if (opts.for !== undefined && !forMs) throw new ConfigError(`--for: got ${JSON.stringify(opts.for)}; expected a duration such as 30s or 10m`);
   const { log: logCfg } = loaded.config;
   const log = createLogger({ level: opts.logLevel ?? logCfg.level, console: logCfg.console, file: logCfg.file });
   if (loaded.legacy) log.info({ config: loaded.file }, 'reading the original recorder settings format');
 
-  const recorder = new Recorder(loaded, { log, version: version() });
+  const recorder = new Recorder(loaded, { log, version: version(), shard });
   // Signals are ours from here on, also during a long start (recovery): the
   // first stops cleanly once started, the second skips compression, the third
   // exits at once (window files are recovered at the next start).

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { NdtwinSimulator } from '../simulate/ndtwin-simulator.js';
 import { JunosSimulator } from '../simulate/junos-simulator.js';
 import { NetboxSimulator } from '../simulate/netbox-simulator.js';
+import { ProbeSimulator } from '../simulate/probe-simulator.js';
 import { DEFAULT_CLI_FAULT_KINDS, FAULT_KINDS, isFaultKind, type FaultKind, type FaultPlan } from '../simulate/faults.js';
 
 interface SimulateCliOptions {
@@ -13,6 +14,7 @@ interface SimulateCliOptions {
   junosPort: string;
   junosLatency: string;
   junosFailureRate?: string;
+  probePort?: string;
   host: string;
   port: string;
   topology: string;
@@ -113,6 +115,7 @@ export function registerSimulate(program: Command): void {
     .option('--junos-port <port>', 'REST API port of the simulated devices', '3443')
     .option('--junos-latency <min-max>', 'latency of each device in ms, drawn once per device (e.g. 50-2000)', '0-0')
     .option('--junos-failure-rate <0..1>', 'share of device requests answered with HTTP 500')
+    .option('--probe-port <port>', 'also serve probe targets: GET /p/<id>?latency=MS&status=CODE&body=TEXT on this port')
     .action(async (opts: SimulateCliOptions) => {
       const port = parsePort(String(opts.port));
       const topology = parseTopology(String(opts.topology));
@@ -176,6 +179,17 @@ async function startNetwork(opts: SimulateCliOptions, host: string): Promise<{ l
   const lines: string[] = [];
   const stops: (() => Promise<void>)[] = [];
   const stop = () => Promise.allSettled(stops.map((s) => s()));
+  if (opts.probePort !== undefined) {
+    const probePort = parsePort(String(opts.probePort));
+    const probes = new ProbeSimulator({ host, port: probePort });
+    try {
+      const { url } = await probes.start();
+      stops.push(() => probes.stop());
+      lines.push(`probe targets served on ${url}/p/<id>?latency=MS&status=CODE&body=TEXT`);
+    } catch (err) {
+      fail(listenError(err, `${host}:${probePort}`, '--probe-port'), 1);
+    }
+  }
   if (opts.netboxPort === undefined && opts.junosDevices === undefined) return { lines, stop };
   const generated = opts.junosDevices === undefined ? 0 : Number(opts.junosDevices);
   if (!Number.isInteger(generated) || generated < 0 || generated > 60_000) fail(`invalid --junos-devices '${opts.junosDevices}': expected a whole number of devices (0-60000)`, 2);

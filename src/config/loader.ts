@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { resolveSecret } from './secrets.js';
+import { resolvePostgres, type PostgresSettings } from '../sinks/postgres-settings.js';
 import { convertLegacyConfig, isLegacyConfig } from './legacy.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { formatDuration } from './duration.js';
@@ -23,7 +24,7 @@ export interface StreamConfig {
   kind: string;
   timing: StreamTiming;
   /** The validated kind-specific options, handed to the kind's build function. */
-  options: Record<string, unknown> & { kind: string; enabled: boolean };
+  options: Record<string, unknown> & { kind: string; enabled: boolean; postgres?: boolean };
 }
 
 export interface ControlConfig {
@@ -40,6 +41,8 @@ export interface LoadedConfig {
   config: ParsedConfig;
   streams: StreamConfig[];
   control: ControlConfig;
+  /** The postgres: section with its password resolved; never logged. */
+  postgres?: PostgresSettings;
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, runtime?: RuntimeStreams): LoadedConfig {
@@ -77,7 +80,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError(formatIssues(result.error.issues, file));
   const config = result.data;
-  return { file, legacy, config, streams: resolveStreams(config, file), control: resolveControl(config, file) };
+  const postgres = resolvePostgres(config.postgres, file);
+  const streams = resolveStreams(config, file);
+  const withoutDb = streams.filter((s) => s.options.postgres && !postgres).map((s) => s.name);
+  if (withoutDb.length) throw new ConfigError(`${file}: streams.${withoutDb[0]}.postgres: true, but there is no postgres: section; add one (url, password: \${PGPASSWORD})`);
+  return { file, legacy, config, streams, control: resolveControl(config, file), postgres };
 }
 
 /** Loopback addresses: the only ones the control server may bind without a token. */

@@ -37,6 +37,7 @@ export const commonStreamFields = {
   retries: z.int().min(0).max(10).optional().meta({ description: 'extra attempts inside one tick, while the tick has time left' }),
   max_body_size: size('the largest response body accepted').optional(),
   enabled: z.boolean().default(true),
+  postgres: z.boolean().default(false).meta({ description: 'also write the records into PostgreSQL (the postgres: section)' }),
 };
 
 /** A token or password, normally `${NAME}` from the environment; empty (`${NAME:-}` unset) means none. */

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { duration, size, streamName } from './schema-types.js';
 import { streamKindSchema } from '../sources/registry.js';
+import { postgresSchema } from '../sinks/postgres-settings.js';
 
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 
@@ -64,6 +65,7 @@ export const configSchema = z
         token_file: z.string().min(1).optional().meta({ description: 'a file holding the bearer token (instead of token)' }),
       })
       .prefault({}),
+    postgres: postgresSchema.meta({ description: 'a PostgreSQL database: streams with postgres: true also go there; `nsr db init` creates its tables' }),
     streams: z.record(streamName, streamKindSchema).meta({ description: 'the streams to record, by name' }),
   });
 

@@ -15,7 +15,7 @@ import { ConfigError } from '../config/errors.js';
 import { readRuntimeStreams, writeRuntimeStreams } from '../config/runtime-streams.js';
 import type { Logger } from '../logging/logger.js';
 import { SOURCE_KINDS } from '../sources/registry.js';
-import { FetchError, type Source } from '../sources/source.js';
+import { FetchError, type NoteEvent, type Source, type SourceRecord } from '../sources/source.js';
 import { jsonName, zipName } from '../sinks/window-naming.js';
 import { WindowWriter, type ClosedWindow } from '../sinks/window-writer.js';
 import { BoundedQueue } from './bounded-queue.js';
@@ -23,6 +23,8 @@ import { EventLog } from './event-log.js';
 import { announceControlUrl, lockOutputDir, prepareOutputDir } from './output-dir.js';
 import { COMPRESS_SECONDS_BUCKETS, DurationHistogram } from './histogram.js';
 import type { ControlServer } from '../control/control-server.js';
+import type { PostgresSink } from '../sinks/postgres-sink.js';
+import type { Shard } from '../sources/probe-targets.js';
 import type { RecorderView, StreamView } from '../control/view.js';
 import type { Payload } from './payload.js';
 import { recordEncoder, type RecordEncoder } from './record.js';
@@ -33,6 +35,10 @@ interface Channel {
   source?: Source; // none for the events stream and for a source's extra outputs
   /** The extra streams this channel's source writes (a joined view), by name. */
   outputs?: Map<string, Channel>;
+  /** Records also go to PostgreSQL (`postgres: true`). */
+  toPostgres?: boolean;
+  /** Stops a continuously running source (probes). */
+  stopRun?: AbortController;
   encode?: RecordEncoder;
   queue: BoundedQueue<Payload>;
   writer: WindowWriter;
@@ -51,6 +57,8 @@ export interface RecorderOptions {
   log: Logger;
   clock?: Clock;
   version?: string;
+  /** This process's share of the probe targets (`nsr run --shard k/N`). */
+  shard?: Shard;
   /** Replaces the source kinds' build functions (tests drive fetches by hand through this). */
   buildSource?: (stream: StreamConfig) => Source;
 }
@@ -113,6 +121,7 @@ export class Recorder {
   /** How long compressing a window took (seconds), for /metrics. */
   private readonly compressionSeconds = new DurationHistogram(COMPRESS_SECONDS_BUCKETS);
   private control: ControlServer | undefined;
+  private postgres: PostgresSink | undefined;
 
   constructor(private loaded: LoadedConfig, private readonly opts: RecorderOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -137,23 +146,62 @@ export class Recorder {
   /** A data stream's channel: its source, queue and window writer; started at once when the recorder runs. */
   private openChannel(stream: StreamConfig): Channel {
     const lookup = (name: string) => this.channels.get(name)?.source;
-    const build = this.opts.buildSource ?? ((s: StreamConfig) => SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing, source: lookup }));
+    const build = this.opts.buildSource ?? ((s: StreamConfig) => SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing, source: lookup, shard: this.opts.shard, postgres: this.loaded.postgres }));
     const source = build(stream);
     const channel = this.addChannel(stream.name, stream.timing.windowMs);
     channel.source = source;
     channel.encode = recordEncoder(source.shape);
+    channel.toPostgres = Boolean(stream.options.postgres);
     channel.outputs = new Map(
       (source.outputs ?? []).map((out) => {
         const c = this.addChannel(out.name, stream.timing.windowMs);
         c.encode = recordEncoder(out.shape);
+        c.toPostgres = channel.toPostgres;
         return [out.name, c];
       }),
     );
     if (this.started) {
-      for (const c of [channel, ...channel.outputs.values()]) c.consumer = this.consume(c);
-      this.joinTicker(channel);
+      for (const c of [channel, ...channel.outputs.values()]) {
+        c.consumer = this.consume(c);
+        if (c.toPostgres) this.postgres?.addStream(c.name, stream.kind === 'probe');
+      }
+      this.activate(channel);
     }
     return channel;
+  }
+
+  /** Starts a data channel's source: on the ticker, or running on its own (probes). */
+  private activate(c: Channel): void {
+    if (c.source?.run) this.startRunning(c);
+    else this.joinTicker(c);
+  }
+
+  /** A source that schedules itself: runs until stopped; its records go to the queue as they come. */
+  private startRunning(c: Channel): void {
+    const source = c.source!;
+    c.stopRun = new AbortController();
+    const room = () => c.queue.hasRoom();
+    const emit = (record: SourceRecord) => {
+      const scheduledAt = record.scheduledAt ?? this.clock.now();
+      c.stats.fetches++;
+      c.stats.noteLateness(this.clock.now() - scheduledAt);
+      this.pushRecord(c, Math.floor(scheduledAt / source.timing.intervalMs), scheduledAt, record.body);
+    };
+    const note: NoteEvent = (event, fields, level = 'info', message) => this.events.emit(event, { stream: c.name, ...fields }, level, message && `${c.name}: ${message}`);
+    c.inFlight = source
+      .run!({ stop: c.stopRun.signal, abort: this.fetchAbort.signal, room }, emit, note)
+      .catch((err) => this.events.emit('source_failed', { stream: c.name, message: (err as Error).message }, 'error', `${c.name}: the source stopped: ${(err as Error).message}`))
+      .finally(() => (c.inFlight = undefined));
+  }
+
+  /** A record on its way to the channel's queue; its timestamp is now (DESIGN 2.1). */
+  private pushRecord(target: Channel, tick: number, scheduledAt: number, body: Buffer): void {
+    const receivedAt = this.clock.now();
+    target.queue.push({ stream: target.name, tick, scheduledAt, receivedAt, line: target.encode!(receivedAt, body) });
+    if (receivedAt < target.stats.lastRecordAt) {
+      this.events.emit('clock_backwards', { stream: target.name, previous: target.stats.lastRecordAt, now: receivedAt }, 'warn', 'the wall clock went backwards');
+    }
+    target.stats.lastRecordAt = receivedAt;
   }
 
   /** A source that reads something slow to change (an inventory) fetches at once instead of first at the next grid point. */
@@ -228,6 +276,7 @@ export class Recorder {
     // Recovery reads the directory before any window of this run is opened, so
     // it can only ever see what an earlier run left.
     const leftovers = await recoverDirectory(this.outputDir);
+    await this.startPostgres();
     if (this.loaded.control.enabled) await this.startControl();
     for (const channel of this.channels.values()) channel.consumer = this.consume(channel);
     const { config, streams, file, legacy } = this.loaded;
@@ -254,8 +303,26 @@ export class Recorder {
     this.reportRecovery(leftovers);
     this.tickingAt = this.clock.now();
     this.started = true;
-    for (const c of this.channels.values()) if (c.source) this.joinTicker(c);
+    for (const c of this.channels.values()) if (c.source) this.activate(c);
     for (const c of this.channels.values()) this.eagerTick(c);
+  }
+
+  /** The PostgreSQL sink, when a stream asks for it; it reads back what the last run could not write. */
+  private async startPostgres(): Promise<void> {
+    const settings = this.loaded.postgres;
+    const wanted = [...this.channels.values()].filter((c) => c.toPostgres);
+    if (!settings || wanted.length === 0) return;
+    const { PostgresSink } = await import('../sinks/postgres-sink.js');
+    const sink = new PostgresSink(settings, this.outputDir, (event, fields, level = 'info', message) => this.events.emit(event, fields, level, message));
+    try {
+      await sink.start();
+    } catch (err) {
+      this.releaseLock?.();
+      this.releaseLock = undefined;
+      throw new ConfigError((err as Error).message);
+    }
+    for (const c of wanted) sink.addStream(c.name, this.loaded.streams.some((s) => s.name === c.name && s.kind === 'probe'));
+    this.postgres = sink;
   }
 
   /**
@@ -337,7 +404,8 @@ export class Recorder {
   /** Takes a stream out: no new ticks, its fetch in flight finishes, its queue is written, its window closed and compressed. */
   private async retireChannel(name: string): Promise<void> {
     const c = this.channels.get(name)!;
-    this.leaveTicker(c);
+    if (c.stopRun) c.stopRun.abort();
+    else this.leaveTicker(c);
     await c.inFlight;
     for (const ch of [c, ...(c.outputs?.values() ?? [])]) {
       ch.draining = true;
@@ -438,14 +506,7 @@ export class Recorder {
     c.stats.noteLateness(started - scheduledAt);
     c.stats.fetches++;
     // Every record goes to its channel's queue as soon as it is there.
-    const push = (target: Channel, body: Buffer) => {
-      const receivedAt = this.clock.now();
-      target.queue.push({ stream: target.name, tick, scheduledAt, receivedAt, line: target.encode!(receivedAt, body) });
-      if (receivedAt < target.stats.lastRecordAt) {
-        this.events.emit('clock_backwards', { stream: target.name, previous: target.stats.lastRecordAt, now: receivedAt }, 'warn', 'the wall clock went backwards');
-      }
-      target.stats.lastRecordAt = receivedAt;
-    };
+    const push = (target: Channel, body: Buffer) => this.pushRecord(target, tick, scheduledAt, body);
     try {
       if (source.cycle) await this.cycle(c, tick, scheduledAt, deadline, push);
       else push(c, await source.fetch!(this.fetchAbort.signal, deadline));
@@ -526,6 +587,7 @@ export class Recorder {
         writeFailing = false;
         c.queue.shift();
         c.stats.records++;
+        if (c.toPostgres) this.postgres?.offer(c.name, item.receivedAt, item.line);
         c.stats.bytes += item.line.length;
         this.collectWindows(c);
       } catch (err) {
@@ -663,6 +725,7 @@ export class Recorder {
     // 1. no new ticks
     this.stopped = true;
     for (const { ticker } of this.tickers.values()) ticker.stop();
+    for (const c of this.channels.values()) c.stopRun?.abort();
     // 2. in-flight fetches finish within the grace period, then are aborted
     const inFlight = [...this.channels.values()].map((c) => c.inFlight).filter(Boolean) as Promise<void>[];
     if (inFlight.length > 0) {
@@ -683,6 +746,8 @@ export class Recorder {
       await c.writer.close();
       this.collectWindows(c, !this.hurry);
     }
+    // The database gets up to half the deadline; what it does not take is read back from the window files at the next start.
+    const postgres = this.postgres && !this.hurry ? await this.postgres.close(began + deadlineMs / 2) : undefined;
     // Windows waiting for a compression retry get one last try now.
     for (const [w, timer] of this.compressRetries) {
       clearTimeout(timer);
@@ -699,6 +764,7 @@ export class Recorder {
       uptime_ms: this.clock.now() - this.startedAt,
       shutdown_ms: this.clock.now() - began,
       unwritten_records: unwritten,
+      postgres_waiting: postgres?.unwritten || undefined,
       compressed,
       deadline_reached: deadlineReached || undefined,
       streams: Object.fromEntries(dataChannels.map((c) => [c.name, c.stats.summary()])),

@@ -4,6 +4,8 @@
  */
 import type { z } from 'zod';
 import type { Source, StreamTiming } from './source.js';
+import type { Shard } from './probe-targets.js';
+import type { PostgresSettings } from '../sinks/postgres-settings.js';
 
 export interface BuildContext {
   /** Timing already resolved from the stream's own fields and the config defaults. */
@@ -13,6 +15,10 @@ export interface BuildContext {
    * and go with reloads): a poller reads the devices of an inventory stream.
    */
   source: (stream: string) => Source | undefined;
+  /** This process's share of the targets (`nsr run --shard k/N`). */
+  shard?: Shard;
+  /** The database settings (`postgres:` at the top level), for sources that read from it. */
+  postgres?: PostgresSettings;
 }
 
 export interface SourceKind<S extends z.ZodType = z.ZodType> {

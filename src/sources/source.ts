@@ -26,7 +26,22 @@ export interface SourceRecord {
   body: Buffer;
   /** One of the source's `outputs`; the source's own stream when absent. */
   output?: string;
+  /** When the record was due (a probe's turn); the tick's time when absent. */
+  scheduledAt?: number;
 }
+
+/** What a continuously running source (probes) is told by the recorder. */
+export interface RunControl {
+  /** Start nothing new; resolve once what runs has finished. */
+  stop: AbortSignal;
+  /** Cancel what still runs (the shutdown's grace period is over). */
+  abort: AbortSignal;
+  /** False while the stream's queue is full: records would only pile up. */
+  room: () => boolean;
+}
+
+/** An event for the events stream, with the stream's name added. */
+export type NoteEvent = (event: string, fields: Record<string, unknown>, level?: 'debug' | 'info' | 'warn' | 'error', message?: string) => void;
 
 /** An item of a cycle (a device) that produced no record, or only part of one. */
 export interface CycleFailure {
@@ -68,6 +83,11 @@ export interface Source {
    * the cycle as a whole could not run.
    */
   cycle?(signal: AbortSignal, deadline: number, emit: EmitRecord): Promise<CycleReport>;
+  /**
+   * Instead of ticks: a source that schedules itself (thousands of probe
+   * targets on their own intervals) runs from start to stop, emitting records.
+   */
+  run?(control: RunControl, emit: EmitRecord, note: NoteEvent): Promise<void>;
   /** Streams this source writes besides its own (a joined view), each with its record shape. */
   readonly outputs?: readonly { name: string; shape: RecordShape }[];
   /** Fetch as soon as the stream starts as well, not first at the next grid point (long intervals). */

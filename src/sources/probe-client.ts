@@ -1,0 +1,128 @@
+/**
+ * One URL probe with Node's own HTTP client: status, the time to connect, to
+ * the first byte and to the end, the bytes read, and whether the body matches.
+ * Node's http is used directly (not got): a probe needs the phase timings and
+ * as little work per request as possible, thousands of times a second
+ * (bench/probe.bench.mjs measures both).
+ */
+import http from 'node:http';
+import https from 'node:https';
+
+export interface ProbeSpec {
+  url: string;
+  timeoutMs: number;
+  headers?: Record<string, string>;
+  expectStatus: number[];
+  match?: RegExp;
+  /** Bytes of the body kept for the match; more are counted, not kept. */
+  maxBodyBytes: number;
+}
+
+export interface ProbeResult {
+  status: number | null;
+  /** ms from the start to the TCP (and TLS) connection; 0 on a reused connection, null when none was made. */
+  connect: number | null;
+  first_byte: number | null;
+  total: number;
+  bytes: number;
+  /** The regular expression's verdict; null when there is none or no body was read. */
+  match: boolean | null;
+  /** Error class, null for a probe that got the expected status. */
+  error: string | null;
+  message?: string;
+}
+
+export interface ProbeAgents {
+  http: http.Agent;
+  https: https.Agent;
+}
+
+export function probeAgents(maxSockets: number, tlsVerify: boolean): ProbeAgents {
+  return {
+    http: new http.Agent({ keepAlive: true, maxSockets, scheduling: 'lifo' }),
+    https: new https.Agent({ keepAlive: true, maxSockets, scheduling: 'lifo', rejectUnauthorized: tlsVerify }),
+  };
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+export function runProbe(spec: ProbeSpec, agents: ProbeAgents, signal: AbortSignal): Promise<ProbeResult> {
+  const started = performance.now();
+  const elapsed = () => round(performance.now() - started);
+  return new Promise((resolve) => {
+    let connect: number | null = null;
+    let firstByte: number | null = null;
+    let bytes = 0;
+    let status: number | null = null;
+    const kept: Buffer[] = [];
+    let keptBytes = 0;
+    let settled = false;
+    let timedOut = false;
+    const finish = (r: Omit<ProbeResult, 'connect' | 'first_byte' | 'total' | 'bytes' | 'status'>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve({ status, connect, first_byte: firstByte, total: elapsed(), bytes, ...r });
+    };
+    let req: http.ClientRequest;
+    try {
+      const url = new URL(spec.url);
+      const secure = url.protocol === 'https:';
+      req = (secure ? https : http).request(url, { agent: secure ? agents.https : agents.http, headers: { 'user-agent': 'nsr-probe', ...spec.headers } });
+    } catch (err) {
+      return finish({ match: null, error: 'bad_url', message: (err as Error).message });
+    }
+    const timer = setTimeout(() => {
+      timedOut = true;
+      req.destroy();
+    }, spec.timeoutMs);
+    const onAbort = () => req.destroy();
+    signal.addEventListener('abort', onAbort, { once: true });
+    req.once('socket', (socket) => {
+      // A pooled connection is already open: connecting cost nothing.
+      if (!socket.connecting) connect = 0;
+      else socket.once(spec.url.startsWith('https:') ? 'secureConnect' : 'connect', () => (connect = elapsed()));
+    });
+    req.once('response', (res) => {
+      firstByte = elapsed();
+      status = res.statusCode ?? null;
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (spec.match && keptBytes < spec.maxBodyBytes) {
+          kept.push(chunk);
+          keptBytes += chunk.length;
+        }
+      });
+      res.once('end', () => {
+        const match = spec.match ? spec.match.test(Buffer.concat(kept).subarray(0, spec.maxBodyBytes).toString('utf8')) : null;
+        const expected = status !== null && spec.expectStatus.includes(status);
+        finish({ match, error: expected ? null : 'unexpected_status', message: expected ? undefined : `HTTP ${status}, expected ${spec.expectStatus.join(' or ')}` });
+      });
+      res.once('error', (err) => finish({ match: null, ...classify(err, timedOut, signal) }));
+      // Closed before its end (a reset mid-body, the timeout): 'end' never comes.
+      res.once('close', () => finish({ match: null, ...classify(Object.assign(new Error('the connection closed mid-body'), { code: 'ECONNRESET' }), timedOut, signal) }));
+    });
+    req.once('error', (err) => finish({ match: null, ...classify(err, timedOut, signal) }));
+    req.end();
+  });
+}
+
+function classify(err: NodeJS.ErrnoException, timedOut: boolean, signal: AbortSignal): { error: string; message: string } {
+  if (timedOut) return { error: 'timeout', message: 'no complete response within the timeout' };
+  if (signal.aborted) return { error: 'aborted', message: 'cancelled by shutdown' };
+  const code = err.code ?? '';
+  const error =
+    code === 'ECONNREFUSED'
+      ? 'connection_refused'
+      : code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE'
+        ? 'connection_reset'
+        : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+          ? 'dns_error'
+          : code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('ERR_SSL')
+            ? 'tls_error'
+            : code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+              ? 'unreachable'
+              : 'fetch_error';
+  return { error, message: `${code || 'error'}: ${err.message}` };
+}

@@ -1,0 +1,159 @@
+/**
+ * Probe targets: from the YAML file, a CSV file or a PostgreSQL table, each
+ * checked the same way (a URL, an interval of at least 1 s, a timeout shorter
+ * than it, a regular expression that compiles). A bad row of a CSV file or a
+ * table is left out and reported; it never stops the others.
+ *
+ * Each target's id (its URL when it has none) gives it a stable hash: the
+ * random offset of its schedule, and the shard (`--shard k/N`) that probes it,
+ * so a target added later lands on exactly one shard.
+ */
+import { createHash } from 'node:crypto';
+import { parseDuration } from '../config/duration.js';
+import type { ProbeSpec } from './probe-client.js';
+
+export interface ProbeTarget extends ProbeSpec {
+  id: string;
+  intervalMs: number;
+  /** Stable, uniform over 32 bits: the schedule's offset and the shard come from it. */
+  hash: number;
+}
+
+export interface TargetDefaults {
+  intervalMs: number;
+  timeoutMs: number;
+  expectStatus: number[];
+  maxBodyBytes: number;
+}
+
+/** One target as written: YAML, a CSV row or a table row (durations as text or ms). */
+export interface RawTarget {
+  id?: unknown;
+  url?: unknown;
+  interval?: unknown;
+  timeout?: unknown;
+  expect_status?: unknown;
+  match?: unknown;
+  headers?: unknown;
+}
+
+export const MIN_INTERVAL_MS = 1000;
+
+export function targetHash(id: string): number {
+  return createHash('sha1').update(id).digest().readUInt32BE(0);
+}
+
+export interface Shard {
+  k: number;
+  n: number;
+}
+
+/** `k/N` with 1 ≤ k ≤ N. */
+export function parseShard(text: string): Shard | undefined {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  if (!m) return undefined;
+  const k = Number(m[1]);
+  const n = Number(m[2]);
+  return k >= 1 && n >= 1 && k <= n ? { k, n } : undefined;
+}
+
+export const inShard = (t: { hash: number }, shard: Shard | undefined) => !shard || t.hash % shard.n === shard.k - 1;
+
+const ms = (v: unknown, fallback: number): number | undefined => {
+  if (v === undefined || v === null || v === '') return fallback;
+  if (typeof v === 'number') return v;
+  return typeof v === 'string' ? (/^\d+$/.test(v.trim()) ? Number(v) : parseDuration(v)) : undefined;
+};
+
+/** A checked target, or what is wrong with it. */
+export function checkTarget(raw: RawTarget, defaults: TargetDefaults): ProbeTarget | string {
+  const url = typeof raw.url === 'string' ? raw.url.trim() : '';
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return `url: ${JSON.stringify(url)} is not an http:// or https:// URL`;
+  } catch {
+    return `url: ${JSON.stringify(url)} is not a URL`;
+  }
+  const id = raw.id === undefined || raw.id === null || raw.id === '' ? url : String(raw.id);
+  const intervalMs = ms(raw.interval, defaults.intervalMs);
+  if (intervalMs === undefined || !(intervalMs >= MIN_INTERVAL_MS)) return `${id}: interval: got ${JSON.stringify(raw.interval)}; expected at least 1s (e.g. 10s)`;
+  const timeoutMs = ms(raw.timeout, Math.min(defaults.timeoutMs, Math.floor(intervalMs * 0.8)));
+  if (timeoutMs === undefined || timeoutMs <= 0 || timeoutMs >= intervalMs) return `${id}: timeout: got ${JSON.stringify(raw.timeout)}; expected a duration shorter than the interval (${intervalMs} ms)`;
+  let expectStatus = defaults.expectStatus;
+  if (raw.expect_status !== undefined && raw.expect_status !== null && raw.expect_status !== '') {
+    const list = Array.isArray(raw.expect_status) ? raw.expect_status : String(raw.expect_status).split(/[|,\s]+/);
+    expectStatus = list.map(Number);
+    if (expectStatus.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) return `${id}: expect_status: got ${JSON.stringify(raw.expect_status)}; expected HTTP status codes such as 200 or 200|301`;
+  }
+  let match: RegExp | undefined;
+  if (raw.match !== undefined && raw.match !== null && raw.match !== '') {
+    try {
+      match = new RegExp(String(raw.match));
+    } catch (err) {
+      return `${id}: match: ${(err as Error).message}`;
+    }
+  }
+  let headers: Record<string, string> | undefined;
+  if (raw.headers !== undefined && raw.headers !== null && raw.headers !== '') {
+    const h = typeof raw.headers === 'string' ? safeJson(raw.headers) : raw.headers;
+    if (!h || typeof h !== 'object' || Array.isArray(h) || Object.values(h).some((v) => typeof v !== 'string')) return `${id}: headers: expected a mapping of header names to strings (in CSV: a JSON object)`;
+    headers = h as Record<string, string>;
+  }
+  return { id, url, intervalMs, timeoutMs, expectStatus, match, headers, maxBodyBytes: defaults.maxBodyBytes, hash: targetHash(id) };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Checks every row; duplicates of an id are problems too (the first one stays). */
+export function checkTargets(rows: RawTarget[], defaults: TargetDefaults, where: (i: number) => string): { targets: ProbeTarget[]; problems: string[] } {
+  const targets: ProbeTarget[] = [];
+  const problems: string[] = [];
+  const ids = new Set<string>();
+  rows.forEach((row, i) => {
+    const t = checkTarget(row, defaults);
+    if (typeof t === 'string') problems.push(`${where(i)}: ${t}`);
+    else if (ids.has(t.id)) problems.push(`${where(i)}: ${t.id}: the id is used by another target; give each target its own id`);
+    else {
+      ids.add(t.id);
+      targets.push(t);
+    }
+  });
+  return { targets, problems };
+}
+
+/** RFC 4180 CSV with a header row (`id,url,interval,timeout,expect_status,match,headers`; only url is required). */
+export function parseCsv(text: string): RawTarget[] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') field += text[++i];
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(field);
+      if (row.some((f) => f !== '')) rows.push(row);
+      row = [];
+      field = '';
+    } else field += c;
+  }
+  row.push(field);
+  if (row.some((f) => f !== '')) rows.push(row);
+  const [header = [], ...body] = rows;
+  const keys = header.map((h) => h.trim().toLowerCase());
+  return body.map((cells) => Object.fromEntries(keys.map((k, i) => [k, cells[i]?.trim() ?? ''])) as RawTarget);
+}

@@ -1,0 +1,150 @@
+/**
+ * `probe` kind: URL health probes at scale. Each target (from the YAML file, a
+ * CSV file or a PostgreSQL table) is probed on its own interval with a stable
+ * random offset, by one scheduler for all of them (probe-scheduler.ts); each
+ * probe is one record, nsr's own document:
+ *
+ *   {"timestamp":…,"target":"web1","url":…,"scheduled_at":…,"lateness_ms":2,"status":200,
+ *    "latency_ms":{"connect":0.4,"first_byte":12.1,"total":12.5},"bytes":512,"match":true,"error":null}
+ *
+ * `error` is null, `unexpected_status`, `timeout`, `connection_refused`,
+ * `connection_reset`, `dns_error`, `tls_error`, `unreachable` or `fetch_error`.
+ * With `nsr run --shard k/N`, this process probes only its share of the targets.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ConfigError } from '../config/errors.js';
+import { commonStreamFields, duration } from '../config/schema-types.js';
+import type { SourceKind } from './kind.js';
+import { probeAgents, runProbe } from './probe-client.js';
+import { ProbeScheduler, type DueProbe } from './probe-scheduler.js';
+import { checkTargets, inShard, parseCsv, type ProbeTarget, type RawTarget, type TargetDefaults } from './probe-targets.js';
+import { readTargetsTable } from '../sinks/postgres-targets.js';
+import type { Source } from './source.js';
+
+const statusList = z.union([z.int().min(100).max(599), z.array(z.int().min(100).max(599)).min(1)]);
+
+const targetSchema = z.strictObject({
+  id: z.string().min(1).optional().meta({ description: 'stable id (default: the URL); it decides the schedule offset and the shard' }),
+  url: z.string().min(1),
+  interval: duration('the probe interval (at least 1s)').optional(),
+  timeout: duration('the probe timeout').optional(),
+  expect_status: statusList.optional(),
+  match: z.string().optional().meta({ description: 'regular expression the body must match' }),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+
+const schema = z.strictObject({
+  kind: z.literal('probe'),
+  targets: z.array(targetSchema).optional().meta({ description: 'targets in this file' }),
+  targets_file: z.string().min(1).optional().meta({ description: 'a CSV file of targets: id,url,interval,timeout,expect_status,match,headers (header row; only url required)' }),
+  targets_table: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, { error: 'expected a table name such as probe_targets or nsr.probe_targets' })
+    .optional()
+    .meta({ description: 'a PostgreSQL table of targets (postgres: at the top level; `nsr db init` creates probe_targets)' }),
+  refresh: duration('how often targets_file or targets_table is read again').default(60_000),
+  expect_status: statusList.default(200).meta({ description: 'the status a target must answer unless it says otherwise' }),
+  concurrency: z.int().min(1).max(100_000).default(2000).meta({ description: 'probes in flight at once' }),
+  tls_verify: z.boolean().default(true),
+  ...commonStreamFields,
+});
+
+export const probeKind: SourceKind<typeof schema> = {
+  kind: 'probe',
+  schema,
+  check(name, cfg) {
+    const sources = [cfg.targets, cfg.targets_file, cfg.targets_table].filter((x) => x !== undefined).length;
+    return sources === 1 ? [] : [`streams.${name}: set one of targets, targets_file or targets_table (${sources === 0 ? 'none is set' : 'more than one is set'})`];
+  },
+  build(name, cfg, { timing, shard, postgres }): Source {
+    const defaults: TargetDefaults = {
+      intervalMs: timing.intervalMs,
+      timeoutMs: timing.timeoutMs,
+      expectStatus: Array.isArray(cfg.expect_status) ? cfg.expect_status : [cfg.expect_status],
+      maxBodyBytes: cfg.max_body_size ?? 1024 * 1024,
+    };
+    if (cfg.targets) {
+      const { problems } = checkTargets(cfg.targets as RawTarget[], defaults, (i) => `streams.${name}.targets.${i}`);
+      if (problems.length) throw new ConfigError(problems.length === 1 ? problems[0] : `${problems.length} problems:\n  ${problems.join('\n  ')}`);
+    }
+    if (cfg.targets_table && !postgres) throw new ConfigError(`streams.${name}.targets_table: no database: add a postgres: section (url, password) at the top level`);
+    const agents = probeAgents(Infinity, cfg.tls_verify);
+    const from = cfg.targets_file ? `file ${cfg.targets_file}` : cfg.targets_table ? `table ${cfg.targets_table}` : 'the configuration';
+
+    /** The targets as they are now, checked, this shard's only. */
+    async function load(): Promise<{ targets: ProbeTarget[]; problems: string[] }> {
+      let rows: RawTarget[];
+      let where = (i: number) => `streams.${name}.targets.${i}`;
+      if (cfg.targets) rows = cfg.targets as RawTarget[];
+      else if (cfg.targets_file) {
+        rows = parseCsv(await readFile(cfg.targets_file, 'utf8'));
+        where = (i) => `${cfg.targets_file}:${i + 2}`;
+      } else {
+        rows = await readTargetsTable(postgres!, cfg.targets_table!);
+        where = (i) => `${cfg.targets_table} row ${i + 1}`;
+      }
+      const { targets, problems } = checkTargets(rows, defaults, where);
+      return { targets: targets.filter((t) => inShard(t, shard)), problems };
+    }
+
+    return {
+      name,
+      kind: 'probe',
+      timing,
+      shape: { mode: 'merge' },
+      target: `${from}${shard ? `, shard ${shard.k}/${shard.n}` : ''}`,
+      async run({ stop, abort, room }, emit, note) {
+        const skipped = new Map<string, number>();
+        let skippedTargets: string[] = [];
+        const scheduler = new ProbeScheduler({
+          concurrency: cfg.concurrency,
+          room,
+          skipped: (p: DueProbe, reason) => {
+            skipped.set(reason, (skipped.get(reason) ?? 0) + 1);
+            if (skippedTargets.length < 10) skippedTargets.push(p.target.id);
+          },
+          run: async ({ target, scheduledAt }) => {
+            const startedAt = Date.now();
+            const r = await runProbe(target, agents, abort);
+            emit({ scheduledAt, body: Buffer.from(JSON.stringify({ target: target.id, url: target.url, scheduled_at: scheduledAt, lateness_ms: startedAt - scheduledAt, status: r.status, latency_ms: { connect: r.connect, first_byte: r.first_byte, total: r.total }, bytes: r.bytes, match: r.match, error: r.error, message: r.message })) });
+          },
+        });
+        // Skipped turns are one event every 10 s at most, not one per probe.
+        const reportSkipped = () => {
+          if (!skipped.size) return;
+          note('probes_skipped', { ...Object.fromEntries(skipped), targets: skippedTargets }, 'warn', 'probe turns skipped (overlap: still running; queue_full: records not written fast enough; late: the process stalled)');
+          skipped.clear();
+          skippedTargets = [];
+        };
+        const report = setInterval(reportSkipped, 10_000);
+        let lastProblems = '';
+        const refresh = async () => {
+          try {
+            const { targets, problems } = await load();
+            scheduler.setTargets(targets);
+            if (problems.join() !== lastProblems) {
+              lastProblems = problems.join();
+              if (problems.length) note('targets_rejected', { count: problems.length, problems: problems.slice(0, 20) }, 'warn', `${problems.length} targets left out: ${problems[0]}`);
+            }
+            note('targets_loaded', { targets: targets.length, from }, 'debug');
+          } catch (err) {
+            note('targets_load_failed', { from, message: (err as Error).message }, 'error', `cannot read the targets from ${from}; the previous ones stay`);
+          }
+        };
+        await refresh();
+        const reload = cfg.targets ? undefined : setInterval(refresh, cfg.refresh);
+        await new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })));
+        clearInterval(reload);
+        scheduler.stop();
+        await scheduler.idle();
+        clearInterval(report);
+        reportSkipped();
+      },
+      close: () => {
+        agents.http.destroy();
+        agents.https.destroy();
+      },
+    };
+  },
+};
