@@ -72,3 +72,29 @@ export async function simulatorWithConfig(t: { teardown(fn: () => unknown): void
   writeFileSync(path.join(dir, 'r.yaml'), yaml(url));
   return { sim, url };
 }
+
+/**
+ * A PostgreSQL schema of its own on the machine's server (database `test`),
+ * dropped at teardown; tests point nsr at it through the URL's search_path.
+ * Without a server: a visible skip on a developer's machine, a failure in CI.
+ */
+export async function pgSchema(t: Tap.Test): Promise<{ url: string; query: (sql: string, params?: unknown[]) => Promise<any[]> } | undefined> {
+  const { default: pg } = await import('pg');
+  const base = process.env.NSR_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const admin = new pg.Client({ connectionString: base });
+  try {
+    await admin.connect();
+  } catch (err) {
+    if (process.env.CI) throw new Error(`PostgreSQL is needed at ${base} and does not answer (${(err as Error).message}); start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`);
+    t.skip(`no PostgreSQL at ${base} (${(err as Error).message})`);
+    return undefined;
+  }
+  const schema = `nsr_t_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.query(`SET search_path = ${schema}`);
+  t.teardown(async () => {
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => {});
+    await admin.end();
+  });
+  return { url: `${base}?options=-c%20search_path%3D${schema}`, query: async (sql, params) => (await admin.query(sql, params as unknown[])).rows };
+}

@@ -48,6 +48,7 @@ CREATE TABLE probe_results (
   total_ms real,
   bytes bigint,
   match boolean,
+  matched text,
   error text,
   message text,
   lateness_ms integer,

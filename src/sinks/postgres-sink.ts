@@ -181,17 +181,17 @@ export class PostgresSink {
   }
 
   private async insertProbes(stream: string, batch: Pending[]): Promise<void> {
-    const cols: unknown[][] = Array.from({ length: 13 }, () => []);
+    const cols: unknown[][] = Array.from({ length: 14 }, () => []);
     for (const p of batch) {
       const r = JSON.parse(lineText(p.line));
-      const values = [r.target, r.scheduled_at, r.timestamp ?? recordTimestamp(p.line), r.url, r.status, r.latency_ms?.connect, r.latency_ms?.first_byte, r.latency_ms?.total, r.bytes, r.match, r.error, r.message, r.lateness_ms];
+      const values = [r.target, r.scheduled_at, r.timestamp ?? recordTimestamp(p.line), r.url, r.status, r.latency_ms?.connect, r.latency_ms?.first_byte, r.latency_ms?.total, r.bytes, r.match, r.matched, r.error, r.message, r.lateness_ms];
       values.forEach((v, i) => cols[i].push(v ?? null));
     }
     await this.pool.query(
-      `INSERT INTO probe_results (stream, target_id, scheduled_at, ts, url, status, connect_ms, first_byte_ms, total_ms, bytes, match, error, message, lateness_ms)
-       SELECT $1, u.target, to_timestamp(u.sched / 1000.0), to_timestamp(u.ts / 1000.0), u.url, u.status, u.connect, u.first_byte, u.total, u.bytes, u.match, u.error, u.message, u.lateness
-       FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::int[], $7::real[], $8::real[], $9::real[], $10::bigint[], $11::bool[], $12::text[], $13::text[], $14::int[])
-         AS u(target, sched, ts, url, status, connect, first_byte, total, bytes, match, error, message, lateness)
+      `INSERT INTO probe_results (stream, target_id, scheduled_at, ts, url, status, connect_ms, first_byte_ms, total_ms, bytes, match, matched, error, message, lateness_ms)
+       SELECT $1, u.target, to_timestamp(u.sched / 1000.0), to_timestamp(u.ts / 1000.0), u.url, u.status, u.connect, u.first_byte, u.total, u.bytes, u.match, u.matched, u.error, u.message, u.lateness
+       FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::int[], $7::real[], $8::real[], $9::real[], $10::bigint[], $11::bool[], $12::text[], $13::text[], $14::text[], $15::int[])
+         AS u(target, sched, ts, url, status, connect, first_byte, total, bytes, match, matched, error, message, lateness)
        ON CONFLICT (stream, target_id, scheduled_at) DO NOTHING`,
       [stream, ...cols],
     );

@@ -27,6 +27,8 @@ export interface ProbeResult {
   bytes: number;
   /** The regular expression's verdict; null when there is none or no body was read. */
   match: boolean | null;
+  /** What it matched (its first 200 characters): page text, so it may hold anything, quotes and SQL included. */
+  matched?: string;
   /** Error class, null for a probe that got the expected status. */
   error: string | null;
   message?: string;
@@ -95,9 +97,9 @@ export function runProbe(spec: ProbeSpec, agents: ProbeAgents, signal: AbortSign
         }
       });
       res.once('end', () => {
-        const match = spec.match ? spec.match.test(Buffer.concat(kept).subarray(0, spec.maxBodyBytes).toString('utf8')) : null;
+        const found = spec.match ? spec.match.exec(Buffer.concat(kept).subarray(0, spec.maxBodyBytes).toString('utf8')) : null;
         const expected = status !== null && spec.expectStatus.includes(status);
-        finish({ match, error: expected ? null : 'unexpected_status', message: expected ? undefined : `HTTP ${status}, expected ${spec.expectStatus.join(' or ')}` });
+        finish({ match: spec.match ? found !== null : null, matched: found?.[0].slice(0, 200), error: expected ? null : 'unexpected_status', message: expected ? undefined : `HTTP ${status}, expected ${spec.expectStatus.join(' or ')}` });
       });
       res.once('error', (err) => finish({ match: null, ...classify(err, timedOut, signal) }));
       // Closed before its end (a reset mid-body, the timeout): 'end' never comes.

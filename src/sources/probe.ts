@@ -5,7 +5,7 @@
  * probe is one record, nsr's own document:
  *
  *   {"timestamp":…,"target":"web1","url":…,"scheduled_at":…,"lateness_ms":2,"status":200,
- *    "latency_ms":{"connect":0.4,"first_byte":12.1,"total":12.5},"bytes":512,"match":true,"error":null}
+ *    "latency_ms":{"connect":0.4,"first_byte":12.1,"total":12.5},"bytes":512,"match":true,"matched":"…","error":null}
  *
  * `error` is null, `unexpected_status`, `timeout`, `connection_refused`,
  * `connection_reset`, `dns_error`, `tls_error`, `unreachable` or `fetch_error`.
@@ -107,7 +107,7 @@ export const probeKind: SourceKind<typeof schema> = {
           run: async ({ target, scheduledAt }) => {
             const startedAt = Date.now();
             const r = await runProbe(target, agents, abort);
-            emit({ scheduledAt, body: Buffer.from(JSON.stringify({ target: target.id, url: target.url, scheduled_at: scheduledAt, lateness_ms: startedAt - scheduledAt, status: r.status, latency_ms: { connect: r.connect, first_byte: r.first_byte, total: r.total }, bytes: r.bytes, match: r.match, error: r.error, message: r.message })) });
+            emit({ scheduledAt, body: Buffer.from(JSON.stringify({ target: target.id, url: target.url, scheduled_at: scheduledAt, lateness_ms: startedAt - scheduledAt, status: r.status, latency_ms: { connect: r.connect, first_byte: r.first_byte, total: r.total }, bytes: r.bytes, match: r.match, matched: r.matched, error: r.error, message: r.message })) });
           },
         });
         // Skipped turns are one event every 10 s at most, not one per probe.
