@@ -104,9 +104,11 @@ export class PostgresSink {
     if (!s) return;
     if (s.buffer.length >= this.settings.buffer) {
       // Memory stays bounded: these records are in the window files and are read back from there.
+      const first = s.readBackFrom === undefined;
       s.readBackFrom = Math.min(s.readBackFrom ?? Infinity, s.buffer[0].ts);
       s.spilled += s.buffer.length;
-      this.note('sink_spilled', { sink: 'postgres', stream: name, records: s.buffer.length, read_back_from: s.readBackFrom }, 'warn', `${name}: the database is away and ${s.buffer.length} records are waiting; they will be read back from the window files`);
+      // Reported once until the read-back, not at every refill of the buffer.
+      if (first) this.note('sink_spilled', { sink: 'postgres', stream: name, records: s.buffer.length, read_back_from: s.readBackFrom }, 'warn', `${name}: the database is away and ${s.buffer.length} records are waiting; they will be read back from the window files`);
       s.buffer = [];
     }
     s.buffer.push({ ts, line });
