@@ -37,8 +37,9 @@ async function check(configFile: string | undefined): Promise<number> {
       const signal = new AbortController().signal;
       const took = () => `in ${(performance.now() - started).toFixed(0)} ms (timeout ${s.timing.timeoutMs} ms, every ${s.timing.intervalMs} ms)`;
       try {
-        if (source.cycle) {
-          const report = await source.cycle(signal, deadline, () => {});
+        const onePass = source.cycle ? (sig: AbortSignal, dl: number) => source.cycle!(sig, dl, () => {}) : source.sample?.bind(source);
+        if (onePass) {
+          const report = await onePass(signal, deadline);
           failures += report.failures.length;
           const failed = report.failures.map((f) => `\n      ${f.item}: ${f.reason}: ${f.message}`).join('');
           return `${report.failures.length ? 'FAIL' : 'ok  '}  ${s.name}: ${source.target}: ${report.items - report.failures.length} of ${report.items} answered ${took()}${failed}`;

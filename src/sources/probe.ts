@@ -12,6 +12,7 @@
  * With `nsr run --shard k/N`, this process probes only its share of the targets.
  */
 import { readFile } from 'node:fs/promises';
+import PQueue from 'p-queue';
 import { z } from 'zod';
 import { ConfigError } from '../config/errors.js';
 import { commonStreamFields, duration } from '../config/schema-types.js';
@@ -20,7 +21,7 @@ import { probeAgents, runProbe } from './probe-client.js';
 import { ProbeScheduler, type DueProbe } from './probe-scheduler.js';
 import { checkTargets, inShard, parseCsv, type ProbeTarget, type RawTarget, type TargetDefaults } from './probe-targets.js';
 import { readTargetsTable } from '../sinks/postgres-targets.js';
-import type { Source } from './source.js';
+import type { CycleFailure, Source } from './source.js';
 
 const statusList = z.union([z.int().min(100).max(599), z.array(z.int().min(100).max(599)).min(1)]);
 
@@ -140,6 +141,20 @@ export const probeKind: SourceKind<typeof schema> = {
         await scheduler.idle();
         clearInterval(report);
         reportSkipped();
+      },
+      async sample(signal) {
+        const { targets, problems } = await load();
+        const failures: CycleFailure[] = problems.map((message) => ({ item: from, reason: 'target_rejected', message }));
+        const queue = new PQueue({ concurrency: cfg.concurrency });
+        await Promise.all(
+          targets.map((t) =>
+            queue.add(async () => {
+              const r = await runProbe(t, agents, signal);
+              if (r.error || r.match === false) failures.push({ item: t.id, reason: r.error ?? 'no_match', message: r.message ?? `the body does not match ${t.match}` });
+            }),
+          ),
+        );
+        return { items: targets.length, records: targets.length, failures };
       },
       close: () => {
         agents.http.destroy();

@@ -88,6 +88,8 @@ export interface Source {
    * targets on their own intervals) runs from start to stop, emitting records.
    */
   run?(control: RunControl, emit: EmitRecord, note: NoteEvent): Promise<void>;
+  /** For `nsr check`, a source that runs on its own: one pass over its items (each target probed once). */
+  sample?(signal: AbortSignal, deadline: number): Promise<CycleReport>;
   /** Streams this source writes besides its own (a joined view), each with its record shape. */
   readonly outputs?: readonly { name: string; shape: RecordShape }[];
   /** Fetch as soon as the stream starts as well, not first at the next grid point (long intervals). */
