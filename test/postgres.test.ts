@@ -79,3 +79,32 @@ t.test('a stream with postgres: true needs a postgres: section', async (t) => {
   t.match(pw.output(), /postgres\.url: the URL carries a password; move it to password: \$\{PGPASSWORD\}/);
   t.notMatch(pw.output(), /hunter2/);
 });
+
+t.test('targets from the probe_targets table: bad rows reported, rows added later picked up at the next refresh', async (t) => {
+  const db = await pgSchema(t);
+  if (!db) return;
+  const dir = tempDir(t);
+  const sim = new ProbeSimulator();
+  const { url } = await sim.start();
+  t.teardown(() => sim.stop());
+  writeFileSync(path.join(dir, 'r.yaml'), `output: {dir: out}\npostgres: {url: "${db.url}"}\nstreams:\n  probes: {kind: probe, targets_table: probe_targets, refresh: 1s}\n`);
+  const init = startNsr(dir, ['db', 'init', '-c', 'r.yaml']);
+  t.equal((await init.exit).code, 0, init.output());
+  await db.query(`INSERT INTO probe_targets (id, url, interval_ms, expect_status, match) VALUES ($1, $2, 1000, '{200}', 'ok'), ($3, $4, 2000, NULL, NULL), ('off', $2, 1000, NULL, NULL), ('broken', 'not a url', 1000, NULL, NULL)`, ['a', `${url}/p/a`, 'b', `${url}/p/b?status=503`]);
+  await db.query("UPDATE probe_targets SET enabled = false WHERE id = 'off'");
+  const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
+  await new Promise((r) => setTimeout(r, 2500));
+  await db.query('INSERT INTO probe_targets (id, url, interval_ms) VALUES ($1, $2, 1000)', ['later', `${url}/p/later`]);
+  await new Promise((r) => setTimeout(r, 3000));
+  process.kill(nsr.pid, 'SIGTERM');
+  t.equal((await nsr.exit).code, 0, nsr.output().slice(-1500));
+  const recs = (await records(dir, 'probes')).map((l) => JSON.parse(l));
+  const ids = new Set(recs.map((r) => r.target));
+  t.same([...ids].sort(), ['a', 'b', 'later'], 'enabled, valid rows are probed; a row added later joins');
+  t.match(recs.find((r) => r.target === 'a'), { match: true, status: 200 });
+  t.match(recs.find((r) => r.target === 'b'), { status: 503, error: 'unexpected_status' });
+  const b = recs.filter((r) => r.target === 'b');
+  t.ok(b.every((r, i) => i === 0 || r.scheduled_at - b[i - 1].scheduled_at === 2000), 'interval_ms from the table');
+  const events = (await readArchives(path.join(dir, 'out'), 'events')).flatMap((w) => w.lines.map((l) => JSON.parse(l)));
+  t.match(events.find((e) => e.event === 'targets_rejected'), { problems: [/probe_targets row \d+: url: "not a url" is not a URL/] });
+});

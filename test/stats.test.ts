@@ -73,7 +73,8 @@ t.test('a real recording: missed ticks with their reason, a stop and a start, HT
     (url) => `output: {dir: out, window: 5s}\nlog: {level: warn}\nshutdown: {grace: 1s}\nstreams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow, interval: 1s}\n  graphinfo: {kind: ndtwin, kernel: "${url}", data: graph, interval: 1s}\n`,
   );
   const first = startNsr(dir, ['run', '-c', 'r.yaml', '--for', '8s']);
-  await sleep(2500);
+  // The faults must come after the first graph record (a slow start under load would put them before it: no gap).
+  while ((sim.served()['/ndt/get_graph_data'] ?? []).length < 2) await sleep(100);
   sim.setFaults({ rate: 1, kinds: ['http_500'], paths: ['/ndt/get_graph_data'] });
   await sleep(3000);
   sim.setFaults(null);

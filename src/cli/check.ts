@@ -4,6 +4,7 @@
  * stream expects. Exit 0 when every stream answered well, 1 otherwise, 2 for a
  * configuration error.
  */
+import { setMaxListeners } from 'node:events';
 import type { Command } from 'commander';
 import type { Source } from '../sources/source.js';
 import { configOption, EXIT_OK, EXIT_RUNTIME, fail, resolveConfigFile } from './common.js';
@@ -35,6 +36,7 @@ async function check(configFile: string | undefined): Promise<number> {
       const started = performance.now();
       const deadline = Date.now() + s.timing.intervalMs;
       const signal = new AbortController().signal;
+      setMaxListeners(0, signal); // every probe of a probe stream listens on it
       const took = () => `in ${(performance.now() - started).toFixed(0)} ms (timeout ${s.timing.timeoutMs} ms, every ${s.timing.intervalMs} ms)`;
       try {
         const onePass = source.cycle ? (sig: AbortSignal, dl: number) => source.cycle!(sig, dl, () => {}) : source.sample?.bind(source);
