@@ -7,15 +7,22 @@ import path from 'node:path';
 import { ProbeSimulator } from '../src/simulate/probe-simulator.js';
 import { pgSchema, readArchives, startNsr, tempDir } from './helpers.js';
 
-const records = async (dir: string, stream: string) => (await readArchives(path.join(dir, 'out'), stream)).flatMap((w) => w.lines);
-
-t.test('db init, then probes and a uint64 record written in batches, exactly the archived records', async (t) => {
+/** A schema of the test's own, a working directory and the probe simulator; undefined when the test is skipped. */
+async function withDatabase(t: Tap.Test) {
   const db = await pgSchema(t);
-  if (!db) return;
-  const dir = tempDir(t);
+  if (!db) return undefined;
   const sim = new ProbeSimulator();
   const { url } = await sim.start();
   t.teardown(() => sim.stop());
+  return { db, dir: tempDir(t), url };
+}
+
+const records = async (dir: string, stream: string) => (await readArchives(path.join(dir, 'out'), stream)).flatMap((w) => w.lines);
+
+t.test('db init, then probes and a uint64 record written in batches, exactly the archived records', async (t) => {
+  const setup = await withDatabase(t);
+  if (!setup) return;
+  const { db, dir, url } = setup;
   const evil = `it's "quoted"; DROP TABLE probe_results;-- \\ $1 '); DELETE FROM nsr_records; --`;
   const targets = Array.from({ length: 20 }, (_, i) => `      - {id: "t${i}", url: "${url}/p/t${i}"}`).join('\n');
   writeFileSync(
@@ -81,12 +88,9 @@ t.test('a stream with postgres: true needs a postgres: section', async (t) => {
 });
 
 t.test('targets from the probe_targets table: bad rows reported, rows added later picked up at the next refresh', async (t) => {
-  const db = await pgSchema(t);
-  if (!db) return;
-  const dir = tempDir(t);
-  const sim = new ProbeSimulator();
-  const { url } = await sim.start();
-  t.teardown(() => sim.stop());
+  const setup = await withDatabase(t);
+  if (!setup) return;
+  const { db, dir, url } = setup;
   writeFileSync(path.join(dir, 'r.yaml'), `output: {dir: out}\npostgres: {url: "${db.url}"}\nstreams:\n  probes: {kind: probe, targets_table: probe_targets, refresh: 1s}\n`);
   const init = startNsr(dir, ['db', 'init', '-c', 'r.yaml']);
   t.equal((await init.exit).code, 0, init.output());
