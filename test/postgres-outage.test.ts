@@ -1,7 +1,7 @@
 // The database goes away under load (stopped, then started again), and the
-// recorder is killed while it is away: every probe archived is in the database
-// once, whether it waited in memory, spilled to the window files and was read
-// back, or was left by a killed process for the next start.
+// recorder is stopped and killed while it is away: every probe archived is in
+// the database once, whether it waited in memory, spilled to the window files
+// and was read back, or was left by a stopped or killed process for the next start.
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -32,7 +32,18 @@ t.test('PostgreSQL stopped and started under load, then a SIGKILL while it is aw
   process.kill(nsr.pid, 'SIGTERM');
   t.equal((await nsr.exit).code, 0, nsr.output().slice(-2000));
 
-  // Second run: the database goes away and the recorder is killed outright.
+  // Second run: the database goes away and the recorder is stopped: it does not wait for the database.
+  const stopped = startNsr(dir, ['run', '-c', 'r.yaml']);
+  await sleep(1500);
+  cluster.stop();
+  await sleep(1500);
+  const stopAt = Date.now();
+  process.kill(stopped.pid, 'SIGTERM');
+  t.equal((await stopped.exit).code, 0, 'a clean stop with the database away');
+  t.ok(Date.now() - stopAt < 10_000, `without waiting for the database (${Date.now() - stopAt} ms)`);
+  cluster.start();
+
+  // Third run: the database goes away and the recorder is killed outright.
   const killed = startNsr(dir, ['run', '-c', 'r.yaml']);
   await sleep(1500);
   cluster.stop();
@@ -40,7 +51,7 @@ t.test('PostgreSQL stopped and started under load, then a SIGKILL while it is aw
   process.kill(killed.pid, 'SIGKILL');
   await killed.exit;
   cluster.start();
-  // Third run: reads back what the killed one left, and records on.
+  // Fourth run: reads back what the stopped and the killed ones left, and records on.
   const last = startNsr(dir, ['run', '-c', 'r.yaml', '--for', '3s']);
   t.equal((await last.exit).code, 0, last.output().slice(-2000));
 
@@ -51,7 +62,7 @@ t.test('PostgreSQL stopped and started under load, then a SIGKILL while it is aw
   await client.end();
   const inDb = new Set(rows.map((r) => r.k));
   const keys = archived.map((r) => `${r.target}@${r.scheduled_at}`);
-  t.ok(archived.length > 800, `${archived.length} probes archived over three runs`);
+  t.ok(archived.length > 900, `${archived.length} probes archived over four runs`);
   t.equal(new Set(keys).size, keys.length, 'no probe archived twice');
   t.same(keys.filter((k) => !inDb.has(k)), [], 'every archived probe is in the database');
   t.equal(rows.length, keys.length, 'and the database has nothing else (each once)');

@@ -241,18 +241,20 @@ export class PostgresSink {
   }
 
   /**
-   * At stop, after the last records are in their window files: tries to write
-   * what waits until `deadline`; what is still waiting then is read back from
-   * the window files at the next start.
+   * At stop, after the last records are in their window files: writes what
+   * waits, until `deadline` or until the database fails; what is still waiting
+   * then is read back from the window files at the next start.
    */
   async close(deadline: number): Promise<{ unwritten: number }> {
     if (this.closed) return { unwritten: 0 };
     this.closed = true;
     clearInterval(this.timer);
+    this.retryAt = 0; // one more try now, whatever the back-off
     while (Date.now() < deadline) {
       await this.flush();
       const waiting = [...this.streams.values()].some((s) => s.buffer.length || s.readBackFrom !== undefined);
-      if (!waiting) break;
+      // A database that is away does not hold up the stop: the mark brings the rest in at the next start.
+      if (!waiting || this.down) break;
       await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
     }
     this.saveState();
