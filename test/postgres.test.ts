@@ -46,15 +46,15 @@ ${targets}
   );
   const refused = startNsr(dir, ['run', '-c', 'r.yaml']);
   t.equal((await refused.exit).code, 2, 'a database nsr has not initialised is refused');
-  t.match(refused.output(), /schema version none, this nsr needs 1: run `nsr db init -c <config>`/);
+  t.match(refused.output(), /schema version none, this nsr needs 2: run `nsr db init -c <config>`/);
 
   const init = startNsr(dir, ['db', 'init', '-c', 'r.yaml']);
   t.equal((await init.exit).code, 0, init.output());
-  t.match(init.output(), /schema version 1 \(applied 1\)/);
+  t.match(init.output(), /schema version 2 \(applied 1, 2\)/);
   const again = startNsr(dir, ['db', 'init', '-c', 'r.yaml']);
   t.equal((await again.exit).code, 0);
   t.match(again.output(), /already up to date/);
-  t.same((await db.query('SELECT version FROM nsr_schema_version')).map((r) => r.version), [1]);
+  t.same((await db.query('SELECT version FROM nsr_schema_version ORDER BY version')).map((r) => r.version), [1, 2]);
 
   const nsr = startNsr(dir, ['run', '-c', 'r.yaml', '--for', '3500ms']);
   t.equal((await nsr.exit).code, 0, nsr.output().slice(-1500));

@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { resolveSecret } from './secrets.js';
 import { resolvePostgres, type PostgresSettings } from '../sinks/postgres-settings.js';
+import { resolveMysql, type MysqlSettings } from '../sinks/mysql-settings.js';
 import { convertLegacyConfig, isLegacyConfig } from './legacy.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { formatDuration } from './duration.js';
@@ -43,6 +44,7 @@ export interface LoadedConfig {
   control: ControlConfig;
   /** The postgres: section with its password resolved; never logged. */
   postgres?: PostgresSettings;
+  mysql?: MysqlSettings;
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, runtime?: RuntimeStreams): LoadedConfig {
@@ -84,7 +86,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const streams = resolveStreams(config, file);
   const withoutDb = streams.filter((s) => s.options.postgres && !postgres).map((s) => s.name);
   if (withoutDb.length) throw new ConfigError(`${file}: streams.${withoutDb[0]}.postgres: true, but there is no postgres: section; add one (url, password: \${PGPASSWORD})`);
-  return { file, legacy, config, streams, control: resolveControl(config, file), postgres };
+  return { file, legacy, config, streams, control: resolveControl(config, file), postgres, mysql: resolveMysql(config.mysql, file) };
 }
 
 /** Loopback addresses: the only ones the control server may bind without a token. */

@@ -9,4 +9,6 @@ export interface Payload {
   receivedAt: number;
   /** The complete record line, `\n` included, ready to append. */
   line: Buffer;
+  /** Called once the line is in its window file (a source's checkpoint may advance then). */
+  onWritten?: () => void;
 }

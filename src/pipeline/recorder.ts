@@ -146,7 +146,7 @@ export class Recorder {
   /** A data stream's channel: its source, queue and window writer; started at once when the recorder runs. */
   private openChannel(stream: StreamConfig): Channel {
     const lookup = (name: string) => this.channels.get(name)?.source;
-    const build = this.opts.buildSource ?? ((s: StreamConfig) => SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing, source: lookup, shard: this.opts.shard, postgres: this.loaded.postgres }));
+    const build = this.opts.buildSource ?? ((s: StreamConfig) => SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing, source: lookup, shard: this.opts.shard, postgres: this.loaded.postgres, mysql: this.loaded.mysql, outputDir: this.outputDir }));
     const source = build(stream);
     const channel = this.addChannel(stream.name, stream.timing.windowMs);
     channel.source = source;
@@ -195,9 +195,9 @@ export class Recorder {
   }
 
   /** A record on its way to the channel's queue; its timestamp is now (DESIGN 2.1). */
-  private pushRecord(target: Channel, tick: number, scheduledAt: number, body: Buffer): void {
+  private pushRecord(target: Channel, tick: number, scheduledAt: number, body: Buffer, onWritten?: () => void): void {
     const receivedAt = this.clock.now();
-    target.queue.push({ stream: target.name, tick, scheduledAt, receivedAt, line: target.encode!(receivedAt, body) });
+    target.queue.push({ stream: target.name, tick, scheduledAt, receivedAt, line: target.encode!(receivedAt, body), onWritten });
     if (receivedAt < target.stats.lastRecordAt) {
       this.events.emit('clock_backwards', { stream: target.name, previous: target.stats.lastRecordAt, now: receivedAt }, 'warn', 'the wall clock went backwards');
     }
@@ -506,7 +506,7 @@ export class Recorder {
     c.stats.noteLateness(started - scheduledAt);
     c.stats.fetches++;
     // Every record goes to its channel's queue as soon as it is there.
-    const push = (target: Channel, body: Buffer) => this.pushRecord(target, tick, scheduledAt, body);
+    const push = (target: Channel, body: Buffer, onWritten?: () => void) => this.pushRecord(target, tick, scheduledAt, body, onWritten);
     try {
       if (source.cycle) await this.cycle(c, tick, scheduledAt, deadline, push);
       else push(c, await source.fetch!(this.fetchAbort.signal, deadline));
@@ -530,12 +530,12 @@ export class Recorder {
    * `item_failed` event, the cycle a `cycle` event; a cycle that recorded
    * nothing at all is a missed tick (thrown back to fetch()).
    */
-  private async cycle(c: Channel, tick: number, scheduledAt: number, deadline: number, push: (target: Channel, body: Buffer) => void): Promise<void> {
+  private async cycle(c: Channel, tick: number, scheduledAt: number, deadline: number, push: (target: Channel, body: Buffer, onWritten?: () => void) => void): Promise<void> {
     const started = performance.now();
     const report = await c.source!.cycle!(this.fetchAbort.signal, deadline, (record) => {
       const target = record.output === undefined ? c : c.outputs?.get(record.output);
       if (!target) throw new Error(`${c.name}: the source wrote to ${record.output}, which it did not declare`);
-      push(target, record.body);
+      push(target, record.body, record.onWritten);
     });
     for (const f of report.failures) {
       const { item, reason, message, ...detail } = f;
@@ -587,6 +587,7 @@ export class Recorder {
         writeFailing = false;
         c.queue.shift();
         c.stats.records++;
+        item.onWritten?.();
         if (c.toPostgres) this.postgres?.offer(c.name, item.receivedAt, item.line);
         c.stats.bytes += item.line.length;
         this.collectWindows(c);

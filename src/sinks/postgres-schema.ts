@@ -57,6 +57,22 @@ CREATE TABLE probe_results (
 CREATE INDEX probe_results_ts ON probe_results (ts);
 `,
   },
+  {
+    version: 2,
+    what: 'inventory history (active_from / active_until per version of an item)',
+    sql: `
+CREATE TABLE nsr_inventory (
+  id bigserial PRIMARY KEY,
+  stream text NOT NULL,
+  item_key text NOT NULL,
+  active_from timestamptz NOT NULL,
+  active_until timestamptz,
+  digest text,
+  doc jsonb
+);
+CREATE INDEX nsr_inventory_open ON nsr_inventory (stream, item_key) WHERE active_until IS NULL;
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { Source, StreamTiming } from './source.js';
 import type { Shard } from './probe-targets.js';
 import type { PostgresSettings } from '../sinks/postgres-settings.js';
+import type { MysqlSettings } from '../sinks/mysql-settings.js';
 
 export interface BuildContext {
   /** Timing already resolved from the stream's own fields and the config defaults. */
@@ -19,6 +20,9 @@ export interface BuildContext {
   shard?: Shard;
   /** The database settings (`postgres:` at the top level), for sources that read from it. */
   postgres?: PostgresSettings;
+  mysql?: MysqlSettings;
+  /** The output directory: sources keep their checkpoints there, beside the windows they describe. */
+  outputDir?: string;
 }
 
 export interface SourceKind<S extends z.ZodType = z.ZodType> {

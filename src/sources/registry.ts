@@ -5,10 +5,11 @@ import { junosKind } from './junos.js';
 import { ndtwinKind } from './ndtwin.js';
 import { netboxKind } from './netbox.js';
 import { probeKind } from './probe.js';
+import { netbeamKind } from './netbeam.js';
 import type { SourceKind } from './kind.js';
 
-const kinds = [ndtwinKind, httpKind, netboxKind, junosKind, probeKind] as const;
+const kinds = [ndtwinKind, httpKind, netboxKind, junosKind, probeKind, netbeamKind] as const;
 
 export const SOURCE_KINDS: Record<string, SourceKind> = Object.fromEntries(kinds.map((k) => [k.kind, k as unknown as SourceKind]));
 
-export const streamKindSchema = z.discriminatedUnion('kind', [ndtwinKind.schema, httpKind.schema, netboxKind.schema, junosKind.schema, probeKind.schema]);
+export const streamKindSchema = z.discriminatedUnion('kind', [ndtwinKind.schema, httpKind.schema, netboxKind.schema, junosKind.schema, probeKind.schema, netbeamKind.schema]);

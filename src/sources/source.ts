@@ -28,6 +28,8 @@ export interface SourceRecord {
   output?: string;
   /** When the record was due (a probe's turn); the tick's time when absent. */
   scheduledAt?: number;
+  /** Called once the record is in its window file: a checkpoint advances only then. */
+  onWritten?: () => void;
 }
 
 /** What a continuously running source (probes) is told by the recorder. */
