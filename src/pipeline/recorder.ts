@@ -23,7 +23,7 @@ import { EventLog } from './event-log.js';
 import { announceControlUrl, lockOutputDir, prepareOutputDir } from './output-dir.js';
 import { COMPRESS_SECONDS_BUCKETS, DurationHistogram } from './histogram.js';
 import type { ControlServer } from '../control/control-server.js';
-import type { PostgresSink } from '../sinks/postgres-sink.js';
+import type { BufferedSink } from '../sinks/buffered-sink.js';
 import type { Shard } from '../sources/probe-targets.js';
 import type { RecorderView, StreamView } from '../control/view.js';
 import type { Payload } from './payload.js';
@@ -121,7 +121,7 @@ export class Recorder {
   /** How long compressing a window took (seconds), for /metrics. */
   private readonly compressionSeconds = new DurationHistogram(COMPRESS_SECONDS_BUCKETS);
   private control: ControlServer | undefined;
-  private postgres: PostgresSink | undefined;
+  private postgres: BufferedSink | undefined;
 
   constructor(private loaded: LoadedConfig, private readonly opts: RecorderOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -163,7 +163,7 @@ export class Recorder {
     if (this.started) {
       for (const c of [channel, ...channel.outputs.values()]) {
         c.consumer = this.consume(c);
-        if (c.toPostgres) this.postgres?.addStream(c.name, stream.kind === 'probe');
+        if (c.toPostgres) this.postgres?.addStream(c.name, stream.kind);
       }
       this.activate(channel);
     }
@@ -307,21 +307,27 @@ export class Recorder {
     for (const c of this.channels.values()) this.eagerTick(c);
   }
 
+  /** The kind of the stream a channel belongs to (an extra output has its source's). */
+  private kindOf(c: Channel): string {
+    const owner = [...this.channels.values()].find((o) => o === c || o.outputs?.has(c.name));
+    return owner?.source?.kind ?? 'unknown';
+  }
+
   /** The PostgreSQL sink, when a stream asks for it; it reads back what the last run could not write. */
   private async startPostgres(): Promise<void> {
     const settings = this.loaded.postgres;
     const wanted = [...this.channels.values()].filter((c) => c.toPostgres);
     if (!settings || wanted.length === 0) return;
-    const { PostgresSink } = await import('../sinks/postgres-sink.js');
-    const sink = new PostgresSink(settings, this.outputDir, (event, fields, level = 'info', message) => this.events.emit(event, fields, level, message));
+    const { startPostgresSink } = await import('../sinks/postgres-sink.js');
+    let sink: BufferedSink;
     try {
-      await sink.start();
+      sink = await startPostgresSink(settings, this.outputDir, (event, fields, level = 'info', message) => this.events.emit(event, fields, level, message));
     } catch (err) {
       this.releaseLock?.();
       this.releaseLock = undefined;
       throw new ConfigError((err as Error).message);
     }
-    for (const c of wanted) sink.addStream(c.name, this.loaded.streams.some((s) => s.name === c.name && s.kind === 'probe'));
+    for (const c of wanted) sink.addStream(c.name, this.kindOf(c));
     this.postgres = sink;
   }
 
