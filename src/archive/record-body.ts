@@ -77,8 +77,8 @@ export function wrappedKey(line: Buffer): string | undefined {
 
 /** The shape of a stream recorded from a known NDTwin kernel endpoint, by its path; undefined for other APIs. */
 export function shapeForEndpoint(path: string): BodyShape | undefined {
-  const endpoint = ndtwinEndpointByPath(path);
-  return endpoint && { mode: endpoint.shape('').mode };
+  const mode = ndtwinEndpointByPath(path)?.shape('').mode;
+  return mode === 'wrap' || mode === 'merge' ? { mode } : undefined;
 }
 
 

@@ -10,6 +10,7 @@ import { ConfigError } from './errors.js';
 import { resolveSecret } from './secrets.js';
 import { resolvePostgres, type PostgresSettings } from '../sinks/postgres-settings.js';
 import { resolveMysql, type MysqlSettings } from '../sinks/mysql-settings.js';
+import { resolveAmqp, type AmqpSettings } from '../sinks/amqp-settings.js';
 import { convertLegacyConfig, isLegacyConfig } from './legacy.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { formatDuration } from './duration.js';
@@ -25,7 +26,7 @@ export interface StreamConfig {
   kind: string;
   timing: StreamTiming;
   /** The validated kind-specific options, handed to the kind's build function. */
-  options: Record<string, unknown> & { kind: string; enabled: boolean; postgres?: boolean };
+  options: Record<string, unknown> & { kind: string; enabled: boolean; postgres?: boolean; amqp?: boolean | { routing_key?: string } };
 }
 
 export interface ControlConfig {
@@ -45,6 +46,7 @@ export interface LoadedConfig {
   /** The postgres: section with its password resolved; never logged. */
   postgres?: PostgresSettings;
   mysql?: MysqlSettings;
+  amqp?: AmqpSettings;
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, runtime?: RuntimeStreams): LoadedConfig {
@@ -86,7 +88,10 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const streams = resolveStreams(config, file);
   const withoutDb = streams.filter((s) => s.options.postgres && !postgres).map((s) => s.name);
   if (withoutDb.length) throw new ConfigError(`${file}: streams.${withoutDb[0]}.postgres: true, but there is no postgres: section; add one (url, password: \${PGPASSWORD})`);
-  return { file, legacy, config, streams, control: resolveControl(config, file), postgres, mysql: resolveMysql(config.mysql, file) };
+  const amqp = resolveAmqp(config.amqp, file);
+  const withoutBus = streams.filter((s) => (s.options.amqp || s.kind === 'amqp') && !amqp).map((s) => s.name);
+  if (withoutBus.length) throw new ConfigError(`${file}: streams.${withoutBus[0]}: it needs a broker, and there is no amqp: section; add one (url, password: \${AMQP_PASSWORD})`);
+  return { file, legacy, config, streams, control: resolveControl(config, file), postgres, mysql: resolveMysql(config.mysql, file), amqp };
 }
 
 /** Loopback addresses: the only ones the control server may bind without a token. */

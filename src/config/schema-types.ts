@@ -38,6 +38,10 @@ export const commonStreamFields = {
   max_body_size: size('the largest response body accepted').optional(),
   enabled: z.boolean().default(true),
   postgres: z.boolean().default(false).meta({ description: 'also write the records into PostgreSQL (the postgres: section)' }),
+  amqp: z
+    .union([z.boolean(), z.strictObject({ routing_key: z.string().min(1).optional() })])
+    .default(false)
+    .meta({ description: 'also publish the records to RabbitMQ (the amqp: section); routing key: the stream name unless routing_key says otherwise' }),
 };
 
 /** A token or password, normally `${NAME}` from the environment; empty (`${NAME:-}` unset) means none. */

@@ -8,6 +8,7 @@ import { duration, size, streamName } from './schema-types.js';
 import { streamKindSchema } from '../sources/registry.js';
 import { postgresSchema } from '../sinks/postgres-settings.js';
 import { mysqlSchema } from '../sinks/mysql-settings.js';
+import { amqpSchema } from '../sinks/amqp-settings.js';
 
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 
@@ -67,6 +68,7 @@ export const configSchema = z
       })
       .prefault({}),
     postgres: postgresSchema.meta({ description: 'a PostgreSQL database: streams with postgres: true also go there; `nsr db init` creates its tables' }),
+    amqp: amqpSchema.meta({ description: 'a RabbitMQ broker: streams with amqp: set are published to its exchange; amqp streams consume from it' }),
     mysql: mysqlSchema.meta({ description: 'a MariaDB or MySQL database (inventory history: track_changes.table: mysql)' }),
     streams: z.record(streamName, streamKindSchema).meta({ description: 'the streams to record, by name' }),
   });

@@ -6,11 +6,13 @@
 import type { RecordShape } from '../sources/source.js';
 
 const CLOSE_LINE = Buffer.from("}\n");
+const NEWLINE = Buffer.from('\n');
 
 export type RecordEncoder = (timestamp: number, body: Buffer) => Buffer;
 
 /** Builds the encoder once per stream, so the per-record work is one concat. */
 export function recordEncoder(shape: RecordShape): RecordEncoder {
+  if (shape.mode === 'line') return (_timestamp, body) => Buffer.concat([body, NEWLINE]);
   if (shape.mode === 'wrap') {
     const key = JSON.stringify(shape.key);
     // {"timestamp":<ms>,"<key>":<body>}\n

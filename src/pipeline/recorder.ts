@@ -24,6 +24,8 @@ import { announceControlUrl, lockOutputDir, prepareOutputDir } from './output-di
 import { COMPRESS_SECONDS_BUCKETS, DurationHistogram } from './histogram.js';
 import type { ControlServer } from '../control/control-server.js';
 import type { BufferedSink } from '../sinks/buffered-sink.js';
+
+type SinkName = 'postgres' | 'amqp';
 import type { Shard } from '../sources/probe-targets.js';
 import type { RecorderView, StreamView } from '../control/view.js';
 import type { Payload } from './payload.js';
@@ -35,8 +37,8 @@ interface Channel {
   source?: Source; // none for the events stream and for a source's extra outputs
   /** The extra streams this channel's source writes (a joined view), by name. */
   outputs?: Map<string, Channel>;
-  /** Records also go to PostgreSQL (`postgres: true`). */
-  toPostgres?: boolean;
+  /** Where the records also go (`postgres: true`, `amqp: …`), by sink name. */
+  wants?: Set<SinkName>;
   /** Stops a continuously running source (probes). */
   stopRun?: AbortController;
   encode?: RecordEncoder;
@@ -121,7 +123,10 @@ export class Recorder {
   /** How long compressing a window took (seconds), for /metrics. */
   private readonly compressionSeconds = new DurationHistogram(COMPRESS_SECONDS_BUCKETS);
   private control: ControlServer | undefined;
-  private postgres: BufferedSink | undefined;
+  /** The database and bus sinks that some stream asked for. */
+  private readonly sinks = new Map<SinkName, BufferedSink>();
+  /** The routing key of each stream published to the bus. */
+  private readonly routingKeys = new Map<string, string>();
 
   constructor(private loaded: LoadedConfig, private readonly opts: RecorderOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -146,24 +151,25 @@ export class Recorder {
   /** A data stream's channel: its source, queue and window writer; started at once when the recorder runs. */
   private openChannel(stream: StreamConfig): Channel {
     const lookup = (name: string) => this.channels.get(name)?.source;
-    const build = this.opts.buildSource ?? ((s: StreamConfig) => SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing, source: lookup, shard: this.opts.shard, postgres: this.loaded.postgres, mysql: this.loaded.mysql, outputDir: this.outputDir }));
+    const build = this.opts.buildSource ?? ((s: StreamConfig) => SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing, source: lookup, shard: this.opts.shard, postgres: this.loaded.postgres, mysql: this.loaded.mysql, amqp: this.loaded.amqp, outputDir: this.outputDir }));
     const source = build(stream);
     const channel = this.addChannel(stream.name, stream.timing.windowMs);
     channel.source = source;
     channel.encode = recordEncoder(source.shape);
-    channel.toPostgres = Boolean(stream.options.postgres);
+    channel.wants = new Set((['postgres', 'amqp'] as const).filter((sink) => stream.options[sink]));
+    if (stream.options.amqp) this.routingKeys.set(stream.name, (stream.options.amqp as { routing_key?: string }).routing_key ?? stream.name);
     channel.outputs = new Map(
       (source.outputs ?? []).map((out) => {
         const c = this.addChannel(out.name, stream.timing.windowMs);
         c.encode = recordEncoder(out.shape);
-        c.toPostgres = channel.toPostgres;
+        c.wants = channel.wants;
         return [out.name, c];
       }),
     );
     if (this.started) {
       for (const c of [channel, ...channel.outputs.values()]) {
         c.consumer = this.consume(c);
-        if (c.toPostgres) this.postgres?.addStream(c.name, stream.kind);
+        for (const sink of c.wants ?? []) this.sinks.get(sink)?.addStream(c.name, stream.kind);
       }
       this.activate(channel);
     }
@@ -183,9 +189,11 @@ export class Recorder {
     const room = () => c.queue.hasRoom();
     const emit = (record: SourceRecord) => {
       const scheduledAt = record.scheduledAt ?? this.clock.now();
+      const target = record.output === undefined ? c : c.outputs?.get(record.output);
+      if (!target) throw new Error(`${c.name}: the source wrote to ${record.output}, which it did not declare`);
       c.stats.fetches++;
       c.stats.noteLateness(this.clock.now() - scheduledAt);
-      this.pushRecord(c, Math.floor(scheduledAt / source.timing.intervalMs), scheduledAt, record.body);
+      this.pushRecord(target, Math.floor(scheduledAt / source.timing.intervalMs), scheduledAt, record.body, record.onWritten, record.timestamp);
     };
     const note: NoteEvent = (event, fields, level = 'info', message) => this.events.emit(event, { stream: c.name, ...fields }, level, message && `${c.name}: ${message}`);
     c.inFlight = source
@@ -195,8 +203,8 @@ export class Recorder {
   }
 
   /** A record on its way to the channel's queue; its timestamp is now (DESIGN 2.1). */
-  private pushRecord(target: Channel, tick: number, scheduledAt: number, body: Buffer, onWritten?: () => void): void {
-    const receivedAt = this.clock.now();
+  private pushRecord(target: Channel, tick: number, scheduledAt: number, body: Buffer, onWritten?: () => void, timestamp?: number): void {
+    const receivedAt = timestamp ?? this.clock.now();
     target.queue.push({ stream: target.name, tick, scheduledAt, receivedAt, line: target.encode!(receivedAt, body), onWritten });
     if (receivedAt < target.stats.lastRecordAt) {
       this.events.emit('clock_backwards', { stream: target.name, previous: target.stats.lastRecordAt, now: receivedAt }, 'warn', 'the wall clock went backwards');
@@ -276,7 +284,7 @@ export class Recorder {
     // Recovery reads the directory before any window of this run is opened, so
     // it can only ever see what an earlier run left.
     const leftovers = await recoverDirectory(this.outputDir);
-    await this.startPostgres();
+    await this.startSinks();
     if (this.loaded.control.enabled) await this.startControl();
     for (const channel of this.channels.values()) channel.consumer = this.consume(channel);
     const { config, streams, file, legacy } = this.loaded;
@@ -313,22 +321,29 @@ export class Recorder {
     return owner?.source?.kind ?? 'unknown';
   }
 
-  /** The PostgreSQL sink, when a stream asks for it; it reads back what the last run could not write. */
-  private async startPostgres(): Promise<void> {
-    const settings = this.loaded.postgres;
-    const wanted = [...this.channels.values()].filter((c) => c.toPostgres);
-    if (!settings || wanted.length === 0) return;
-    const { startPostgresSink } = await import('../sinks/postgres-sink.js');
-    let sink: BufferedSink;
-    try {
-      sink = await startPostgresSink(settings, this.outputDir, (event, fields, level = 'info', message) => this.events.emit(event, fields, level, message));
-    } catch (err) {
-      this.releaseLock?.();
-      this.releaseLock = undefined;
-      throw new ConfigError((err as Error).message);
+  /** The sinks some stream asks for; each reads back what the last run could not write. */
+  private async startSinks(): Promise<void> {
+    const note: NoteEvent = (event, fields, level = 'info', message) => this.events.emit(event, fields, level, message);
+    for (const name of ['postgres', 'amqp'] as const) {
+      const wanted = [...this.channels.values()].filter((c) => c.wants?.has(name));
+      if (wanted.length === 0) continue;
+      let sink: BufferedSink;
+      try {
+        if (name === 'postgres') {
+          const { startPostgresSink } = await import('../sinks/postgres-sink.js');
+          sink = await startPostgresSink(this.loaded.postgres!, this.outputDir, note);
+        } else {
+          const { startAmqpSink } = await import('../sinks/amqp-sink.js');
+          sink = startAmqpSink(this.loaded.amqp!, this.routingKeys, this.outputDir, note);
+        }
+      } catch (err) {
+        this.releaseLock?.();
+        this.releaseLock = undefined;
+        throw new ConfigError((err as Error).message);
+      }
+      for (const c of wanted) sink.addStream(c.name, this.kindOf(c));
+      this.sinks.set(name, sink);
     }
-    for (const c of wanted) sink.addStream(c.name, this.kindOf(c));
-    this.postgres = sink;
   }
 
   /**
@@ -594,7 +609,7 @@ export class Recorder {
         c.queue.shift();
         c.stats.records++;
         item.onWritten?.();
-        if (c.toPostgres) this.postgres?.offer(c.name, item.receivedAt, item.line);
+        for (const sink of c.wants ?? []) this.sinks.get(sink)?.offer(c.name, item.receivedAt, item.line, item.tick);
         c.stats.bytes += item.line.length;
         this.collectWindows(c);
       } catch (err) {
@@ -753,8 +768,9 @@ export class Recorder {
       await c.writer.close();
       this.collectWindows(c, !this.hurry);
     }
-    // The database gets up to half the deadline; what it does not take is read back from the window files at the next start.
-    const postgres = this.postgres && !this.hurry ? await this.postgres.close(began + deadlineMs / 2) : undefined;
+    // The database and the bus get up to half the deadline; what they do not take is read back from the window files at the next start.
+    let sinkWaiting = 0;
+    if (!this.hurry) for (const sink of this.sinks.values()) sinkWaiting += (await sink.close(began + deadlineMs / 2)).unwritten;
     // Windows waiting for a compression retry get one last try now.
     for (const [w, timer] of this.compressRetries) {
       clearTimeout(timer);
@@ -771,7 +787,7 @@ export class Recorder {
       uptime_ms: this.clock.now() - this.startedAt,
       shutdown_ms: this.clock.now() - began,
       unwritten_records: unwritten,
-      postgres_waiting: postgres?.unwritten || undefined,
+      sink_waiting: sinkWaiting || undefined,
       compressed,
       deadline_reached: deadlineReached || undefined,
       streams: Object.fromEntries(dataChannels.map((c) => [c.name, c.stats.summary()])),

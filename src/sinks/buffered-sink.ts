@@ -18,6 +18,8 @@ import type { NoteEvent } from '../sources/source.js';
 export interface Pending {
   ts: number;
   line: Buffer;
+  /** The tick it was fetched at (unknown for records read back from the window files). */
+  tick?: number;
 }
 
 export interface SinkStream {
@@ -102,7 +104,7 @@ export class BufferedSink {
   }
 
   /** A record whose line is in its window file. */
-  offer(name: string, ts: number, line: Buffer): void {
+  offer(name: string, ts: number, line: Buffer, tick?: number): void {
     const s = this.streams.get(name);
     if (!s) return;
     if (s.buffer.length >= this.opts.buffer) {
@@ -114,7 +116,7 @@ export class BufferedSink {
       if (first) this.note('sink_spilled', { sink: this.opts.sink, stream: name, records: s.buffer.length, read_back_from: s.readBackFrom }, 'warn', `${name}: ${this.writer.describe} is away and ${s.buffer.length} records are waiting; they will be read back from the window files`);
       s.buffer = [];
     }
-    s.buffer.push({ ts, line });
+    s.buffer.push({ ts, line, tick });
     if (s.buffer.length >= this.opts.batch && !this.down) void this.flush();
   }
 

@@ -7,6 +7,7 @@ import type { Source, StreamTiming } from './source.js';
 import type { Shard } from './probe-targets.js';
 import type { PostgresSettings } from '../sinks/postgres-settings.js';
 import type { MysqlSettings } from '../sinks/mysql-settings.js';
+import type { AmqpSettings } from '../sinks/amqp-settings.js';
 
 export interface BuildContext {
   /** Timing already resolved from the stream's own fields and the config defaults. */
@@ -21,6 +22,7 @@ export interface BuildContext {
   /** The database settings (`postgres:` at the top level), for sources that read from it. */
   postgres?: PostgresSettings;
   mysql?: MysqlSettings;
+  amqp?: AmqpSettings;
   /** The output directory: sources keep their checkpoints there, beside the windows they describe. */
   outputDir?: string;
 }

@@ -6,10 +6,11 @@ import { ndtwinKind } from './ndtwin.js';
 import { netboxKind } from './netbox.js';
 import { probeKind } from './probe.js';
 import { netbeamKind } from './netbeam.js';
+import { amqpKind } from './amqp.js';
 import type { SourceKind } from './kind.js';
 
-const kinds = [ndtwinKind, httpKind, netboxKind, junosKind, probeKind, netbeamKind] as const;
+const kinds = [ndtwinKind, httpKind, netboxKind, junosKind, probeKind, netbeamKind, amqpKind] as const;
 
 export const SOURCE_KINDS: Record<string, SourceKind> = Object.fromEntries(kinds.map((k) => [k.kind, k as unknown as SourceKind]));
 
-export const streamKindSchema = z.discriminatedUnion('kind', [ndtwinKind.schema, httpKind.schema, netboxKind.schema, junosKind.schema, probeKind.schema, netbeamKind.schema]);
+export const streamKindSchema = z.discriminatedUnion('kind', [ndtwinKind.schema, httpKind.schema, netboxKind.schema, junosKind.schema, probeKind.schema, netbeamKind.schema, amqpKind.schema]);

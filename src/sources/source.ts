@@ -7,7 +7,8 @@ import type { Inventory } from './inventory.js';
 /** How a response body becomes a record line (DESIGN 2.1). */
 export type RecordShape =
   | { mode: 'wrap'; key: string } // {"timestamp":ms,"<key>":<body>}
-  | { mode: 'merge' }; // {"timestamp":ms,<body members>}
+  | { mode: 'merge' } // {"timestamp":ms,<body members>}
+  | { mode: 'line' }; // the body is a whole record line already (an archiver writing what collectors published)
 
 /** What the body must be for the stream to accept it. */
 export type BodyKind = 'array' | 'object' | 'any';
@@ -30,6 +31,8 @@ export interface SourceRecord {
   scheduledAt?: number;
   /** Called once the record is in its window file: a checkpoint advances only then. */
   onWritten?: () => void;
+  /** The record's own time (a line recorded elsewhere): it decides the window; now when absent. */
+  timestamp?: number;
 }
 
 /** What a continuously running source (probes) is told by the recorder. */

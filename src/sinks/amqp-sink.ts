@@ -1,0 +1,84 @@
+/**
+ * AMQP sink: records of streams with `amqp:` set are published to the
+ * exchange (buffering and read-back: buffered-sink.ts), persistent, on a
+ * confirm channel: a batch counts as sent only when the broker has confirmed
+ * every message of it; otherwise the connection is dropped and the batch sent
+ * again on a new one. Each message carries the record line (its body), its
+ * stream, tick and timestamp in headers, and a message id made from the
+ * stream and the line, by which an archiver drops a message it already has.
+ */
+import { createHash } from 'node:crypto';
+import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { NoteEvent } from '../sources/source.js';
+import type { AmqpSettings } from './amqp-settings.js';
+import { BufferedSink, lineText, type Pending, type SinkStream, type SinkWriter } from './buffered-sink.js';
+
+/** The id an archiver deduplicates by: the same record always has the same id. */
+export const messageId = (stream: string, line: Buffer | string) => createHash('md5').update(stream).update('\n').update(line).digest('hex');
+
+class AmqpWriter implements SinkWriter {
+  readonly describe: string;
+  private conn: ChannelModel | undefined;
+  private channel: ConfirmChannel | undefined;
+
+  constructor(
+    private readonly settings: AmqpSettings,
+    private readonly routingKeys: Map<string, string>,
+  ) {
+    this.describe = settings.describe;
+  }
+
+  private async open(): Promise<ConfirmChannel> {
+    if (this.channel) return this.channel;
+    const conn = await amqp.connect(this.settings.connectUrl, { timeout: 5000 });
+    const drop = () => {
+      if (this.conn === conn) this.conn = this.channel = undefined;
+    };
+    conn.on('close', drop);
+    conn.on('error', drop); // 'close' follows; without a listener an error would crash the process
+    const channel = await conn.createConfirmChannel();
+    channel.on('error', () => {});
+    channel.on('close', drop);
+    await channel.assertExchange(this.settings.exchange, this.settings.exchange_type, { durable: true });
+    this.conn = conn;
+    this.channel = channel;
+    return channel;
+  }
+
+  async write(s: SinkStream, batch: Pending[]): Promise<void> {
+    const channel = await this.open();
+    const key = this.routingKeys.get(s.name) ?? s.name;
+    try {
+      for (const p of batch) {
+        const body = Buffer.from(lineText(p.line));
+        const ok = channel.publish(this.settings.exchange, key, body, {
+          persistent: true,
+          contentType: 'application/json',
+          messageId: messageId(s.name, body),
+          timestamp: Math.floor(p.ts / 1000),
+          headers: { stream: s.name, tick: p.tick, timestamp: p.ts },
+        });
+        if (!ok) await new Promise((resolve) => channel.once('drain', resolve));
+      }
+      await channel.waitForConfirms();
+    } catch (err) {
+      // A nack or a lost channel: start again on a new connection (the batch is sent again).
+      const conn = this.conn;
+      this.conn = this.channel = undefined;
+      await conn?.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    const conn = this.conn;
+    this.conn = this.channel = undefined;
+    await conn?.close().catch(() => {});
+  }
+}
+
+export function startAmqpSink(settings: AmqpSettings, routingKeys: Map<string, string>, dir: string, note: NoteEvent): BufferedSink {
+  const sink = new BufferedSink(new AmqpWriter(settings, routingKeys), { sink: 'amqp', dir, batch: settings.batch, flushIntervalMs: settings.flush_interval, buffer: settings.buffer }, note);
+  sink.start();
+  return sink;
+}

@@ -1,0 +1,145 @@
+/**
+ * `amqp` kind: an archiver. Consumes what collectors published (the `amqp:`
+ * setting of their streams) from a durable queue (quorum by default, so a
+ * broker node lost loses nothing) bound to the exchange, and writes each
+ * message's record line, as it is, into the window files of its stream
+ * (`streams`; a message of another stream goes into this stream's own
+ * windows). A message is acknowledged only after its line is written: a crash
+ * makes the broker deliver it again, and the message id (stream + line) of
+ * what is already written (this run's, and the last `dedup_window` of the
+ * windows at start) drops it then, so nothing is lost and nothing written
+ * twice.
+ */
+import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import { z } from 'zod';
+import { ConfigError } from '../config/errors.js';
+import { commonStreamFields, duration, streamName } from '../config/schema-types.js';
+import { readCatalog } from '../archive/catalog.js';
+import { readRecords } from '../archive/records.js';
+import { recordTimestamp } from '../pipeline/record.js';
+import { messageId } from '../sinks/amqp-sink.js';
+import type { SourceKind } from './kind.js';
+import type { Source } from './source.js';
+
+const schema = z.strictObject({
+  kind: z.literal('amqp'),
+  queue: z.string().min(1).default('nsr.archive').meta({ description: 'the durable queue this archiver consumes (archivers sharing it share the work)' }),
+  queue_type: z.enum(['quorum', 'classic']).default('quorum').meta({ description: 'quorum: replicated across broker nodes (a node lost loses nothing)' }),
+  bind: z.array(z.string().min(1)).min(1).default(['#']).meta({ description: 'routing key patterns bound to the exchange of the amqp: section' }),
+  streams: z.array(streamName).min(1).meta({ description: 'the streams written here, by the stream header of each message' }),
+  prefetch: z.int().min(1).max(65_535).default(1000).meta({ description: 'messages delivered before acknowledgement' }),
+  dedup_window: duration('how far back the windows are read at start for messages already written').default(600_000),
+  ...commonStreamFields,
+});
+
+/** The ids of the newest messages written, oldest dropped first. */
+class RecentIds {
+  private readonly ids = new Set<string>();
+  constructor(private readonly capacity: number) {}
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+  add(id: string): void {
+    this.ids.add(id);
+    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value!);
+  }
+}
+
+export const amqpKind: SourceKind<typeof schema> = {
+  kind: 'amqp',
+  schema,
+  outputs: (_name, cfg) => cfg.streams,
+  build(name, cfg, { timing, amqp: settings, outputDir }): Source {
+    if (!settings) throw new ConfigError(`streams.${name}: an amqp stream needs the amqp: section (url, password)`);
+    const streams = new Set(cfg.streams);
+    return {
+      name,
+      kind: 'amqp',
+      timing,
+      shape: { mode: 'line' },
+      outputs: cfg.streams.map((s) => ({ name: s, shape: { mode: 'line' as const } })),
+      target: `${settings.describe} queue ${cfg.queue}`,
+      async run({ stop }, emit, note) {
+        const seen = new RecentIds(1_000_000);
+        // What the last run wrote but may not have acknowledged comes again: know it.
+        if (outputDir) {
+          const from = Date.now() - cfg.dedup_window;
+          for (const catalog of await readCatalog(outputDir, { streams: [...cfg.streams, name], range: { from } }).catch(() => [])) {
+            for await (const r of readRecords(catalog, { from })) seen.add(messageId(catalog.stream === name ? '' : catalog.stream, r.line));
+          }
+        }
+        let duplicates = 0;
+        let pending = 0;
+        let backoff = 1000;
+        let connected = false;
+        while (!stop.aborted) {
+          let conn: ChannelModel | undefined;
+          let channel: Channel | undefined;
+          try {
+            conn = await amqp.connect(settings.connectUrl, { timeout: 5000 });
+            conn.on('error', () => {}); // 'close' follows
+            channel = await conn.createChannel();
+            channel.on('error', () => {});
+            await channel.prefetch(cfg.prefetch);
+            await channel.assertExchange(settings.exchange, settings.exchange_type, { durable: true });
+            await channel.assertQueue(cfg.queue, { durable: true, arguments: { 'x-queue-type': cfg.queue_type } });
+            for (const pattern of cfg.bind) await channel.bindQueue(cfg.queue, settings.exchange, pattern);
+            const ch = channel;
+            const closed = new Promise<void>((resolve) => conn!.once('close', () => resolve()));
+            const { consumerTag } = await ch.consume(cfg.queue, (msg: ConsumeMessage | null) => {
+              if (!msg) return;
+              const header = msg.properties.headers?.stream;
+              const stream = typeof header === 'string' && streams.has(header) ? header : undefined;
+              const id = msg.properties.messageId ?? messageId(stream ?? '', msg.content);
+              const ts = recordTimestamp(msg.content);
+              if (seen.has(id)) {
+                duplicates++;
+                return ch.ack(msg);
+              }
+              if (ts === undefined) {
+                // Not a record line: it cannot go into a window. Rejected (to the queue's dead-letter exchange, if it has one) and reported.
+                note('message_rejected', { queue: cfg.queue, stream: header, preview: msg.content.subarray(0, 80).toString('utf8') }, 'warn', 'a message that is not a record line was rejected');
+                return ch.nack(msg, false, false);
+              }
+              pending++;
+              emit({
+                output: stream,
+                body: msg.content,
+                timestamp: ts,
+                onWritten: () => {
+                  pending--;
+                  seen.add(id);
+                  try {
+                    ch.ack(msg);
+                  } catch {
+                    // The channel is gone: the broker delivers it again, and `seen` drops it then.
+                  }
+                },
+              });
+            });
+            if (!connected) note('bus_connected', { queue: cfg.queue, to: settings.describe }, 'info');
+            else note('bus_reconnected', { queue: cfg.queue, to: settings.describe }, 'info', `consuming ${cfg.queue} again`);
+            connected = true;
+            backoff = 1000;
+            await Promise.race([closed, new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
+            if (stop.aborted) {
+              await ch.cancel(consumerTag).catch(() => {});
+              // What was delivered is written by now or soon: acknowledge it before closing.
+              for (let i = 0; i < 100 && pending > 0; i++) await new Promise((r) => setTimeout(r, 50));
+            } else note('bus_disconnected', { queue: cfg.queue, duplicates_dropped: duplicates }, 'warn', `the broker closed the connection; reconnecting`);
+          } catch (err) {
+            if (!stop.aborted) note('bus_error', { queue: cfg.queue, to: settings.describe, message: (err as Error).message }, 'warn', `cannot consume ${cfg.queue}: ${(err as Error).message}; retrying`);
+          } finally {
+            await conn?.close().catch(() => {});
+          }
+          if (!stop.aborted) {
+            await new Promise((r) => setTimeout(r, backoff));
+            backoff = Math.min(30_000, backoff * 2);
+          }
+        }
+        if (duplicates) note('duplicates_dropped', { queue: cfg.queue, count: duplicates }, 'info');
+      },
+      close() {},
+    };
+  },
+};
