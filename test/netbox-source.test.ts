@@ -6,6 +6,7 @@ import type { Source } from '../src/sources/source.js';
 import { FetchError } from '../src/sources/source.js';
 import { NetboxSimulator } from '../src/simulate/netbox-simulator.js';
 import { elementSpans, memberSpan } from '../src/sources/json-spans.js';
+import { tempDir } from './helpers.js';
 
 const timing = { intervalMs: 60_000, timeoutMs: 10_000, windowMs: 300_000, retries: 0 };
 
@@ -16,9 +17,9 @@ async function simulator(t: Tap.Test, opts: ConstructorParameters<typeof NetboxS
   return { sim, url };
 }
 
-function source(t: Tap.Test, cfg: Record<string, unknown>): Source {
+function source(t: Tap.Test, cfg: Record<string, unknown>, outputDir?: string): Source {
   const parsed = netboxKind.schema.parse({ kind: 'netbox', ...cfg });
-  const s = netboxKind.build('inventory', parsed, { timing, source: () => undefined });
+  const s = netboxKind.build('inventory', parsed, { timing, source: () => undefined, outputDir });
   t.teardown(() => s.close());
   return s;
 }
@@ -148,4 +149,25 @@ t.test('a URL that is not NetBox, and one that does not answer, say so', async (
   t.equal(notNetbox.reason, 'http_404');
   const refused = await fetchOnce(source(t, { url: 'http://127.0.0.1:1' })).catch((e) => e);
   t.equal(refused.reason, 'connection_refused');
+});
+
+t.test('track_changes: devices added, removed and changed, remembered across a restart', async (t) => {
+  const { sim, url } = await simulator(t);
+  const dir = tempDir(t);
+  const cycle = async (s: Source) => {
+    const out: { output?: string; body: string }[] = [];
+    const report = await s.cycle!(new AbortController().signal, Date.now() + 10_000, (r) => out.push({ output: r.output, body: r.body.toString('utf8') }));
+    return { report, changes: out.filter((r) => r.output === 'inventory_changes').map((r) => JSON.parse(r.body)), snapshot: out.find((r) => r.output === undefined) };
+  };
+  const first = await cycle(source(t, { url, track_changes: {} }, dir));
+  t.equal(first.changes.length, 7, 'every device is added at the first snapshot');
+  t.ok(first.snapshot, 'the snapshot record is written too');
+  t.match(first.changes[0], { change: 'added', key: '1', item: { name: 'msk1-pe01' } });
+  sim.items.devices.splice(3, 1); // spb2-sw01 goes
+  sim.items.devices[0].description = 'moved';
+  // A new source: as after a restart, the last snapshot comes from the state beside the windows.
+  const second = await cycle(source(t, { url, track_changes: {} }, dir));
+  t.same(second.changes.map((c) => `${c.change} ${c.key}`).sort(), ['changed 1', 'removed 4']);
+  t.match(second.report, { items: 1, records: 3, failures: [] });
+  t.same((await cycle(source(t, { url, track_changes: {} }, dir))).changes, [], 'nothing changed: no change records');
 });

@@ -5,6 +5,12 @@
  * sent it.
  */
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ConfigError } from '../config/errors.js';
+import { mysqlInventoryTable, postgresInventoryTable, type InventoryTable } from '../sinks/inventory-table.js';
+import type { MysqlSettings } from '../sinks/mysql-settings.js';
+import type { PostgresSettings } from '../sinks/postgres-settings.js';
+import type { CycleFailure, EmitRecord } from './source.js';
 
 export interface TrackedItem {
   key: string;
@@ -40,4 +46,55 @@ export function diffInventory(previous: Map<string, string>, current: TrackedIte
 export function changeRecord(c: InventoryChange): Buffer {
   const head = Buffer.from(`{"change":"${c.change}","key":${JSON.stringify(c.key)}`);
   return c.raw ? Buffer.concat([head, Buffer.from(',"item":'), c.raw, Buffer.from('}')]) : Buffer.concat([head, Buffer.from('}')]);
+}
+
+export const trackChangesSchema = z
+  .strictObject({ table: z.enum(['postgres', 'mysql']).optional().meta({ description: 'also keep the history in this database (the postgres: or mysql: section)' }) })
+  .optional()
+  .meta({ description: 'write added/removed/changed items to <name>_changes' });
+
+export type TrackChanges = z.output<typeof trackChangesSchema>;
+
+export const changesStream = (name: string) => `${name}_changes`;
+
+/**
+ * Compares each snapshot with the last one (kept by the caller across
+ * restarts), writes the changes to `<name>_changes` and, if asked, to the
+ * history table; changes the table could not take are applied later, in order.
+ */
+export class ChangeTracker {
+  private history: InventoryTable | undefined;
+  private unapplied: { changes: InventoryChange[]; at: number }[] = [];
+
+  constructor(
+    private readonly stream: string,
+    private readonly cfg: NonNullable<TrackChanges>,
+    private readonly db: { postgres?: PostgresSettings; mysql?: MysqlSettings },
+  ) {
+    if (cfg.table === 'postgres' && !db.postgres) throw new ConfigError(`streams.${stream}.track_changes.table: postgres, but there is no postgres: section`);
+    if (cfg.table === 'mysql' && !db.mysql) throw new ConfigError(`streams.${stream}.track_changes.table: mysql, but there is no mysql: section`);
+  }
+
+  /** The changes from `previous` (key → digest) to `items`, written; a failure when the table is away. */
+  async track(previous: Record<string, string>, items: TrackedItem[], at: number, emit: EmitRecord): Promise<{ changes: number; failure?: CycleFailure }> {
+    const changes = diffInventory(new Map(Object.entries(previous)), items);
+    for (const c of changes) emit({ output: changesStream(this.stream), body: changeRecord(c) });
+    if (!this.cfg.table) return { changes: changes.length };
+    this.unapplied.push({ changes, at });
+    try {
+      this.history ??= this.cfg.table === 'postgres' ? await postgresInventoryTable(this.db.postgres!.connection) : await mysqlInventoryTable(this.db.mysql!.url, this.db.mysql!.password);
+      while (this.unapplied.length) {
+        await this.history.apply(this.stream, this.unapplied[0].changes, this.unapplied[0].at);
+        this.unapplied.shift();
+      }
+      return { changes: changes.length };
+    } catch (err) {
+      this.unapplied = this.unapplied.slice(-1000);
+      return { changes: changes.length, failure: { item: `${this.cfg.table} inventory table`, reason: 'table_error', message: `${(err as Error).message}; the changes are applied when it answers again` } };
+    }
+  }
+
+  close(): void {
+    void this.history?.close().catch(() => {});
+  }
 }

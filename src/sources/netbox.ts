@@ -8,7 +8,9 @@
  * with every item exactly as NetBox sent it. With `change_only`, a snapshot is
  * written when the digest changes (and as the first record of each window, so a
  * window is readable on its own), a small heartbeat record otherwise. The
- * newest snapshot is kept for sources that poll its devices (junos).
+ * newest snapshot is kept for sources that poll its devices (junos). With
+ * `track_changes`, devices (by id) that were added, removed or changed since
+ * the last snapshot go to `<name>_changes` (and to the history table if asked).
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -19,7 +21,9 @@ import { deviceFilterSchema, filterParams, parseCable, parseDevice, parseRegion,
 import type { SourceKind } from './kind.js';
 import { NetboxClient, type ListedItem } from './netbox-client.js';
 import { redactUrl } from './redact.js';
-import type { InventoryProvider, Source } from './source.js';
+import type { CycleReport, EmitRecord, InventoryProvider, Source } from './source.js';
+import { ChangeTracker, changesStream, itemDigest, trackChangesSchema } from './inventory-changes.js';
+import { readState, sourceStateFile, writeState } from './state-file.js';
 
 const schema = z.strictObject({
   kind: z.literal('netbox'),
@@ -31,6 +35,7 @@ const schema = z.strictObject({
   change_only: z.boolean().default(false).meta({ description: 'write a snapshot only when the inventory changed (and once per window); a heartbeat otherwise' }),
   config_context: z.boolean().default(false).meta({ description: "also record each device's rendered config_context (large; excluded by default)" }),
   tls_verify: z.boolean().default(true).meta({ description: "verify NetBox's TLS certificate" }),
+  track_changes: trackChangesSchema,
   ...commonStreamFields,
 });
 
@@ -39,12 +44,44 @@ export type NetboxConfig = z.output<typeof schema>;
 export const netboxKind: SourceKind<typeof schema> = {
   kind: 'netbox',
   schema,
-  build(name, cfg, { timing }): Source {
+  outputs: (name, cfg) => (cfg.track_changes ? [changesStream(name)] : []),
+  build(name, cfg, { timing, outputDir, postgres, mysql }): Source {
     const client = new NetboxClient({ url: cfg.url, token: resolveSecret(`streams.${name}`, 'token', cfg.token, cfg.token_file), pageSize: cfg.page_size, timeoutMs: timing.timeoutMs, retries: timing.retries, maxBodyBytes: cfg.max_body_size, tlsVerify: cfg.tls_verify });
     const inventory = new InventoryHolder();
     const target = redactUrl(cfg.url);
     const head = (fields: Record<string, unknown>) => Buffer.from(JSON.stringify({ netbox: target, ...fields }).slice(0, -1));
     let written: { digest: string; window: number } | undefined;
+
+    /** This tick's record (a snapshot, or a heartbeat in change_only mode) and the snapshot behind it. */
+    async function snapshotRecord(signal: AbortSignal, deadline: number): Promise<{ body: Buffer; snap: Snapshot }> {
+      let snap: Snapshot;
+      try {
+        snap = await readSnapshot(client, cfg, signal, deadline);
+      } catch (err) {
+        inventory.failed(err as Error);
+        throw err;
+      }
+      inventory.set(snap.inventory);
+      const window = windowStart(Date.now(), timing.windowMs);
+      const counts = Object.fromEntries(Object.entries(snap.listings).map(([k, v]) => [k, v.length]));
+      if (cfg.change_only && written?.digest === snap.digest && written.window === window) {
+        return { body: Buffer.concat([head({ unchanged: true, digest: snap.digest, counts }), Buffer.from('}')]), snap };
+      }
+      written = { digest: snap.digest, window };
+      const parts: Buffer[] = [head({ counts, digest: snap.digest })];
+      for (const [key, items] of Object.entries(snap.listings)) {
+        parts.push(Buffer.from(`,"${key}":[`));
+        items.forEach((item, i) => parts.push(i ? COMMA : EMPTY, item.raw));
+        parts.push(Buffer.from(']'));
+      }
+      parts.push(Buffer.from('}'));
+      return { body: Buffer.concat(parts), snap };
+    }
+
+    // With change tracking, devices are compared with the last snapshot (kept beside the windows across restarts).
+    const tracker = cfg.track_changes ? new ChangeTracker(name, cfg.track_changes, { postgres, mysql }) : undefined;
+    const stateFile = sourceStateFile(outputDir ?? process.cwd(), 'netbox', name);
+    const state = readState<{ inventory: Record<string, string> }>(stateFile, { inventory: {} });
     return {
       name,
       kind: 'netbox',
@@ -53,31 +90,24 @@ export const netboxKind: SourceKind<typeof schema> = {
       target,
       eager: true,
       inventory,
-      async fetch(signal, deadline) {
-        let snap: Snapshot;
-        try {
-          snap = await readSnapshot(client, cfg, signal, deadline);
-        } catch (err) {
-          inventory.failed(err as Error);
-          throw err;
-        }
-        inventory.set(snap.inventory);
-        const window = windowStart(Date.now(), timing.windowMs);
-        const counts = Object.fromEntries(Object.entries(snap.listings).map(([k, v]) => [k, v.length]));
-        if (cfg.change_only && written?.digest === snap.digest && written.window === window) {
-          return Buffer.concat([head({ unchanged: true, digest: snap.digest, counts }), Buffer.from('}')]);
-        }
-        written = { digest: snap.digest, window };
-        const parts: Buffer[] = [head({ counts, digest: snap.digest })];
-        for (const [key, items] of Object.entries(snap.listings)) {
-          parts.push(Buffer.from(`,"${key}":[`));
-          items.forEach((item, i) => parts.push(i ? COMMA : EMPTY, item.raw));
-          parts.push(Buffer.from(']'));
-        }
-        parts.push(Buffer.from('}'));
-        return Buffer.concat(parts);
+      ...(tracker
+        ? {
+            outputs: [{ name: changesStream(name), shape: { mode: 'merge' as const } }],
+            async cycle(signal: AbortSignal, deadline: number, emit: EmitRecord): Promise<CycleReport> {
+              const { body, snap } = await snapshotRecord(signal, deadline);
+              emit({ body });
+              const items = snap.listings.devices.map((d) => ({ key: String(d.id), raw: d.raw, digest: itemDigest(d.raw) }));
+              const { changes, failure } = await tracker.track(state.inventory, items, Date.now(), emit);
+              state.inventory = Object.fromEntries(items.map((i) => [i.key, i.digest]));
+              writeState(stateFile, state);
+              return { items: 1, records: 1 + changes, failures: failure ? [failure] : [] };
+            },
+          }
+        : { fetch: async (signal: AbortSignal, deadline: number) => (await snapshotRecord(signal, deadline)).body }),
+      close: () => {
+        client.close();
+        tracker?.close();
       },
-      close: () => client.close(),
     };
   },
 };
