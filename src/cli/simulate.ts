@@ -5,6 +5,7 @@ import { NdtwinSimulator } from '../simulate/ndtwin-simulator.js';
 import { JunosSimulator } from '../simulate/junos-simulator.js';
 import { NetboxSimulator } from '../simulate/netbox-simulator.js';
 import { ProbeSimulator } from '../simulate/probe-simulator.js';
+import { NetbeamSimulator } from '../simulate/netbeam-simulator.js';
 import { DEFAULT_CLI_FAULT_KINDS, FAULT_KINDS, isFaultKind, type FaultKind, type FaultPlan } from '../simulate/faults.js';
 
 interface SimulateCliOptions {
@@ -15,6 +16,7 @@ interface SimulateCliOptions {
   junosLatency: string;
   junosFailureRate?: string;
   probePort?: string;
+  netbeamPort?: string;
   host: string;
   port: string;
   topology: string;
@@ -115,6 +117,7 @@ export function registerSimulate(program: Command): void {
     .option('--junos-port <port>', 'REST API port of the simulated devices', '3443')
     .option('--junos-latency <min-max>', 'latency of each device in ms, drawn once per device (e.g. 50-2000)', '0-0')
     .option('--junos-failure-rate <0..1>', 'share of device requests answered with HTTP 500')
+    .option('--netbeam-port <port>', 'also serve a Netbeam API (interfaces and their traffic, errors and discards) on this port')
     .option('--probe-port <port>', 'also serve probe targets: GET /p/<id>?latency=MS&status=CODE&body=TEXT on this port')
     .action(async (opts: SimulateCliOptions) => {
       const port = parsePort(String(opts.port));
@@ -179,6 +182,17 @@ async function startNetwork(opts: SimulateCliOptions, host: string): Promise<{ l
   const lines: string[] = [];
   const stops: (() => Promise<void>)[] = [];
   const stop = () => Promise.allSettled(stops.map((s) => s()));
+  if (opts.netbeamPort !== undefined) {
+    const netbeamPort = parsePort(String(opts.netbeamPort));
+    const netbeam = new NetbeamSimulator({ host, port: netbeamPort });
+    try {
+      const { url } = await netbeam.start();
+      stops.push(() => netbeam.stop());
+      lines.push(`Netbeam API simulator listening on ${url}`);
+    } catch (err) {
+      fail(listenError(err, `${host}:${netbeamPort}`, '--netbeam-port'), 1);
+    }
+  }
   if (opts.probePort !== undefined) {
     const probePort = parsePort(String(opts.probePort));
     const probes = new ProbeSimulator({ host, port: probePort });
