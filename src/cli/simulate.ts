@@ -177,32 +177,29 @@ function parseLatencyRange(value: string): { min: number; max: number } {
   return { min: Number(m[1]), max: Number(m[2] ?? m[1]) };
 }
 
-/** The simulated NetBox and Junos devices, when asked for. */
+/** The simulated Netbeam API, probe targets, NetBox and Junos devices, when asked for. */
 async function startNetwork(opts: SimulateCliOptions, host: string): Promise<{ lines: string[]; stop: () => Promise<unknown> }> {
   const lines: string[] = [];
   const stops: (() => Promise<void>)[] = [];
   const stop = () => Promise.allSettled(stops.map((s) => s()));
-  if (opts.netbeamPort !== undefined) {
-    const netbeamPort = parsePort(String(opts.netbeamPort));
-    const netbeam = new NetbeamSimulator({ host, port: netbeamPort });
+  /** Starts one loopback simulator on the port of `option`, or exits saying why it cannot listen. */
+  const serve = async (sim: { start(): Promise<{ url: string }>; stop(): Promise<void> }, port: number, option: string, say: (url: string) => string) => {
     try {
-      const { url } = await netbeam.start();
-      stops.push(() => netbeam.stop());
-      lines.push(`Netbeam API simulator listening on ${url}`);
+      const { url } = await sim.start();
+      stops.push(() => sim.stop());
+      lines.push(say(url));
     } catch (err) {
-      fail(listenError(err, `${host}:${netbeamPort}`, '--netbeam-port'), 1);
+      await stop();
+      fail(listenError(err, `${host}:${port}`, option), 1);
     }
+  };
+  if (opts.netbeamPort !== undefined) {
+    const port = parsePort(String(opts.netbeamPort));
+    await serve(new NetbeamSimulator({ host, port }), port, '--netbeam-port', (url) => `Netbeam API simulator listening on ${url}`);
   }
   if (opts.probePort !== undefined) {
-    const probePort = parsePort(String(opts.probePort));
-    const probes = new ProbeSimulator({ host, port: probePort });
-    try {
-      const { url } = await probes.start();
-      stops.push(() => probes.stop());
-      lines.push(`probe targets served on ${url}/p/<id>?latency=MS&status=CODE&body=TEXT`);
-    } catch (err) {
-      fail(listenError(err, `${host}:${probePort}`, '--probe-port'), 1);
-    }
+    const port = parsePort(String(opts.probePort));
+    await serve(new ProbeSimulator({ host, port }), port, '--probe-port', (url) => `probe targets served on ${url}/p/<id>?latency=MS&status=CODE&body=TEXT`);
   }
   if (opts.netboxPort === undefined && opts.junosDevices === undefined) return { lines, stop };
   const generated = opts.junosDevices === undefined ? 0 : Number(opts.junosDevices);
@@ -210,13 +207,7 @@ async function startNetwork(opts: SimulateCliOptions, host: string): Promise<{ l
   const netboxPort = opts.netboxPort === undefined ? 0 : parsePort(String(opts.netboxPort));
   const netbox = new NetboxSimulator({ host, port: netboxPort, generated });
   if (opts.netboxPort !== undefined) {
-    try {
-      const { url } = await netbox.start();
-      stops.push(() => netbox.stop());
-      lines.push(`NetBox API simulator listening on ${url} (${netbox.items.devices.length} devices, ${netbox.items.cables.length} cables)`);
-    } catch (err) {
-      fail(listenError(err, `${host}:${netboxPort}`, '--netbox-port'), 1);
-    }
+    await serve(netbox, netboxPort, '--netbox-port', (url) => `NetBox API simulator listening on ${url} (${netbox.items.devices.length} devices, ${netbox.items.cables.length} cables)`);
   }
   if (opts.junosDevices !== undefined) {
     const junosPort = parsePort(String(opts.junosPort));
