@@ -1,6 +1,6 @@
 // Configuration: defaults, the legacy format, and errors that name the path, the value and the fix.
 import t from 'tap';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, parseConfig } from '../src/config/loader.js';
 import { ConfigError } from '../src/config/errors.js';
@@ -18,6 +18,16 @@ const errorOf = (yaml: string, env: NodeJS.ProcessEnv = {}) => {
 };
 
 const STREAMS = 'streams:\n  flowinfo: {kind: ndtwin, data: flow}\n';
+
+t.test('every example in setting/examples/ is valid with no secret set', async (t) => {
+  const dir = path.join(ROOT, 'setting', 'examples');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  t.ok(files.length >= 3);
+  for (const f of files) {
+    const { streams } = parseConfig(readFileSync(path.join(dir, f), 'utf8'), f, {}, { added: {}, removed: [] });
+    t.ok(streams.length > 0, `${f}: ${streams.map((s) => `${s.name} (${s.kind})`).join(', ')}`);
+  }
+});
 
 t.test('the shipped setting/recorder.yaml is valid and records flow and graph at 1 s in 5 min windows', async (t) => {
   const { streams, config } = loadConfig(path.join(ROOT, 'setting', 'recorder.yaml'));

@@ -25,7 +25,7 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('record the configured streams until SIGTERM or SIGINT')
     .addOption(configOption())
-    .option('--simulate', 'also start the built-in simulators (NDTwin kernel, NetBox, Junos devices, probe targets) on the addresses of the config (for demos)')
+    .option('--simulate', 'also start the built-in simulators (NDTwin kernel, NetBox, Junos devices, probe targets, Netbeam) on the addresses of the config (for demos)')
     .option('--for <duration>', 'stop by itself after this long, as on SIGTERM (e.g. 30s, 10m)')
     .option('--shard <k/N>', 'probe only share k of N of the probe targets (N processes or machines, each with its own k)')
     .addOption(new Option('--log-level <level>', 'override log.level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
@@ -106,14 +106,15 @@ async function startSimulator(loaded: LoadedConfig, log: Logger): Promise<ChildP
   const netbox = byKind('netbox');
   const junos = byKind('junos');
   const probe = byKind('probe');
+  const netbeam = byKind('netbeam');
   const probeUrl = (probe?.options.targets as { url: string }[] | undefined)?.[0]?.url;
-  if (!ndtwin && !netbox && !junos && !probeUrl) throw new ConfigError('--simulate: no ndtwin, netbox, junos or probe stream (with targets in the file) to point the simulator at');
+  if (!ndtwin && !netbox && !junos && !probeUrl && !netbeam) throw new ConfigError('--simulate: no ndtwin, netbox, junos, netbeam or probe stream (with targets in the file) to point the simulator at');
   const loopback = (what: string, raw: unknown) => {
     const u = new URL(String(raw));
     if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) throw new ConfigError(`--simulate: the ${what} address ${u.host} is not a loopback address; the simulator only listens on this machine`);
     return u;
   };
-  const url = ndtwin ? loopback('kernel', ndtwin.options.kernel ?? 'http://127.0.0.1:8000') : netbox ? loopback('NetBox', netbox.options.url) : probeUrl ? loopback('probe target', probeUrl) : new URL('http://127.0.0.1');
+  const url = ndtwin ? loopback('kernel', ndtwin.options.kernel ?? 'http://127.0.0.1:8000') : netbox ? loopback('NetBox', netbox.options.url) : probeUrl ? loopback('probe target', probeUrl) : netbeam ? loopback('Netbeam', netbeam.options.url) : new URL('http://127.0.0.1');
   const args = ['simulate', '--host', url.hostname.replace(/^\[|\]$/g, '')];
   args.push(...(ndtwin ? ['--port', url.port || '80'] : ['--no-ndtwin']));
   if (netbox) {
@@ -121,6 +122,7 @@ async function startSimulator(loaded: LoadedConfig, log: Logger): Promise<ChildP
     args.push('--netbox-port', nb.port || '80');
   }
   if (probeUrl) args.push('--probe-port', loopback('probe target', probeUrl).port || '80');
+  if (netbeam) args.push('--netbeam-port', loopback('Netbeam', netbeam.options.url).port || '80');
   if (junos) {
     if (junos.options.scheme !== 'http') throw new ConfigError(`--simulate: streams.${junos.name}.scheme: the simulated devices speak plain HTTP; set scheme: http to record from them`);
     args.push('--junos-devices', String(SIMULATED_ROUTERS), '--junos-port', String(junos.options.port), '--junos-latency', '20-200');
