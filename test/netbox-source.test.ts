@@ -8,7 +8,8 @@ import { NetboxSimulator } from '../src/simulate/netbox-simulator.js';
 import { elementSpans, memberSpan } from '../src/sources/json-spans.js';
 import { tempDir } from './helpers.js';
 
-const timing = { intervalMs: 60_000, timeoutMs: 10_000, windowMs: 300_000, retries: 0 };
+// A day-long window: change_only writes a snapshot at each new window, and none should start mid-test.
+const timing = { intervalMs: 60_000, timeoutMs: 10_000, windowMs: 86_400_000, retries: 0 };
 
 async function simulator(t: Tap.Test, opts: ConstructorParameters<typeof NetboxSimulator>[0] = {}) {
   const sim = new NetboxSimulator(opts);
