@@ -41,10 +41,12 @@ for (const table of ['postgres', 'mysql'] as const) {
     if (my) t.teardown(() => my.query('DELETE FROM nsr_inventory WHERE stream = ?', [stream]));
 
     const first = startNsr(dir, ['run', '-c', 'r.yaml']);
-    await sleep(3000);
+    // The change comes after the first tick has read the list, and a tick reads it again before the stop.
+    while (sim.listed < 1) await sleep(100);
     const removed = sim.interfaces.splice(1, 1)[0] as { resource: string };
     sim.interfaces.push({ ...sim.interfaces[0], resource: 'devices/newr-cr6/interfaces/3%2F1%2Fc1%2F1', name: '3/1/c1/1', device: 'newr-cr6' });
-    await sleep(2500);
+    const seen = sim.listed;
+    while (sim.listed < seen + 2) await sleep(100);
     process.kill(first.pid, 'SIGTERM');
     t.equal((await first.exit).code, 0, first.output().slice(-1500));
     await sleep(1000);

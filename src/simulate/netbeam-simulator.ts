@@ -25,6 +25,8 @@ export class NetbeamSimulator {
   /** The interface list served; tests edit it. */
   interfaces: Record<string, unknown>[];
   readonly requests: SeriesRequest[] = [];
+  /** How many times the interface list was served. */
+  listed = 0;
   private listening: Listening | undefined;
 
   constructor(private readonly opts: { host?: string; port?: number } = {}) {
@@ -58,7 +60,10 @@ export class NetbeamSimulator {
     const [pathPart, query = ''] = raw.split('?');
     if (!pathPart.startsWith(NETBEAM_BASE)) return sendJson(res, 404, '{"error":"not found"}');
     const rest = pathPart.slice(NETBEAM_BASE.length + 1);
-    if (rest === 'interfaces') return sendJson(res, 200, JSON.stringify(this.interfaces, null, 2));
+    if (rest === 'interfaces') {
+      this.listed++;
+      return sendJson(res, 200, JSON.stringify(this.interfaces, null, 2));
+    }
     const m = /^(devices\/[^/]+\/interfaces\/[^/]+)\/(traffic|errors|discards)$/.exec(rest);
     const q = new URLSearchParams(query);
     const begin = Number(q.get('begin'));
