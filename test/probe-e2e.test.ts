@@ -34,7 +34,7 @@ t.test('targets from a CSV file: each on its own grid; statuses, timeouts, refus
     ].join('\n'),
   );
   writeFileSync(path.join(dir, 'r.yaml'), `output: {dir: out, window: 1m}\nstreams:\n  probes: {kind: probe, targets_file: targets.csv}\n`);
-  const nsr = startNsr(dir, ['run', '-c', 'r.yaml', '--for', '4500ms']);
+  const nsr = startNsr(dir, ['run', '-c', 'r.yaml', '--for', '5500ms']);
   t.equal((await nsr.exit).code, 0, nsr.output().slice(-1500));
   const out = path.join(dir, 'out');
   const recs = await probesOf(out);
