@@ -29,7 +29,7 @@ async function check(configFile: string | undefined): Promise<number> {
   process.stdout.write(`${loaded.file}: valid${loaded.legacy ? ' (the original recorder settings format)' : ''}; ${loaded.streams.length} stream${loaded.streams.length === 1 ? '' : 's'}, output into ${loaded.config.output.dir}\n`);
   let failures = 0;
   const sources = new Map<string, Source>();
-  for (const s of loaded.streams) sources.set(s.name, SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing, source: (name) => sources.get(name), postgres: loaded.postgres }));
+  for (const s of loaded.streams) sources.set(s.name, SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing, source: (name) => sources.get(name), postgres: loaded.postgres, dryRun: true }));
   const results = await Promise.all(
     loaded.streams.map(async (s) => {
       const source = sources.get(s.name)!;

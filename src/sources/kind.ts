@@ -23,6 +23,8 @@ export interface BuildContext {
   postgres?: PostgresSettings;
   mysql?: MysqlSettings;
   amqp?: AmqpSettings;
+  /** `nsr check`: fetch, but change nothing (no checkpoints or state files, no history table). */
+  dryRun?: boolean;
   /** The output directory: sources keep their checkpoints there, beside the windows they describe. */
   outputDir?: string;
 }

@@ -41,8 +41,6 @@ const schema = z.strictObject({
   ...commonStreamFields,
 });
 
-type NetbeamConfig = z.output<typeof schema>;
-
 interface State {
   /** resource → series → the end of the last window written. */
   checkpoints: Record<string, Record<string, number>>;
@@ -54,16 +52,17 @@ export const netbeamKind: SourceKind<typeof schema> = {
   kind: 'netbeam',
   schema,
   outputs: (name, cfg) => [...cfg.series.map((s) => `${name}_${s}`), ...(cfg.track_changes ? [changesStream(name)] : [])],
-  build(name, cfg, { timing, outputDir, postgres, mysql }): Source {
+  build(name, cfg, { timing, outputDir, postgres, mysql, dryRun }): Source {
     const base = cfg.url.replace(/\/+$/, '');
     const fetcher = new HttpFetcher({ headers: cfg.headers, expect: 'any', timeoutMs: timing.timeoutMs, retries: timing.retries, maxBodyBytes: cfg.max_body_size, maxSockets: cfg.concurrency });
     const file = sourceStateFile(outputDir ?? process.cwd(), 'netbeam', name);
     const state = readState<State>(file, { checkpoints: {}, inventory: {} });
-    const tracker = cfg.track_changes ? new ChangeTracker(name, cfg.track_changes, { postgres, mysql }) : undefined;
+    // `nsr check` reads the state but writes nothing: no checkpoint, no history.
+    const tracker = cfg.track_changes && !dryRun ? new ChangeTracker(name, cfg.track_changes, { postgres, mysql }) : undefined;
     let saveTimer: NodeJS.Timeout | undefined;
     const save = () => {
       clearTimeout(saveTimer);
-      saveTimer = setTimeout(() => writeState(file, state), 200);
+      if (!dryRun) saveTimer = setTimeout(() => writeState(file, state), 200);
     };
 
     return {
@@ -128,7 +127,7 @@ export const netbeamKind: SourceKind<typeof schema> = {
       },
       close() {
         clearTimeout(saveTimer);
-        writeState(file, state);
+        if (!dryRun) writeState(file, state);
         fetcher.close();
         tracker?.close();
       },
@@ -144,4 +143,3 @@ function seriesRecord(resource: string, series: string, begin: number, end: numb
   return body[i] === 0x7d ? Buffer.from(`${head}}`) : Buffer.concat([Buffer.from(`${head},`), body.subarray(1)]);
 }
 
-export type { NetbeamConfig };

@@ -45,7 +45,7 @@ export const netboxKind: SourceKind<typeof schema> = {
   kind: 'netbox',
   schema,
   outputs: (name, cfg) => (cfg.track_changes ? [changesStream(name)] : []),
-  build(name, cfg, { timing, outputDir, postgres, mysql }): Source {
+  build(name, cfg, { timing, outputDir, postgres, mysql, dryRun }): Source {
     const client = new NetboxClient({ url: cfg.url, token: resolveSecret(`streams.${name}`, 'token', cfg.token, cfg.token_file), pageSize: cfg.page_size, timeoutMs: timing.timeoutMs, retries: timing.retries, maxBodyBytes: cfg.max_body_size, tlsVerify: cfg.tls_verify });
     const inventory = new InventoryHolder();
     const target = redactUrl(cfg.url);
@@ -79,7 +79,7 @@ export const netboxKind: SourceKind<typeof schema> = {
     }
 
     // With change tracking, devices are compared with the last snapshot (kept beside the windows across restarts).
-    const tracker = cfg.track_changes ? new ChangeTracker(name, cfg.track_changes, { postgres, mysql }) : undefined;
+    const tracker = cfg.track_changes && !dryRun ? new ChangeTracker(name, cfg.track_changes, { postgres, mysql }) : undefined;
     const stateFile = sourceStateFile(outputDir ?? process.cwd(), 'netbox', name);
     const state = readState<{ inventory: Record<string, string> }>(stateFile, { inventory: {} });
     return {
