@@ -104,3 +104,11 @@ t.test('the scheduler: above the concurrency, due probes wait in order; removed 
   await sched.idle();
   t.same([...new Set(started)].sort(), ['new', 'w'], 'x, y and z left; new joined');
 });
+
+t.test('a header Node refuses: the target is rejected when checked, and a probe that throws at once is a result, not a crash', async (t) => {
+  t.match(checkTarget({ url: 'http://a/', headers: { 'bad name': 'x' } }, defaults), /headers: Header name must be a valid HTTP token/);
+  t.match(checkTarget({ url: 'http://a/', headers: { x: 'one\ntwo' } }, defaults), /headers: Invalid character in header content/);
+  const { runProbe, probeAgents } = await import('../src/sources/probe-client.js');
+  const r = await runProbe({ url: 'http://127.0.0.1:1/', timeoutMs: 500, expectStatus: [200], maxBodyBytes: 100, headers: { 'bad name': 'x' } }, probeAgents(10, true), new AbortController().signal);
+  t.match(r, { error: 'bad_request', status: null });
+});

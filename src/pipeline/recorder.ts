@@ -608,7 +608,12 @@ export class Recorder {
         writeFailing = false;
         c.queue.shift();
         c.stats.records++;
-        item.onWritten?.();
+        // A source's own callback (checkpoint, ack) must not pass for a failed write of the next record.
+        try {
+          item.onWritten?.();
+        } catch (err) {
+          this.log.error({ stream: c.name, err }, 'a source failed to take note that its record was written');
+        }
         for (const sink of c.wants ?? []) this.sinks.get(sink)?.offer(c.name, item.receivedAt, item.line, item.tick);
         c.stats.bytes += item.line.length;
         this.collectWindows(c);

@@ -36,13 +36,19 @@ class AmqpWriter implements SinkWriter {
     };
     conn.on('close', drop);
     conn.on('error', drop); // 'close' follows; without a listener an error would crash the process
-    const channel = await conn.createConfirmChannel();
-    channel.on('error', () => {});
-    channel.on('close', drop);
-    await channel.assertExchange(this.settings.exchange, this.settings.exchange_type, { durable: true });
-    this.conn = conn;
-    this.channel = channel;
-    return channel;
+    try {
+      const channel = await conn.createConfirmChannel();
+      channel.on('error', () => {});
+      channel.on('close', drop);
+      await channel.assertExchange(this.settings.exchange, this.settings.exchange_type, { durable: true });
+      this.conn = conn;
+      this.channel = channel;
+      return channel;
+    } catch (err) {
+      // (e.g. the exchange exists with another type): no connection left behind at each retry
+      await conn.close().catch(() => {});
+      throw err;
+    }
   }
 
   async write(s: SinkStream, batch: Pending[]): Promise<void> {
@@ -58,7 +64,11 @@ class AmqpWriter implements SinkWriter {
           timestamp: Math.floor(p.ts / 1000),
           headers: { stream: s.name, tick: p.tick, timestamp: p.ts },
         });
-        if (!ok) await new Promise((resolve) => channel.once('drain', resolve));
+        // Wait for room, or for the channel to go (then 'drain' would never come).
+        if (!ok) await new Promise((resolve, reject) => {
+          channel.once('drain', resolve);
+          channel.once('close', () => reject(new Error('the channel closed while publishing')));
+        });
       }
       await channel.waitForConfirms();
     } catch (err) {

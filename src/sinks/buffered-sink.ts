@@ -31,9 +31,18 @@ export interface SinkStream {
 export interface SinkWriter {
   /** For events and logs, without credentials. */
   readonly describe: string;
-  /** Writes one stream's batch; throws when it could not (the batch is sent again). */
-  write(stream: SinkStream, batch: Pending[]): Promise<void>;
+  /**
+   * Writes one stream's batch; throws when it could not (the batch is sent
+   * again). Records the destination refuses for what they are (they would be
+   * refused again) are returned: they stay in the window files, and are reported.
+   */
+  write(stream: SinkStream, batch: Pending[]): Promise<void | Rejected[]>;
   close(): Promise<void>;
+}
+
+export interface Rejected {
+  ts: number;
+  error: string;
 }
 
 export interface BufferedSinkOptions {
@@ -50,6 +59,8 @@ interface StreamState extends SinkStream {
   buffer: Pending[];
   /** Records at or after this time may be missing from the database: read them back from the window files. */
   readBackFrom?: number;
+  /** Records let go while a read-back was running: the next read-back starts here. */
+  spilledFrom?: number;
   /** Every record older than this is in the database (persisted). */
   insertedBelow?: number;
   inserted: number;
@@ -109,11 +120,12 @@ export class BufferedSink {
     if (!s) return;
     if (s.buffer.length >= this.opts.buffer) {
       // Memory stays bounded: these records are in the window files and are read back from there.
-      const first = s.readBackFrom === undefined;
-      s.readBackFrom = Math.min(s.readBackFrom ?? Infinity, s.buffer[0].ts);
+      const first = s.readBackFrom === undefined && s.spilledFrom === undefined;
+      // Kept apart from a read-back that may be running (and moving readBackFrom on): it starts the next one.
+      s.spilledFrom = Math.min(s.spilledFrom ?? Infinity, s.buffer[0].ts);
       s.spilled += s.buffer.length;
       // Reported once until the read-back, not at every refill of the buffer.
-      if (first) this.note('sink_spilled', { sink: this.opts.sink, stream: name, records: s.buffer.length, read_back_from: s.readBackFrom }, 'warn', `${name}: ${this.writer.describe} is away and ${s.buffer.length} records are waiting; they will be read back from the window files`);
+      if (first) this.note('sink_spilled', { sink: this.opts.sink, stream: name, records: s.buffer.length, read_back_from: s.spilledFrom }, 'warn', `${name}: ${this.writer.describe} is away and ${s.buffer.length} records are waiting; they will be read back from the window files`);
       s.buffer = [];
     }
     s.buffer.push({ ts, line, tick });
@@ -121,7 +133,7 @@ export class BufferedSink {
   }
 
   stats(): SinkStats[] {
-    return [...this.streams.values()].map((s) => ({ stream: s.name, buffered: s.buffer.length, inserted: s.inserted, read_back_from: s.readBackFrom }));
+    return [...this.streams.values()].map((s) => ({ stream: s.name, buffered: s.buffer.length, inserted: s.inserted, read_back_from: oldest(s.readBackFrom, s.spilledFrom) }));
   }
 
   /** Writes what waits, one flush at a time. */
@@ -134,12 +146,16 @@ export class BufferedSink {
     if (this.down && Date.now() < this.retryAt) return;
     try {
       for (const s of this.streams.values()) {
+        if (s.readBackFrom === undefined && s.spilledFrom !== undefined) {
+          s.readBackFrom = s.spilledFrom;
+          s.spilledFrom = undefined;
+        }
         if (s.readBackFrom !== undefined) await this.readBack(s);
         while (s.buffer.length) {
           const batch = s.buffer.slice(0, this.opts.batch);
           await this.insert(s, batch);
           s.buffer.splice(0, batch.length);
-          s.insertedBelow = s.readBackFrom ?? (s.buffer[0]?.ts ?? batch[batch.length - 1].ts + 1);
+          s.insertedBelow = oldest(s.readBackFrom, s.spilledFrom, s.buffer[0]?.ts) ?? batch[batch.length - 1].ts + 1;
         }
       }
       this.recovered();
@@ -170,13 +186,16 @@ export class BufferedSink {
     if (batch.length) await this.insert(s, batch);
     count += batch.length;
     s.readBackFrom = undefined;
-    s.insertedBelow = s.buffer[0]?.ts ?? (batch.length ? batch[batch.length - 1].ts + 1 : from);
+    s.insertedBelow = oldest(s.spilledFrom, s.buffer[0]?.ts) ?? (batch.length ? batch[batch.length - 1].ts + 1 : from);
     this.note('sink_read_back', { sink: this.opts.sink, stream: s.name, from, records: count }, 'info', `${s.name}: ${count} records read back from the window files into ${this.writer.describe}`);
   }
 
   private async insert(s: StreamState, batch: Pending[]): Promise<void> {
-    await this.writer.write(s, batch);
-    s.inserted += batch.length;
+    const rejected = (await this.writer.write(s, batch)) ?? [];
+    s.inserted += batch.length - rejected.length;
+    if (rejected.length) {
+      this.note('sink_rejected', { sink: this.opts.sink, stream: s.name, records: rejected.length, first: rejected.slice(0, 5) }, 'error', `${s.name}: ${this.writer.describe} refused ${rejected.length} records (${rejected[0].error}); they stay in the window files`);
+    }
   }
 
   private failed(err: Error): void {
@@ -207,7 +226,7 @@ export class BufferedSink {
 
   /** The marks, written whole under a temporary name and renamed (never half a file). */
   private saveState(): void {
-    const marks = Object.fromEntries([...this.streams.values()].map((s) => [s.name, s.readBackFrom ?? s.buffer[0]?.ts ?? s.insertedBelow]).filter(([, v]) => v !== undefined));
+    const marks = Object.fromEntries([...this.streams.values()].map((s) => [s.name, oldest(s.readBackFrom, s.spilledFrom, s.buffer[0]?.ts) ?? s.insertedBelow]).filter(([, v]) => v !== undefined));
     const text = JSON.stringify({ to: this.writer.describe, inserted_below: { ...this.readState(), ...marks } });
     if (text === this.stateWritten) return;
     const file = this.stateFile;
@@ -231,8 +250,9 @@ export class BufferedSink {
     clearInterval(this.timer);
     this.retryAt = 0; // one more try now, whatever the back-off
     while (Date.now() < deadline) {
-      await this.flush();
-      const waiting = [...this.streams.values()].some((s) => s.buffer.length || s.readBackFrom !== undefined);
+      // A write that hangs (a half-open connection) does not hold the stop past its deadline.
+      await Promise.race([this.flush(), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
+      const waiting = [...this.streams.values()].some((s) => s.buffer.length || s.readBackFrom !== undefined || s.spilledFrom !== undefined);
       // A database that is away does not hold up the stop: the mark brings the rest in at the next start.
       if (!waiting || this.down) break;
       await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
@@ -242,6 +262,12 @@ export class BufferedSink {
     await this.writer.close().catch(() => {});
     return { unwritten };
   }
+}
+
+/** The oldest of the times given, undefined when none is. */
+function oldest(...times: (number | undefined)[]): number | undefined {
+  const known = times.filter((t): t is number => t !== undefined);
+  return known.length ? Math.min(...known) : undefined;
 }
 
 /** The record line without its newline. */

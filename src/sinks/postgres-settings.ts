@@ -36,7 +36,7 @@ export function resolvePostgres(section: PostgresSection | undefined, where: str
   const password = resolveSecret(`${where}: postgres`, 'password', section.password, section.password_file);
   const url = new URL(section.url);
   if (url.password) throw new ConfigError(`${where}: postgres.url: the URL carries a password; move it to password: \${PGPASSWORD} (or password_file)`);
-  return { ...section, connection: { connectionString: section.url, password, max: section.pool, connectionTimeoutMillis: 5000, application_name: 'nsr' } };
+  return { ...section, connection: { connectionString: section.url, password, max: section.pool, connectionTimeoutMillis: 5000, query_timeout: 60_000, application_name: 'nsr' } };
 }
 
 

@@ -9,7 +9,7 @@
 import pg from 'pg';
 import { recordTimestamp } from '../pipeline/record.js';
 import type { NoteEvent } from '../sources/source.js';
-import { BufferedSink, lineText, type Pending, type SinkStream, type SinkWriter } from './buffered-sink.js';
+import { BufferedSink, lineText, type Pending, type Rejected, type SinkStream, type SinkWriter } from './buffered-sink.js';
 import { schemaVersion, SCHEMA_VERSION } from './postgres-schema.js';
 import { describeDatabase, type PostgresSettings } from './postgres-settings.js';
 
@@ -20,7 +20,27 @@ class PostgresWriter implements SinkWriter {
     this.describe = describeDatabase(settings);
   }
 
-  async write(s: SinkStream, batch: Pending[]): Promise<void> {
+  async write(s: SinkStream, batch: Pending[]): Promise<void | Rejected[]> {
+    try {
+      await this.insertBatch(s, batch);
+    } catch (err) {
+      // A data exception (class 22: e.g. a NUL character, which text and jsonb refuse) would fail
+      // every time: the batch goes record by record and only the ones refused are left out.
+      if (!/^22/.test((err as { code?: string }).code ?? '')) throw err;
+      const rejected: Rejected[] = [];
+      for (const p of batch) {
+        try {
+          await this.insertBatch(s, [p]);
+        } catch (e) {
+          if (!/^22/.test((e as { code?: string }).code ?? '')) throw e;
+          rejected.push({ ts: p.ts, error: (e as Error).message });
+        }
+      }
+      return rejected;
+    }
+  }
+
+  private async insertBatch(s: SinkStream, batch: Pending[]): Promise<void> {
     if (s.kind === 'probe') return this.insertProbes(s.name, batch);
     await this.pool.query(
       'INSERT INTO nsr_records (stream, ts, ts_ms, raw) SELECT $1, to_timestamp(u.t / 1000.0), u.t, u.r FROM unnest($2::bigint[], $3::text[]) AS u(t, r) ON CONFLICT (stream, ts_ms, md5(raw)) DO NOTHING',

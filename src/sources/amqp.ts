@@ -70,6 +70,8 @@ export const amqpKind: SourceKind<typeof schema> = {
         }
         let duplicates = 0;
         let pending = 0;
+        /** Messages handed to the writer and not yet written, by id, with their newest delivery. */
+        const inFlight = new Map<string, { msg: ConsumeMessage; ch: Channel }>();
         let backoff = 1000;
         let connected = false;
         while (!stop.aborted) {
@@ -85,9 +87,14 @@ export const amqpKind: SourceKind<typeof schema> = {
             await channel.assertQueue(cfg.queue, { durable: true, arguments: { 'x-queue-type': cfg.queue_type } });
             for (const pattern of cfg.bind) await channel.bindQueue(cfg.queue, settings.exchange, pattern);
             const ch = channel;
-            const closed = new Promise<void>((resolve) => conn!.once('close', () => resolve()));
+            // The connection closing, the channel alone closing (e.g. the broker's consumer_timeout),
+            // or the broker cancelling the consumer (queue deleted): all mean consume again.
+            let lost!: () => void;
+            const closed = new Promise<void>((resolve) => (lost = resolve));
+            conn.once('close', () => lost());
+            ch.once('close', () => lost());
             const { consumerTag } = await ch.consume(cfg.queue, (msg: ConsumeMessage | null) => {
-              if (!msg) return;
+              if (!msg) return lost();
               const header = msg.properties.headers?.stream;
               const stream = typeof header === 'string' && streams.has(header) ? header : undefined;
               const id = msg.properties.messageId ?? messageId(stream ?? '', msg.content);
@@ -96,21 +103,33 @@ export const amqpKind: SourceKind<typeof schema> = {
                 duplicates++;
                 return ch.ack(msg);
               }
+              // Delivered again while its first copy still waits to be written (a reconnect):
+              // that write acknowledges this delivery instead, and the line is written once.
+              const waiting = inFlight.get(id);
+              if (waiting) {
+                duplicates++;
+                waiting.msg = msg;
+                waiting.ch = ch;
+                return;
+              }
               if (ts === undefined) {
                 // Not a record line: it cannot go into a window. Rejected (to the queue's dead-letter exchange, if it has one) and reported.
                 note('message_rejected', { queue: cfg.queue, stream: header, preview: msg.content.subarray(0, 80).toString('utf8') }, 'warn', 'a message that is not a record line was rejected');
                 return ch.nack(msg, false, false);
               }
               pending++;
+              const delivery = { msg, ch };
+              inFlight.set(id, delivery);
               emit({
                 output: stream,
                 body: msg.content,
                 timestamp: ts,
                 onWritten: () => {
                   pending--;
+                  inFlight.delete(id);
                   seen.add(id);
                   try {
-                    ch.ack(msg);
+                    delivery.ch.ack(delivery.msg);
                   } catch {
                     // The channel is gone: the broker delivers it again, and `seen` drops it then.
                   }

@@ -26,7 +26,7 @@ import { readState, sourceStateFile, writeState } from './state-file.js';
 import { elementSpans } from './json-spans.js';
 import type { SourceKind } from './kind.js';
 import { redactUrl } from './redact.js';
-import { FetchError, type CycleFailure, type Source } from './source.js';
+import { FetchError, type CycleFailure, type EmitRecord, type Source } from './source.js';
 
 const SERIES = ['traffic', 'errors', 'discards'] as const;
 
@@ -58,6 +58,8 @@ export const netbeamKind: SourceKind<typeof schema> = {
     const file = sourceStateFile(outputDir ?? process.cwd(), 'netbeam', name);
     const state = readState<State>(file, { checkpoints: {}, inventory: {} });
     // `nsr check` reads the state but writes nothing: no checkpoint, no history.
+    /** The last inventory compared with (state.inventory is the last one whose changes are all written). */
+    let seenInventory = { ...state.inventory };
     const tracker = cfg.track_changes && !dryRun ? new ChangeTracker(name, cfg.track_changes, { postgres, mysql }) : undefined;
     let saveTimer: NodeJS.Timeout | undefined;
     const save = () => {
@@ -86,15 +88,27 @@ export const netbeamKind: SourceKind<typeof schema> = {
         });
         const failures: CycleFailure[] = [];
         let records = 1;
+        const next = Object.fromEntries(items.map((i) => [i.key, i.digest]));
+        // The inventory on disk moves on only once every change record is written: a crash before
+        // that compares with the old one again at the restart (changes written twice, never lost).
+        let unwritten = 0;
+        const settled = () => {
+          state.inventory = next;
+          save();
+        };
         if (tracker) {
-          const { changes, failure } = await tracker.track(state.inventory, items, end, emit);
+          const counted: EmitRecord = (r) => {
+            unwritten++;
+            emit({ ...r, onWritten: () => --unwritten === 0 && settled() });
+          };
+          const { changes, failure } = await tracker.track(seenInventory, items, end, counted);
           records += changes;
           if (failure) failures.push(failure);
         }
-        state.inventory = Object.fromEntries(items.map((i) => [i.key, i.digest]));
+        seenInventory = next;
+        if (unwritten === 0) settled();
         // Interfaces that left take their checkpoints with them.
-        for (const r of Object.keys(state.checkpoints)) if (!state.inventory[r]) delete state.checkpoints[r];
-        save();
+        for (const r of Object.keys(state.checkpoints)) if (!next[r]) delete state.checkpoints[r];
 
         const queue = new PQueue({ concurrency: cfg.concurrency });
         await Promise.all(

@@ -67,19 +67,20 @@ export function runProbe(spec: ProbeSpec, agents: ProbeAgents, signal: AbortSign
       signal.removeEventListener('abort', onAbort);
       resolve({ status, connect, first_byte: firstByte, total: elapsed(), bytes, ...r });
     };
-    let req: http.ClientRequest;
+    let req: http.ClientRequest | undefined;
+    // Declared before the request: a request that throws at once (a bad header) finishes through them.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      req?.destroy();
+    }, spec.timeoutMs);
+    const onAbort = () => req?.destroy();
     try {
       const url = new URL(spec.url);
       const secure = url.protocol === 'https:';
       req = (secure ? https : http).request(url, { agent: secure ? agents.https : agents.http, headers: { 'user-agent': 'nsr-probe', ...spec.headers } });
     } catch (err) {
-      return finish({ match: null, error: 'bad_url', message: (err as Error).message });
+      return finish({ match: null, error: 'bad_request', message: (err as Error).message });
     }
-    const timer = setTimeout(() => {
-      timedOut = true;
-      req.destroy();
-    }, spec.timeoutMs);
-    const onAbort = () => req.destroy();
     signal.addEventListener('abort', onAbort, { once: true });
     req.once('socket', (socket) => {
       // A pooled connection is already open: connecting cost nothing.

@@ -129,7 +129,8 @@ export class ProbeScheduler {
   private launch(p: DueProbe): void {
     this.inFlight++;
     this.running.add(p.target.id);
-    this.opts.run(p).finally(() => {
+    // run() must not reject; if it does anyway, the probe is over and the scheduler goes on.
+    this.opts.run(p).catch(() => {}).finally(() => {
       this.inFlight--;
       this.running.delete(p.target.id);
       const next = this.stopped ? undefined : this.waiting.shift();

@@ -9,6 +9,7 @@
  * so a target added later lands on exactly one shard.
  */
 import { createHash } from 'node:crypto';
+import http from 'node:http';
 import { parseDuration } from '../config/duration.js';
 import type { ProbeSpec } from './probe-client.js';
 
@@ -98,6 +99,14 @@ export function checkTarget(raw: RawTarget, defaults: TargetDefaults): ProbeTarg
     const h = typeof raw.headers === 'string' ? safeJson(raw.headers) : raw.headers;
     if (!h || typeof h !== 'object' || Array.isArray(h) || Object.values(h).some((v) => typeof v !== 'string')) return `${id}: headers: expected a mapping of header names to strings (in CSV: a JSON object)`;
     headers = h as Record<string, string>;
+    for (const [name, value] of Object.entries(headers)) {
+      try {
+        http.validateHeaderName(name);
+        http.validateHeaderValue(name, value);
+      } catch (err) {
+        return `${id}: headers: ${(err as Error).message}`;
+      }
+    }
   }
   return { id, url, intervalMs, timeoutMs, expectStatus, match, headers, maxBodyBytes: defaults.maxBodyBytes, hash: targetHash(id) };
 }
