@@ -169,7 +169,12 @@ export class Recorder {
     if (this.started) {
       for (const c of [channel, ...channel.outputs.values()]) {
         c.consumer = this.consume(c);
-        for (const sink of c.wants ?? []) this.sinks.get(sink)?.addStream(c.name, stream.kind);
+        for (const sink of c.wants ?? []) {
+          const running = this.sinks.get(sink);
+          if (running) running.addStream(c.name, stream.kind);
+          // Sinks start with the recorder: one no stream used then needs a restart (the records stay in the windows).
+          else this.events.emit('restart_required', { stream: c.name, sink }, 'warn', `${c.name}: records go to ${sink} only after a restart (no stream used it at start)`);
+        }
       }
       this.activate(channel);
     }
