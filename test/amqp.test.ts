@@ -9,20 +9,17 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import amqp from 'amqplib';
 import { ProbeSimulator } from '../src/simulate/probe-simulator.js';
-import { readArchives, readEvents, sleep, startNsr, tempDir } from './helpers.js';
+import { needService, readArchives, readEvents, sleep, startNsr, tempDir } from './helpers.js';
 
 const BROKER = process.env.NSR_TEST_AMQP ?? 'amqp://guest:guest@127.0.0.1:5672/';
 
 async function broker(t: Tap.Test): Promise<boolean> {
-  try {
+  const up = await needService(t, `RabbitMQ at ${BROKER}`, 'rabbitmq-server -detached', async () => {
     const conn = await amqp.connect(BROKER, { timeout: 3000 });
     await conn.close();
     return true;
-  } catch (err) {
-    if (process.env.CI) throw new Error(`RabbitMQ is needed at ${BROKER} (${(err as Error).message}); start it: rabbitmq-server -detached`);
-    t.skip(`no RabbitMQ at ${BROKER} (${(err as Error).message})`);
-    return false;
-  }
+  });
+  return up === true;
 }
 
 /** Waits for the broker to answer again (after start_app). */

@@ -73,6 +73,17 @@ export async function simulatorWithConfig(t: { teardown(fn: () => unknown): void
   return { sim, url };
 }
 
+/** A service a test needs, connected; without it: a visible skip on a developer's machine, a failure in CI. */
+export async function needService<T>(t: Tap.Test, what: string, startIt: string, connect: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await connect();
+  } catch (err) {
+    if (process.env.CI) throw new Error(`${what} is needed and does not answer (${(err as Error).message}); start it: ${startIt}`);
+    t.skip(`no ${what} (${(err as Error).message})`);
+    return undefined;
+  }
+}
+
 /**
  * A PostgreSQL schema of its own on the machine's server (database `test`),
  * dropped at teardown; tests point nsr at it through the URL's search_path.
@@ -81,14 +92,12 @@ export async function simulatorWithConfig(t: { teardown(fn: () => unknown): void
 export async function pgSchema(t: Tap.Test): Promise<{ url: string; query: (sql: string, params?: unknown[]) => Promise<any[]> } | undefined> {
   const { default: pg } = await import('pg');
   const base = process.env.NSR_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const admin = new pg.Client({ connectionString: base });
-  try {
-    await admin.connect();
-  } catch (err) {
-    if (process.env.CI) throw new Error(`PostgreSQL is needed at ${base} and does not answer (${(err as Error).message}); start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`);
-    t.skip(`no PostgreSQL at ${base} (${(err as Error).message})`);
-    return undefined;
-  }
+  const admin = await needService(t, `PostgreSQL at ${base}`, 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start', async () => {
+    const client = new pg.Client({ connectionString: base });
+    await client.connect();
+    return client;
+  });
+  if (!admin) return undefined;
   const schema = `nsr_t_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
   await admin.query(`CREATE SCHEMA ${schema}`);
   await admin.query(`SET search_path = ${schema}`);

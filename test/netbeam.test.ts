@@ -6,22 +6,18 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NetbeamSimulator } from '../src/simulate/netbeam-simulator.js';
-import { pgSchema, readArchives, sleep, startNsr, tempDir } from './helpers.js';
+import { needService, pgSchema, readArchives, sleep, startNsr, tempDir } from './helpers.js';
 
 const lines = async (out: string, stream: string) => (await readArchives(out, stream)).flatMap((w) => w.lines);
 
 async function mariadb(t: Tap.Test) {
   const mysql = await import('mysql2/promise');
-  try {
+  return needService(t, 'MariaDB at 127.0.0.1:3306', 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd', async () => {
     const pool = mysql.createPool({ uri: 'mysql://root@127.0.0.1:3306/test', connectionLimit: 1, timezone: 'Z' });
-    await pool.query('SELECT 1');
     t.teardown(() => pool.end());
+    await pool.query('SELECT 1');
     return pool;
-  } catch (err) {
-    if (process.env.CI) throw new Error(`MariaDB is needed at 127.0.0.1:3306 (${(err as Error).message}); start it: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd`);
-    t.skip(`no MariaDB at 127.0.0.1:3306 (${(err as Error).message})`);
-    return undefined;
-  }
+  });
 }
 
 for (const table of ['postgres', 'mysql'] as const) {

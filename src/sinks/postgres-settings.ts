@@ -5,22 +5,13 @@
  */
 import { z } from 'zod';
 import type { PoolConfig } from 'pg';
-import { duration, secret } from '../config/schema-types.js';
-import { resolveSecret } from '../config/secrets.js';
-import { ConfigError } from '../config/errors.js';
+import { bufferFields, connectionFields, connectionPassword } from './connection-settings.js';
 
 export const postgresSchema = z
   .strictObject({
-    url: z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, { error: 'expected a URL such as postgres://nsr@127.0.0.1:5432/nsr (the password goes in password:, from the environment)' })
-      .meta({ description: 'postgres://user@host:port/database' }),
-    password: secret('the password; write it as ${PGPASSWORD}, never in the file'),
-    password_file: z.string().min(1).optional().meta({ description: 'a file holding the password (instead of password)' }),
+    ...connectionFields(/^postgres(ql)?:\/\//, 'postgres://nsr@127.0.0.1:5432/nsr', 'PGPASSWORD'),
     pool: z.int().min(1).max(100).default(4).meta({ description: 'connections at most' }),
-    batch: z.int().min(1).max(50_000).default(1000).meta({ description: 'records per INSERT at most' }),
-    flush_interval: duration('how long records wait to fill a batch').default(1000),
-    buffer: z.int().min(100).max(10_000_000).default(100_000).meta({ description: 'records held in memory per stream while the database is away; past that, they are read back from the window files when it returns' }),
+    ...bufferFields('the database', { batch: 1000, batchMax: 50_000, flushMs: 1000 }),
   })
   .optional();
 
@@ -33,9 +24,7 @@ export interface PostgresSettings extends PostgresSection {
 
 export function resolvePostgres(section: PostgresSection | undefined, where: string): PostgresSettings | undefined {
   if (!section) return undefined;
-  const password = resolveSecret(`${where}: postgres`, 'password', section.password, section.password_file);
-  const url = new URL(section.url);
-  if (url.password) throw new ConfigError(`${where}: postgres.url: the URL carries a password; move it to password: \${PGPASSWORD} (or password_file)`);
+  const password = connectionPassword(section, 'postgres', 'PGPASSWORD', where);
   return { ...section, connection: { connectionString: section.url, password, max: section.pool, connectionTimeoutMillis: 5000, query_timeout: 60_000, application_name: 'nsr' } };
 }
 
