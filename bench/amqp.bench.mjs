@@ -12,8 +12,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import amqp from 'amqplib';
-import { startAmqpSink } from '../dist/sinks/amqp-sink.js';
-import { resolveAmqp } from '../dist/sinks/amqp-settings.js';
+import { startAmqpSink } from '../dist/sinks/amqp/amqp-sink.js';
+import { resolveAmqp } from '../dist/connections/amqp-settings.js';
 import { cpuSeconds, sleep, startNsr } from './process.mjs';
 
 const args = process.argv.slice(2);

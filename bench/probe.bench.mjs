@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import got from 'got';
 import { readZipRecords } from '../dist/archive/archive-reader.js';
-import { probeAgents, runProbe } from '../dist/sources/probe-client.js';
+import { probeAgents, runProbe } from '../dist/sources/probe/probe-client.js';
 import { cpuSeconds, memoryMb, sleep, startNsr } from './process.mjs';
 
 const args = process.argv.slice(2);

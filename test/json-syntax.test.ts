@@ -2,8 +2,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { jsonSyntaxError } from '../src/sources/json-syntax.js';
-import { checkJson, OFF_THREAD_BYTES } from '../src/sources/json-check.js';
+import { jsonSyntaxError } from '../src/json/json-syntax.js';
+import { checkJson, OFF_THREAD_BYTES } from '../src/json/json-check.js';
 import { FIXTURES } from './helpers.js';
 
 const parses = (s: string) => {

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NetboxSimulator } from '../src/simulate/netbox-simulator.js';
 import { JunosSimulator, type JunosSimulatorOptions } from '../src/simulate/junos-simulator.js';
-import { elementSpans, memberSpan } from '../src/sources/json-spans.js';
+import { elementSpans, memberSpan } from '../src/json/json-spans.js';
 import { ConfigError } from '../src/config/errors.js';
 import { parseConfig } from '../src/config/loader.js';
 import { windowStart } from '../src/sinks/window-naming.js';

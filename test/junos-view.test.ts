@@ -4,9 +4,9 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { cablingOf, deviceView, labelOps, physicalName, speedBps } from '../src/sources/junos-view.js';
-import { parseCable, parseDevice, parseRegion, parseSite, type Inventory } from '../src/sources/inventory.js';
-import { stringifyWithRaw } from '../src/sources/raw-json.js';
+import { cablingOf, deviceView, labelOps, physicalName, speedBps } from '../src/sources/junos/junos-view.js';
+import { parseCable, parseDevice, parseRegion, parseSite, type Inventory } from '../src/sources/common/inventory.js';
+import { stringifyWithRaw } from '../src/json/raw-json.js';
 import { ROOT } from './helpers.js';
 
 const fixture = (dir: string, name: string) => JSON.parse(readFileSync(path.join(ROOT, 'fixtures', dir, name), 'utf8'));

@@ -1,11 +1,11 @@
 // The netbox stream kind against the simulated NetBox: paging, the fixtures'
 // edge cases, filters, token auth, listings that change while paged, change-only.
 import t from 'tap';
-import { netboxKind } from '../src/sources/netbox.js';
+import { netboxKind } from '../src/sources/netbox/netbox.js';
 import type { Source } from '../src/sources/source.js';
 import { FetchError } from '../src/sources/source.js';
 import { NetboxSimulator } from '../src/simulate/netbox-simulator.js';
-import { elementSpans, memberSpan } from '../src/sources/json-spans.js';
+import { elementSpans, memberSpan } from '../src/json/json-spans.js';
 import { tempDir } from './helpers.js';
 
 // A day-long window: change_only writes a snapshot at each new window, and none should start mid-test.

@@ -4,7 +4,7 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ProbeSimulator } from '../src/simulate/probe-simulator.js';
-import { targetHash } from '../src/sources/probe-targets.js';
+import { targetHash } from '../src/sources/probe/probe-targets.js';
 import { readArchives, readEvents, sleep, startNsr, tempDir } from './helpers.js';
 
 async function simulator(t: Tap.Test) {

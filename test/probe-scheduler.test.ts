@@ -1,8 +1,8 @@
 // Probe targets and their scheduler: stable, spread offsets; shards disjoint and
 // complete; CSV and target checks; a slow target never delays the others.
 import t from 'tap';
-import { nextTurn, ProbeScheduler, type DueProbe } from '../src/sources/probe-scheduler.js';
-import { checkTarget, checkTargets, inShard, parseCsv, parseShard, targetHash, type ProbeTarget } from '../src/sources/probe-targets.js';
+import { nextTurn, ProbeScheduler, type DueProbe } from '../src/sources/probe/probe-scheduler.js';
+import { checkTarget, checkTargets, inShard, parseCsv, parseShard, targetHash, type ProbeTarget } from '../src/sources/probe/probe-targets.js';
 import { sleep } from './helpers.js';
 
 const defaults = { intervalMs: 1000, timeoutMs: 800, expectStatus: [200], maxBodyBytes: 1 << 20 };
@@ -108,7 +108,7 @@ t.test('the scheduler: above the concurrency, due probes wait in order; removed 
 t.test('a header Node refuses: the target is rejected when checked, and a probe that throws at once is a result, not a crash', async (t) => {
   t.match(checkTarget({ url: 'http://a/', headers: { 'bad name': 'x' } }, defaults), /headers: Header name must be a valid HTTP token/);
   t.match(checkTarget({ url: 'http://a/', headers: { x: 'one\ntwo' } }, defaults), /headers: Invalid character in header content/);
-  const { runProbe, probeAgents } = await import('../src/sources/probe-client.js');
+  const { runProbe, probeAgents } = await import('../src/sources/probe/probe-client.js');
   const r = await runProbe({ url: 'http://127.0.0.1:1/', timeoutMs: 500, expectStatus: [200], maxBodyBytes: 100, headers: { 'bad name': 'x' } }, probeAgents(10, true), new AbortController().signal);
   t.match(r, { error: 'bad_request', status: null });
 });

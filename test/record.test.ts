@@ -3,7 +3,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { recordEncoder, recordTimestamp } from '../src/pipeline/record.js';
-import { validateBody } from '../src/sources/body.js';
+import { validateBody } from '../src/sources/common/body.js';
 import type { BodyKind } from '../src/sources/source.js';
 import { FIXTURES } from './helpers.js';
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { recordBody, shapeForEndpoint, shapeFromRecord, topLevelMembers, wrappedKey } from '../src/archive/record-body.js';
 import { ReplayServer } from '../src/archive/replay-server.js';
 import { recordEncoder, recordTimestamp } from '../src/pipeline/record.js';
-import { validateBody } from '../src/sources/body.js';
+import { validateBody } from '../src/sources/common/body.js';
 import { formatWindowTime } from '../src/sinks/window-naming.js';
 import { NdtwinSimulator } from '../src/simulate/ndtwin-simulator.js';
 import { FIXTURES, readArchives, seqOf, sleep, startNsr, tempDir } from './helpers.js';

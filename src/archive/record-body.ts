@@ -8,7 +8,7 @@
  *   merged:  {"timestamp":<ms>,<members>}        → {<members>}
  *            {"timestamp":<ms>}                  → {}
  */
-import { ndtwinEndpointByPath } from '../sources/ndtwin-endpoints.js';
+import { ndtwinEndpointByPath } from '../sources/ndtwin/ndtwin-endpoints.js';
 
 export type BodyShape = { mode: 'wrap'; key?: string } | { mode: 'merge' };
 

@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { recordTimestamp } from '../pipeline/record.js';
-import { jsonSyntaxError } from '../sources/json-syntax.js';
+import { jsonSyntaxError } from '../json/json-syntax.js';
 import { parseWindowName } from '../sinks/window-naming.js';
 import { readCatalog, type WindowInfo } from './catalog.js';
 import { splitLines } from './lines.js';

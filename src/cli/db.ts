@@ -24,8 +24,8 @@ async function init(configFile: string | undefined): Promise<number> {
   const [{ loadConfig }, { default: pg }, { migrate, SCHEMA_VERSION }, { describeDatabase }, { ConfigError }] = await Promise.all([
     import('../config/loader.js'),
     import('pg'),
-    import('../sinks/postgres-schema.js'),
-    import('../sinks/postgres-settings.js'),
+    import('../sinks/postgres/postgres-schema.js'),
+    import('../connections/postgres-settings.js'),
     import('../config/errors.js'),
   ]);
   const loaded = loadConfig(resolveConfigFile(configFile));

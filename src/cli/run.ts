@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import type { LoadedConfig } from '../config/loader.js';
 import { ConfigError } from '../config/errors.js';
 import { parseDuration } from '../config/duration.js';
-import { parseShard } from '../sources/probe-targets.js';
+import { parseShard } from '../sources/probe/probe-targets.js';
 import type { Logger } from '../logging/logger.js';
 import { configOption, EXIT_OK, EXIT_RUNTIME, fail, OperatorError, resolveConfigFile, version } from './common.js';
 

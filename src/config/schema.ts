@@ -6,9 +6,9 @@
 import { z } from 'zod';
 import { duration, size, streamName } from './schema-types.js';
 import { streamKindSchema } from '../sources/registry.js';
-import { postgresSchema } from '../sinks/postgres-settings.js';
-import { mysqlSchema } from '../sinks/mysql-settings.js';
-import { amqpSchema } from '../sinks/amqp-settings.js';
+import { postgresSchema } from '../connections/postgres-settings.js';
+import { mysqlSchema } from '../connections/mysql-settings.js';
+import { amqpSchema } from '../connections/amqp-settings.js';
 
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 

@@ -26,7 +26,7 @@ import type { ControlServer } from '../control/control-server.js';
 import type { BufferedSink } from '../sinks/buffered-sink.js';
 
 type SinkName = 'postgres' | 'amqp';
-import type { Shard } from '../sources/probe-targets.js';
+import type { Shard } from '../sources/probe/probe-targets.js';
 import type { RecorderView, StreamView } from '../control/view.js';
 import type { Payload } from './payload.js';
 import { recordEncoder, type RecordEncoder } from './record.js';
@@ -335,10 +335,10 @@ export class Recorder {
       let sink: BufferedSink;
       try {
         if (name === 'postgres') {
-          const { startPostgresSink } = await import('../sinks/postgres-sink.js');
+          const { startPostgresSink } = await import('../sinks/postgres/postgres-sink.js');
           sink = await startPostgresSink(this.loaded.postgres!, this.outputDir, note);
         } else {
-          const { startAmqpSink } = await import('../sinks/amqp-sink.js');
+          const { startAmqpSink } = await import('../sinks/amqp/amqp-sink.js');
           sink = startAmqpSink(this.loaded.amqp!, this.routingKeys, this.outputDir, note);
         }
       } catch (err) {

@@ -4,7 +4,7 @@
  * `active_until` when it went (or changed again), NULL while it is there.
  * Applying the same change twice (a restart after a crash) leaves one open row.
  */
-import type { InventoryChange } from '../sources/inventory-changes.js';
+import type { InventoryChange } from '../sources/common/inventory-changes.js';
 
 export interface InventoryTable {
   apply(stream: string, changes: InventoryChange[], at: number): Promise<void>;

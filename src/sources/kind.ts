@@ -4,10 +4,10 @@
  */
 import type { z } from 'zod';
 import type { Source, StreamTiming } from './source.js';
-import type { Shard } from './probe-targets.js';
-import type { PostgresSettings } from '../sinks/postgres-settings.js';
-import type { MysqlSettings } from '../sinks/mysql-settings.js';
-import type { AmqpSettings } from '../sinks/amqp-settings.js';
+import type { Shard } from './probe/probe-targets.js';
+import type { PostgresSettings } from '../connections/postgres-settings.js';
+import type { MysqlSettings } from '../connections/mysql-settings.js';
+import type { AmqpSettings } from '../connections/amqp-settings.js';
 
 export interface BuildContext {
   /** Timing already resolved from the stream's own fields and the config defaults. */

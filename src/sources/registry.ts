@@ -1,12 +1,12 @@
 /** Every source kind nsr knows. A new kind is one import and one entry here. */
 import { z } from 'zod';
-import { httpKind } from './http.js';
-import { junosKind } from './junos.js';
-import { ndtwinKind } from './ndtwin.js';
-import { netboxKind } from './netbox.js';
-import { probeKind } from './probe.js';
-import { netbeamKind } from './netbeam.js';
-import { amqpKind } from './amqp.js';
+import { httpKind } from './http/http.js';
+import { junosKind } from './junos/junos.js';
+import { ndtwinKind } from './ndtwin/ndtwin.js';
+import { netboxKind } from './netbox/netbox.js';
+import { probeKind } from './probe/probe.js';
+import { netbeamKind } from './netbeam/netbeam.js';
+import { amqpKind } from './amqp/amqp.js';
 import type { SourceKind } from './kind.js';
 
 const kinds = [ndtwinKind, httpKind, netboxKind, junosKind, probeKind, netbeamKind, amqpKind] as const;

@@ -2,7 +2,7 @@
  * What every source kind hands the recorder: a named stream with its timing,
  * the shape its records take, and a fetch that returns the body as raw bytes.
  */
-import type { Inventory } from './inventory.js';
+import type { Inventory } from './common/inventory.js';
 
 /** How a response body becomes a record line (DESIGN 2.1). */
 export type RecordShape =

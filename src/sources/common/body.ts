@@ -3,8 +3,8 @@
  * upstream sent (DESIGN 2.1); JSON.parse is used only as a validator, its result
  * is discarded, so uint64 values and `0.0` floats survive untouched.
  */
-import { FetchError, type BodyKind } from './source.js';
-import { checkJson, jsonError } from './json-check.js';
+import { FetchError, type BodyKind } from '../source.js';
+import { checkJson, jsonError } from '../../json/json-check.js';
 
 const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
 

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../../config/duration.js';
 import type { ProbeSpec } from './probe-client.js';
 
 export interface ProbeTarget extends ProbeSpec {

@@ -14,14 +14,14 @@
 import { readFile } from 'node:fs/promises';
 import PQueue from 'p-queue';
 import { z } from 'zod';
-import { ConfigError } from '../config/errors.js';
-import { commonStreamFields, duration } from '../config/schema-types.js';
-import type { SourceKind } from './kind.js';
+import { ConfigError } from '../../config/errors.js';
+import { commonStreamFields, duration } from '../../config/schema-types.js';
+import type { SourceKind } from '../kind.js';
 import { probeAgents, runProbe } from './probe-client.js';
 import { ProbeScheduler, type DueProbe } from './probe-scheduler.js';
 import { checkTargets, inShard, parseCsv, type ProbeTarget, type RawTarget, type TargetDefaults } from './probe-targets.js';
-import { readTargetsTable } from '../sinks/postgres-targets.js';
-import type { CycleFailure, Source } from './source.js';
+import { readTargetsTable } from './probe-targets-table.js';
+import type { CycleFailure, Source } from '../source.js';
 
 const statusList = z.union([z.int().min(100).max(599), z.array(z.int().min(100).max(599)).min(1)]);
 

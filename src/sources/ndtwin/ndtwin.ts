@@ -5,11 +5,11 @@
  * records get_graph_data merged after the timestamp, exactly as the original.
  */
 import { z } from 'zod';
-import { commonStreamFields, httpUrl } from '../config/schema-types.js';
-import { HttpFetcher } from './http-fetcher.js';
-import { redactUrl } from './redact.js';
-import type { SourceKind } from './kind.js';
-import type { Source } from './source.js';
+import { commonStreamFields, httpUrl } from '../../config/schema-types.js';
+import { HttpFetcher } from '../common/http-fetcher.js';
+import { redactUrl } from '../common/redact.js';
+import type { SourceKind } from '../kind.js';
+import type { Source } from '../source.js';
 import { NDTWIN_ENDPOINTS as ENDPOINTS } from './ndtwin-endpoints.js';
 
 const schema = z.strictObject({

@@ -5,9 +5,9 @@
  * pages shifts items: one is read twice or never), so a snapshot is never a
  * mix of two states of the inventory.
  */
-import { HttpFetcher } from './http-fetcher.js';
-import { elementSpans, memberSpan } from './json-spans.js';
-import { FetchError } from './source.js';
+import { HttpFetcher } from '../common/http-fetcher.js';
+import { elementSpans, memberSpan } from '../../json/json-spans.js';
+import { FetchError } from '../source.js';
 
 export interface ListedItem {
   id: number;

@@ -7,14 +7,10 @@
  * stream, tick and timestamp in headers, and a message id made from the
  * stream and the line, by which an archiver drops a message it already has.
  */
-import { createHash } from 'node:crypto';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
-import type { NoteEvent } from '../sources/source.js';
-import type { AmqpSettings } from './amqp-settings.js';
-import { BufferedSink, lineText, type Pending, type SinkStream, type SinkWriter } from './buffered-sink.js';
-
-/** The id an archiver deduplicates by: the same record always has the same id. */
-export const messageId = (stream: string, line: Buffer | string) => createHash('md5').update(stream).update('\n').update(line).digest('hex');
+import type { NoteEvent } from '../../sources/source.js';
+import { messageId, type AmqpSettings } from '../../connections/amqp-settings.js';
+import { BufferedSink, lineText, type Pending, type SinkStream, type SinkWriter } from '../buffered-sink.js';
 
 class AmqpWriter implements SinkWriter {
   readonly describe: string;

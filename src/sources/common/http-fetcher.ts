@@ -7,7 +7,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import got, { type Got, RequestError } from 'got';
-import { FetchError, type BodyKind } from './source.js';
+import { FetchError, type BodyKind } from '../source.js';
 import { validateBodyAsync } from './body.js';
 import { redactUrl } from './redact.js';
 

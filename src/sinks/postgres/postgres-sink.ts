@@ -7,11 +7,11 @@
  * (unique keys, ON CONFLICT DO NOTHING).
  */
 import pg from 'pg';
-import { recordTimestamp } from '../pipeline/record.js';
-import type { NoteEvent } from '../sources/source.js';
-import { BufferedSink, lineText, type Pending, type Rejected, type SinkStream, type SinkWriter } from './buffered-sink.js';
+import { recordTimestamp } from '../../pipeline/record.js';
+import type { NoteEvent } from '../../sources/source.js';
+import { BufferedSink, lineText, type Pending, type Rejected, type SinkStream, type SinkWriter } from '../buffered-sink.js';
 import { schemaVersion, SCHEMA_VERSION } from './postgres-schema.js';
-import { describeDatabase, type PostgresSettings } from './postgres-settings.js';
+import { describeDatabase, type PostgresSettings } from '../../connections/postgres-settings.js';
 
 class PostgresWriter implements SinkWriter {
   readonly describe: string;

@@ -12,14 +12,14 @@
  */
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { z } from 'zod';
-import { ConfigError } from '../config/errors.js';
-import { commonStreamFields, duration, streamName } from '../config/schema-types.js';
-import { readCatalog } from '../archive/catalog.js';
-import { readRecords } from '../archive/records.js';
-import { recordTimestamp } from '../pipeline/record.js';
-import { messageId } from '../sinks/amqp-sink.js';
-import type { SourceKind } from './kind.js';
-import type { Source } from './source.js';
+import { ConfigError } from '../../config/errors.js';
+import { commonStreamFields, duration, streamName } from '../../config/schema-types.js';
+import { readCatalog } from '../../archive/catalog.js';
+import { readRecords } from '../../archive/records.js';
+import { recordTimestamp } from '../../pipeline/record.js';
+import { messageId } from '../../connections/amqp-settings.js';
+import type { SourceKind } from '../kind.js';
+import type { Source } from '../source.js';
 
 const schema = z.strictObject({
   kind: z.literal('amqp'),

@@ -6,11 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError } from '../config/errors.js';
-import { mysqlInventoryTable, postgresInventoryTable, type InventoryTable } from '../sinks/inventory-table.js';
-import type { MysqlSettings } from '../sinks/mysql-settings.js';
-import type { PostgresSettings } from '../sinks/postgres-settings.js';
-import type { CycleFailure, EmitRecord } from './source.js';
+import { ConfigError } from '../../config/errors.js';
+import { mysqlInventoryTable, postgresInventoryTable, type InventoryTable } from '../../sinks/inventory-table.js';
+import type { MysqlSettings } from '../../connections/mysql-settings.js';
+import type { PostgresSettings } from '../../connections/postgres-settings.js';
+import type { CycleFailure, EmitRecord } from '../source.js';
 
 export interface TrackedItem {
   key: string;

@@ -13,15 +13,15 @@
 import { readFileSync } from 'node:fs';
 import PQueue from 'p-queue';
 import { z } from 'zod';
-import { ConfigError } from '../config/errors.js';
-import { resolveSecret } from '../config/secrets.js';
-import { commonStreamFields, duration, secret, streamName } from '../config/schema-types.js';
-import { HttpFetcher } from './http-fetcher.js';
-import { deviceFilterSchema, deviceLabel, matchesFilter, type Inventory, type InventoryDevice } from './inventory.js';
+import { ConfigError } from '../../config/errors.js';
+import { resolveSecret } from '../../config/secrets.js';
+import { commonStreamFields, duration, secret, streamName } from '../../config/schema-types.js';
+import { HttpFetcher } from '../common/http-fetcher.js';
+import { deviceFilterSchema, deviceLabel, matchesFilter, type Inventory, type InventoryDevice } from '../common/inventory.js';
 import { deviceView, type DeviceReplies } from './junos-view.js';
-import type { SourceKind } from './kind.js';
-import { stringifyWithRaw } from './raw-json.js';
-import { FetchError, type CycleFailure, type InventoryProvider, type Source } from './source.js';
+import type { SourceKind } from '../kind.js';
+import { stringifyWithRaw } from '../../json/raw-json.js';
+import { FetchError, type CycleFailure, type InventoryProvider, type Source } from '../source.js';
 
 const staticDevice = z.union([
   z.string().min(1).transform((host) => ({ name: host, host, port: undefined as number | undefined })),

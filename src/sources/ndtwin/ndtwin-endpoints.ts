@@ -4,7 +4,7 @@
  * which serves each stream back on the path it was recorded from; kept free of
  * heavy imports so the offline tools start fast.
  */
-import type { BodyKind, RecordShape } from './source.js';
+import type { BodyKind, RecordShape } from '../source.js';
 
 export interface NdtwinEndpoint {
   path: string;

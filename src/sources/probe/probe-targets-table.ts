@@ -5,8 +5,8 @@
  * statement comes from outside.
  */
 import pg from 'pg';
-import type { RawTarget } from '../sources/probe-targets.js';
-import type { PostgresSettings } from './postgres-settings.js';
+import type { RawTarget } from './probe-targets.js';
+import type { PostgresSettings } from '../../connections/postgres-settings.js';
 
 export const quoteIdent = (name: string) => name.split('.').map((p) => `"${p.replace(/"/g, '""')}"`).join('.');
 

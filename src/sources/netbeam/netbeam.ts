@@ -19,14 +19,14 @@
  */
 import PQueue from 'p-queue';
 import { z } from 'zod';
-import { commonStreamFields, duration, httpUrl } from '../config/schema-types.js';
-import { HttpFetcher } from './http-fetcher.js';
-import { ChangeTracker, changesStream, itemDigest, trackChangesSchema, type TrackedItem } from './inventory-changes.js';
-import { readState, sourceStateFile, writeState } from './state-file.js';
-import { elementSpans } from './json-spans.js';
-import type { SourceKind } from './kind.js';
-import { redactUrl } from './redact.js';
-import { FetchError, type CycleFailure, type EmitRecord, type Source } from './source.js';
+import { commonStreamFields, duration, httpUrl } from '../../config/schema-types.js';
+import { HttpFetcher } from '../common/http-fetcher.js';
+import { ChangeTracker, changesStream, itemDigest, trackChangesSchema, type TrackedItem } from '../common/inventory-changes.js';
+import { readState, sourceStateFile, writeState } from '../common/state-file.js';
+import { elementSpans } from '../../json/json-spans.js';
+import type { SourceKind } from '../kind.js';
+import { redactUrl } from '../common/redact.js';
+import { FetchError, type CycleFailure, type EmitRecord, type Source } from '../source.js';
 
 const SERIES = ['traffic', 'errors', 'discards'] as const;
 

@@ -9,9 +9,9 @@
  * `data` (empty elements `"data": [null]`), so values are read through `leaf`.
  * Counters stay the device's digits (RawJson): they pass 2^53 on fast links.
  */
-import type { CableEnd, Inventory, InventoryDevice } from './inventory.js';
-import { regionPath } from './inventory.js';
-import { rawInteger, RawJson } from './raw-json.js';
+import type { CableEnd, Inventory, InventoryDevice } from '../common/inventory.js';
+import { regionPath } from '../common/inventory.js';
+import { rawInteger, RawJson } from '../../json/raw-json.js';
 
 type Node = Record<string, unknown>;
 

@@ -3,11 +3,11 @@
  * (default `data`) or merge an object body's members after the timestamp.
  */
 import { z } from 'zod';
-import { commonStreamFields, httpUrl } from '../config/schema-types.js';
-import { HttpFetcher } from './http-fetcher.js';
-import type { SourceKind } from './kind.js';
-import type { Source } from './source.js';
-import { redactUrl } from './redact.js';
+import { commonStreamFields, httpUrl } from '../../config/schema-types.js';
+import { HttpFetcher } from '../common/http-fetcher.js';
+import type { SourceKind } from '../kind.js';
+import type { Source } from '../source.js';
+import { redactUrl } from '../common/redact.js';
 
 const schema = z.strictObject({
   kind: z.literal('http'),

@@ -1,4 +1,5 @@
 /** The `amqp:` section: the RabbitMQ broker streams publish to (and archivers consume from). */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { bufferFields, connectionFields, connectionPassword } from './connection-settings.js';
 
@@ -27,3 +28,6 @@ export function resolveAmqp(section: z.output<typeof amqpSchema>, where: string)
   if (password !== undefined) u.password = password;
   return { ...section, connectUrl: u.toString(), describe: `${u.protocol}//${u.host}${u.pathname} exchange ${section.exchange}` };
 }
+
+/** The id an archiver deduplicates by: the same record always has the same id (the publisher sets it, the archiver checks it). */
+export const messageId = (stream: string, line: Buffer | string) => createHash('md5').update(stream).update('\n').update(line).digest('hex');

@@ -14,16 +14,16 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { resolveSecret } from '../config/secrets.js';
-import { commonStreamFields, httpUrl, secret } from '../config/schema-types.js';
-import { windowStart } from '../sinks/window-naming.js';
-import { deviceFilterSchema, filterParams, parseCable, parseDevice, parseRegion, parseSite, type Inventory } from './inventory.js';
-import type { SourceKind } from './kind.js';
+import { resolveSecret } from '../../config/secrets.js';
+import { commonStreamFields, httpUrl, secret } from '../../config/schema-types.js';
+import { windowStart } from '../../sinks/window-naming.js';
+import { deviceFilterSchema, filterParams, parseCable, parseDevice, parseRegion, parseSite, type Inventory } from '../common/inventory.js';
+import type { SourceKind } from '../kind.js';
 import { NetboxClient, type ListedItem } from './netbox-client.js';
-import { redactUrl } from './redact.js';
-import type { CycleReport, EmitRecord, InventoryProvider, Source } from './source.js';
-import { ChangeTracker, changesStream, itemDigest, trackChangesSchema } from './inventory-changes.js';
-import { readState, sourceStateFile, writeState } from './state-file.js';
+import { redactUrl } from '../common/redact.js';
+import type { CycleReport, EmitRecord, InventoryProvider, Source } from '../source.js';
+import { ChangeTracker, changesStream, itemDigest, trackChangesSchema } from '../common/inventory-changes.js';
+import { readState, sourceStateFile, writeState } from '../common/state-file.js';
 
 const schema = z.strictObject({
   kind: z.literal('netbox'),
