@@ -33,8 +33,8 @@ await ch.bindQueue(`${tag}.archive`, tag, '#');
 
 // (1) publish
 const settings = resolveAmqp({ url, password: 'guest', exchange: tag, exchange_type: 'topic', batch, flush_interval: 50, buffer: 10_000_000 }, 'bench');
-const sink = startAmqpSink(settings, new Map(), dir, () => {});
-sink.addStream('probes', 'probe');
+const sink = startAmqpSink(settings, dir, () => {});
+sink.addStream({ stream: 'probes', kind: 'probe', windowMs: 300_000, settings: { routingKey: 'probes' } });
 const t0 = Date.now();
 const line = (i) => Buffer.from(`{"timestamp":${t0 + i},"target":"t${i % 5000}","url":"http://127.0.0.1:8002/p/t${i % 5000}","scheduled_at":${t0 + i},"lateness_ms":1,"status":200,"latency_ms":{"connect":0,"first_byte":1.2,"total":1.4},"bytes":40,"match":null,"error":null}\n`);
 const cpu0 = process.cpuUsage();

@@ -16,18 +16,13 @@ import { configSchema, type ParsedConfig } from './schema.js';
 import { formatDuration } from './duration.js';
 import { overlayStreams, readRuntimeStreams, type RuntimeStreams } from './runtime-streams.js';
 import { SOURCE_KINDS } from '../sources/registry.js';
-import type { StreamTiming } from '../sources/source.js';
+import { sinkKinds } from '../sinks/registry.js';
+import type { StreamConfig } from './stream-config.js';
 
 import { EVENTS_STREAM } from './defaults.js';
 export { DEFAULT_CONFIG_FILE, EVENTS_STREAM } from './defaults.js';
 
-export interface StreamConfig {
-  name: string;
-  kind: string;
-  timing: StreamTiming;
-  /** The validated kind-specific options, handed to the kind's build function. */
-  options: Record<string, unknown> & { kind: string; enabled: boolean; postgres?: boolean; amqp?: boolean | { routing_key?: string } };
-}
+export type { StreamConfig } from './stream-config.js';
 
 export interface ControlConfig {
   enabled: boolean;
@@ -81,17 +76,19 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const runtime = runtimeOverride ?? readRuntimeStreams(typeof outputDir === 'string' ? outputDir : 'recorded_info');
   if (Object.keys(runtime.added).length || runtime.removed.length) raw = { ...top, streams: overlayStreams(top.streams, runtime) };
 
-  const result = configSchema.safeParse(raw, { reportInput: true });
+  const result = configSchema().safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError(formatIssues(result.error.issues, file));
   const config = result.data;
   const postgres = resolvePostgres(config.postgres, file);
   const streams = resolveStreams(config, file);
-  const withoutDb = streams.filter((s) => s.options.postgres && !postgres).map((s) => s.name);
-  if (withoutDb.length) throw new ConfigError(`${file}: streams.${withoutDb[0]}.postgres: true, but there is no postgres: section; add one (url, password: \${PGPASSWORD})`);
   const amqp = resolveAmqp(config.amqp, file);
-  const withoutBus = streams.filter((s) => (s.options.amqp || s.kind === 'amqp') && !amqp).map((s) => s.name);
-  if (withoutBus.length) throw new ConfigError(`${file}: streams.${withoutBus[0]}: it needs a broker, and there is no amqp: section; add one (url, password: \${AMQP_PASSWORD})`);
-  return { file, legacy, config, streams, control: resolveControl(config, file), postgres, mysql: resolveMysql(config.mysql, file), amqp };
+  const connections = { postgres, mysql: resolveMysql(config.mysql, file), amqp };
+  // What the sinks need of the rest of the file (a connection section), then the archiver's broker.
+  const problems = sinkKinds().flatMap((k) => k.check?.(streams, connections) ?? []);
+  const withoutBus = streams.filter((s) => s.kind === 'amqp' && !amqp).map((s) => s.name);
+  if (withoutBus.length) problems.push(`streams.${withoutBus[0]}: it needs a broker, and there is no amqp: section; add one (url, password: \${AMQP_PASSWORD})`);
+  if (problems.length) throw new ConfigError(`${file}: ${problems[0]}`);
+  return { file, legacy, config, streams, control: resolveControl(config, file), ...connections };
 }
 
 /** Loopback addresses: the only ones the control server may bind without a token. */

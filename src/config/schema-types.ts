@@ -29,7 +29,7 @@ export const streamName = z
 
 export const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
-/** Options every stream kind shares: when to fetch, how long to wait, how to window. */
+/** Options every stream kind shares: when to fetch, how long to wait, how to window (each sink kind adds its own: sinks/registry.ts). */
 export const commonStreamFields = {
   interval: duration('the fetch interval').optional(),
   timeout: duration('the fetch timeout (shorter than the interval)').optional(),
@@ -37,11 +37,6 @@ export const commonStreamFields = {
   retries: z.int().min(0).max(10).optional().meta({ description: 'extra attempts inside one tick, while the tick has time left' }),
   max_body_size: size('the largest response body accepted').optional(),
   enabled: z.boolean().default(true),
-  postgres: z.boolean().default(false).meta({ description: 'also write the records into PostgreSQL (the postgres: section)' }),
-  amqp: z
-    .union([z.boolean(), z.strictObject({ routing_key: z.string().min(1).optional() })])
-    .default(false)
-    .meta({ description: 'also publish the records to RabbitMQ (the amqp: section); routing key: the stream name unless routing_key says otherwise' }),
 };
 
 /** A token or password, normally `${NAME}` from the environment; empty (`${NAME:-}` unset) means none. */

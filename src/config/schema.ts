@@ -5,14 +5,31 @@
  */
 import { z } from 'zod';
 import { duration, size, streamName } from './schema-types.js';
-import { streamKindSchema } from '../sources/registry.js';
+import { sourceKindSchemas } from '../sources/registry.js';
+import { sinkRegistryVersion, sinkStreamFields } from '../sinks/registry.js';
 import { postgresSchema } from '../connections/postgres-settings.js';
 import { mysqlSchema } from '../connections/mysql-settings.js';
 import { amqpSchema } from '../connections/amqp-settings.js';
 
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 
-export const configSchema = z
+/** Each stream kind's schema with every sink kind's stream option (`postgres: true`, `csv: {…}`). */
+function streamSchema() {
+  const sinkFields = sinkStreamFields();
+  const [first, ...rest] = sourceKindSchemas.map((s) => s.extend(sinkFields));
+  return z.discriminatedUnion('kind', [first, ...rest]);
+}
+
+let built: { version: number; schema: ReturnType<typeof buildConfigSchema> } | undefined;
+
+/** The schema, rebuilt when a sink kind was registered since (the stream options changed). */
+export function configSchema() {
+  if (built?.version !== sinkRegistryVersion()) built = { version: sinkRegistryVersion(), schema: buildConfigSchema() };
+  return built.schema;
+}
+
+function buildConfigSchema() {
+  return z
   .strictObject({
     $schema: z.string().optional(),
     output: z
@@ -70,12 +87,13 @@ export const configSchema = z
     postgres: postgresSchema.meta({ description: 'a PostgreSQL database: streams with postgres: true also go there; `nsr db init` creates its tables' }),
     amqp: amqpSchema.meta({ description: 'a RabbitMQ broker: streams with amqp: set are published to its exchange; amqp streams consume from it' }),
     mysql: mysqlSchema.meta({ description: 'a MariaDB or MySQL database (inventory history: track_changes.table: mysql)' }),
-    streams: z.record(streamName, streamKindSchema).meta({ description: 'the streams to record, by name' }),
+    streams: z.record(streamName, streamSchema()).meta({ description: 'the streams to record, by name' }),
   });
+}
 
-export type RawConfig = z.input<typeof configSchema>;
-export type ParsedConfig = z.output<typeof configSchema>;
+export type RawConfig = z.input<ReturnType<typeof buildConfigSchema>>;
+export type ParsedConfig = z.output<ReturnType<typeof buildConfigSchema>>;
 
 export function configJsonSchema(): object {
-  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+  return z.toJSONSchema(configSchema(), { io: 'input', unrepresentable: 'any' });
 }

@@ -7,7 +7,8 @@ import type { Logger } from '../logging/logger.js';
 import { encodeObjectRecord } from './record.js';
 import type { Payload } from './payload.js';
 
-export type EventLevel = 'debug' | 'info' | 'warn' | 'error';
+import type { EventLevel } from '../logging/note-event.js';
+export type { EventLevel };
 
 /** How many recent events /status shows. */
 export const RECENT_EVENTS = 50;

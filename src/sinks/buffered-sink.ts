@@ -13,7 +13,8 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readCatalog } from '../archive/catalog.js';
 import { readRecords } from '../archive/records.js';
-import type { NoteEvent } from '../sources/source.js';
+import type { NoteEvent } from '../logging/note-event.js';
+import type { Sink, SinkFeed } from './kind.js';
 
 export interface Pending {
   ts: number;
@@ -26,6 +27,8 @@ export interface SinkStream {
   name: string;
   /** The source kind of the stream (probe records have a table of their own). */
   kind: string;
+  /** The stream's settings for this sink (a routing key, a history table). */
+  settings: unknown;
 }
 
 export interface SinkWriter {
@@ -77,7 +80,7 @@ export interface SinkStats {
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 
-export class BufferedSink {
+export class BufferedSink implements Sink {
   private readonly streams = new Map<string, StreamState>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -107,10 +110,10 @@ export class BufferedSink {
   }
 
   /** A stream whose records go to the destination; read back from where the last run left it. */
-  addStream(name: string, kind: string): void {
+  addStream({ stream: name, kind, settings }: SinkFeed): void {
     if (this.streams.has(name)) return;
     const saved = this.readState()[name];
-    const s: StreamState = { name, kind, buffer: [], inserted: 0, spilled: 0, insertedBelow: saved, readBackFrom: saved };
+    const s: StreamState = { name, kind, settings, buffer: [], inserted: 0, spilled: 0, insertedBelow: saved, readBackFrom: saved };
     this.streams.set(name, s);
   }
 

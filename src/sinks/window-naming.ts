@@ -21,8 +21,10 @@ export function formatWindowTime(t: number): string {
   return `${d.getFullYear()}_${pad(d.getMonth() + 1)}_${pad(d.getDate())}_${pad(d.getHours())}-${pad(d.getMinutes())}-${pad(d.getSeconds())}`;
 }
 
-export const jsonName = (base: string) => `${base}.json`;
-export const zipName = (base: string) => `${base}_json.zip`;
+/** The open window file; `ext` is `json` for NDJSON windows (a sink may write others, e.g. `csv`). */
+export const jsonName = (base: string, ext = 'json') => `${base}.${ext}`;
+/** The zip of a closed window (`_json.zip`, `_csv.zip`). */
+export const zipName = (base: string, ext = 'json') => `${base}_${ext}.zip`;
 export const tmpZipSuffix = '.tmp';
 
 /** The file name pattern nsr writes; anything else in the directory is left alone. */
@@ -56,9 +58,9 @@ export function parseWindowTime(time: string): number {
  * cap may have closed it early). Nothing is ever overwritten: the name moves to
  * the first record's second, then on by one second until it is free.
  */
-export function freeWindowBase(dir: string, stream: string, windowStartMs: number, firstRecordMs: number): string {
+export function freeWindowBase(dir: string, stream: string, windowStartMs: number, firstRecordMs: number, ext = 'json'): string {
   const taken = (base: string) =>
-    existsSync(path.join(dir, jsonName(base))) || existsSync(path.join(dir, zipName(base))) || existsSync(path.join(dir, zipName(base) + tmpZipSuffix));
+    existsSync(path.join(dir, jsonName(base, ext))) || existsSync(path.join(dir, zipName(base, ext))) || existsSync(path.join(dir, zipName(base, ext) + tmpZipSuffix));
   let base = `${formatWindowTime(windowStartMs)}_${stream}`;
   if (!taken(base)) return base;
   for (let t = Math.max(Math.floor(firstRecordMs / 1000) * 1000, windowStartMs + 1000); ; t += 1000) {

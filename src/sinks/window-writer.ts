@@ -21,6 +21,8 @@ export interface ClosedWindow extends WindowMeta {
   /** File base name, e.g. `2026_02_10_14-00-00_flowinfo`. */
   base: string;
   jsonPath: string;
+  /** The file's extension: `json` for NDJSON windows, `csv` for the CSV sink's. */
+  ext?: string;
   windowStart: number;
 }
 
@@ -46,6 +48,10 @@ export interface WindowWriterOptions {
   fsync?: FsyncPolicy;
   syncIntervalMs?: number;
   now?: () => number;
+  /** `json` (default) for NDJSON windows; another for a sink's own files (`csv`). */
+  ext?: string;
+  /** Written first into every new window file (a CSV header row); not counted as a record. */
+  header?: Buffer;
 }
 
 export type FsyncPolicy = 'record' | 'interval' | 'close';
@@ -71,7 +77,7 @@ export class WindowWriter {
    */
   async append(line: Buffer, timestamp: number): Promise<void> {
     const w = this.current;
-    if (w && (timestamp >= w.windowEnd || (w.bytes > 0 && w.bytes + line.length > this.opts.maxBytes))) await this.close();
+    if (w && (timestamp >= w.windowEnd || (w.records > 0 && w.bytes + line.length > this.opts.maxBytes))) await this.close();
     const target = this.current ?? (await this.openFor(timestamp));
     // Positional write at the end of what was counted: if a write fails half
     // way (ENOSPC), retrying the same line overwrites the torn bytes.
@@ -150,13 +156,16 @@ export class WindowWriter {
   private async openFor(timestamp: number): Promise<OpenWindow> {
     const { dir, stream, windowMs } = this.opts;
     const start = windowStart(timestamp, windowMs);
-    const base = freeWindowBase(dir, stream, start, timestamp);
-    const jsonPath = path.join(dir, jsonName(base));
+    const ext = this.opts.ext ?? 'json';
+    const base = freeWindowBase(dir, stream, start, timestamp, ext);
+    const jsonPath = path.join(dir, jsonName(base, ext));
     // 'wx': never truncate or append to a file that is already there.
     const handle = await open(jsonPath, 'wx');
     // The new name must survive a power loss too, or the window goes with it.
     await fsyncDirectory(dir).catch((err) => (this.syncError = err as Error));
-    this.current = { dir, base, jsonPath, stream, windowStart: start, windowEnd: start + windowMs, handle, records: 0, first: 0, last: 0, bytes: 0, unsynced: false, lastSync: (this.opts.now ?? Date.now)() };
+    const header = this.opts.header;
+    if (header) await writeFully(handle, header, 0);
+    this.current = { dir, base, jsonPath, ...(this.opts.ext ? { ext } : {}), stream, windowStart: start, windowEnd: start + windowMs, handle, records: 0, first: 0, last: 0, bytes: header?.length ?? 0, unsynced: false, lastSync: (this.opts.now ?? Date.now)() };
     return this.current;
   }
 }

@@ -5,11 +5,9 @@
 import type { z } from 'zod';
 import type { Source, StreamTiming } from './source.js';
 import type { Shard } from './probe/probe-targets.js';
-import type { PostgresSettings } from '../connections/postgres-settings.js';
-import type { MysqlSettings } from '../connections/mysql-settings.js';
-import type { AmqpSettings } from '../connections/amqp-settings.js';
+import type { Connections } from '../connections/connections.js';
 
-export interface BuildContext {
+export interface BuildContext extends Connections {
   /** Timing already resolved from the stream's own fields and the config defaults. */
   timing: StreamTiming;
   /**
@@ -19,10 +17,6 @@ export interface BuildContext {
   source: (stream: string) => Source | undefined;
   /** This process's share of the targets (`nsr run --shard k/N`). */
   shard?: Shard;
-  /** The database settings (`postgres:` at the top level), for sources that read from it. */
-  postgres?: PostgresSettings;
-  mysql?: MysqlSettings;
-  amqp?: AmqpSettings;
   /** `nsr check`: fetch, but change nothing (no checkpoints or state files, no history table). */
   dryRun?: boolean;
   /** The output directory: sources keep their checkpoints there, beside the windows they describe. */

@@ -1,5 +1,4 @@
 /** Every source kind nsr knows. A new kind is one import and one entry here. */
-import { z } from 'zod';
 import { httpKind } from './http/http.js';
 import { junosKind } from './junos/junos.js';
 import { ndtwinKind } from './ndtwin/ndtwin.js';
@@ -13,4 +12,5 @@ const kinds = [ndtwinKind, httpKind, netboxKind, junosKind, probeKind, netbeamKi
 
 export const SOURCE_KINDS: Record<string, SourceKind> = Object.fromEntries(kinds.map((k) => [k.kind, k as unknown as SourceKind]));
 
-export const streamKindSchema = z.discriminatedUnion('kind', [ndtwinKind.schema, httpKind.schema, netboxKind.schema, junosKind.schema, probeKind.schema, netbeamKind.schema, amqpKind.schema]);
+/** The kinds' own schemas, in order (config/schema.ts adds the sinks' stream options to each). */
+export const sourceKindSchemas = kinds.map((k) => k.schema);

@@ -45,8 +45,9 @@ export interface RunControl {
   room: () => boolean;
 }
 
-/** An event for the events stream, with the stream's name added. */
-export type NoteEvent = (event: string, fields: Record<string, unknown>, level?: 'debug' | 'info' | 'warn' | 'error', message?: string) => void;
+/** An event for the events stream; a source's events carry the stream's name. */
+export type { NoteEvent } from '../logging/note-event.js';
+import type { NoteEvent } from '../logging/note-event.js';
 
 /** An item of a cycle (a device) that produced no record, or only part of one. */
 export interface CycleFailure {

@@ -8,7 +8,7 @@
  * stream and the line, by which an archiver drops a message it already has.
  */
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
-import type { NoteEvent } from '../../sources/source.js';
+import type { NoteEvent } from '../../logging/note-event.js';
 import { messageId, type AmqpSettings } from '../../connections/amqp-settings.js';
 import { BufferedSink, lineText, type Pending, type SinkStream, type SinkWriter } from '../buffered-sink.js';
 
@@ -17,10 +17,7 @@ class AmqpWriter implements SinkWriter {
   private conn: ChannelModel | undefined;
   private channel: ConfirmChannel | undefined;
 
-  constructor(
-    private readonly settings: AmqpSettings,
-    private readonly routingKeys: Map<string, string>,
-  ) {
+  constructor(private readonly settings: AmqpSettings) {
     this.describe = settings.describe;
   }
 
@@ -49,7 +46,7 @@ class AmqpWriter implements SinkWriter {
 
   async write(s: SinkStream, batch: Pending[]): Promise<void> {
     const channel = await this.open();
-    const key = this.routingKeys.get(s.name) ?? s.name;
+    const key = routingKey(s);
     try {
       for (const p of batch) {
         const body = Buffer.from(lineText(p.line));
@@ -83,8 +80,13 @@ class AmqpWriter implements SinkWriter {
   }
 }
 
-export function startAmqpSink(settings: AmqpSettings, routingKeys: Map<string, string>, dir: string, note: NoteEvent): BufferedSink {
-  const sink = new BufferedSink(new AmqpWriter(settings, routingKeys), { sink: 'amqp', dir, batch: settings.batch, flushIntervalMs: settings.flush_interval, buffer: settings.buffer }, note);
+/** Set per stream by amqp-kind.ts: `routing_key` for the stream's own records, the output's name for the others. */
+function routingKey(s: SinkStream): string {
+  return (s.settings as { routingKey?: string } | undefined)?.routingKey ?? s.name;
+}
+
+export function startAmqpSink(settings: AmqpSettings, dir: string, note: NoteEvent): BufferedSink {
+  const sink = new BufferedSink(new AmqpWriter(settings), { sink: 'amqp', dir, batch: settings.batch, flushIntervalMs: settings.flush_interval, buffer: settings.buffer }, note);
   sink.start();
   return sink;
 }

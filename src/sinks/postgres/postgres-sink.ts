@@ -8,7 +8,7 @@
  */
 import pg from 'pg';
 import { recordTimestamp } from '../../pipeline/record.js';
-import type { NoteEvent } from '../../sources/source.js';
+import type { NoteEvent } from '../../logging/note-event.js';
 import { BufferedSink, lineText, type Pending, type Rejected, type SinkStream, type SinkWriter } from '../buffered-sink.js';
 import { schemaVersion, SCHEMA_VERSION } from './postgres-schema.js';
 import { describeDatabase, type PostgresSettings } from '../../connections/postgres-settings.js';

@@ -6,11 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError } from '../../config/errors.js';
-import { mysqlInventoryTable, postgresInventoryTable, type InventoryTable } from '../../sinks/inventory-table.js';
-import type { MysqlSettings } from '../../connections/mysql-settings.js';
-import type { PostgresSettings } from '../../connections/postgres-settings.js';
-import type { CycleFailure, EmitRecord } from '../source.js';
+import { changesStream } from '../../config/stream-config.js';
+import type { EmitRecord } from '../source.js';
 
 export interface TrackedItem {
   key: string;
@@ -55,46 +52,20 @@ export const trackChangesSchema = z
 
 export type TrackChanges = z.output<typeof trackChangesSchema>;
 
-export const changesStream = (name: string) => `${name}_changes`;
+export { changesStream };
 
 /**
  * Compares each snapshot with the last one (kept by the caller across
- * restarts), writes the changes to `<name>_changes` and, if asked, to the
- * history table; changes the table could not take are applied later, in order.
+ * restarts) and writes the changes to `<name>_changes`. The history table,
+ * when asked for, is a sink fed by that stream (src/sinks/inventory/).
  */
 export class ChangeTracker {
-  private history: InventoryTable | undefined;
-  private unapplied: { changes: InventoryChange[]; at: number }[] = [];
+  constructor(private readonly stream: string) {}
 
-  constructor(
-    private readonly stream: string,
-    private readonly cfg: NonNullable<TrackChanges>,
-    private readonly db: { postgres?: PostgresSettings; mysql?: MysqlSettings },
-  ) {
-    if (cfg.table === 'postgres' && !db.postgres) throw new ConfigError(`streams.${stream}.track_changes.table: postgres, but there is no postgres: section`);
-    if (cfg.table === 'mysql' && !db.mysql) throw new ConfigError(`streams.${stream}.track_changes.table: mysql, but there is no mysql: section`);
-  }
-
-  /** The changes from `previous` (key → digest) to `items`, written; a failure when the table is away. */
-  async track(previous: Record<string, string>, items: TrackedItem[], at: number, emit: EmitRecord): Promise<{ changes: number; failure?: CycleFailure }> {
+  /** The changes from `previous` (key → digest) to `items`, emitted as records; how many there were. */
+  track(previous: Record<string, string>, items: TrackedItem[], emit: EmitRecord): { changes: number } {
     const changes = diffInventory(new Map(Object.entries(previous)), items);
     for (const c of changes) emit({ output: changesStream(this.stream), body: changeRecord(c) });
-    if (!this.cfg.table) return { changes: changes.length };
-    this.unapplied.push({ changes, at });
-    try {
-      this.history ??= this.cfg.table === 'postgres' ? await postgresInventoryTable(this.db.postgres!.connection) : await mysqlInventoryTable(this.db.mysql!.url, this.db.mysql!.password);
-      while (this.unapplied.length) {
-        await this.history.apply(this.stream, this.unapplied[0].changes, this.unapplied[0].at);
-        this.unapplied.shift();
-      }
-      return { changes: changes.length };
-    } catch (err) {
-      this.unapplied = this.unapplied.slice(-1000);
-      return { changes: changes.length, failure: { item: `${this.cfg.table} inventory table`, reason: 'table_error', message: `${(err as Error).message}; the changes are applied when it answers again` } };
-    }
-  }
-
-  close(): void {
-    void this.history?.close().catch(() => {});
+    return { changes: changes.length };
   }
 }

@@ -52,7 +52,7 @@ export const netbeamKind: SourceKind<typeof schema> = {
   kind: 'netbeam',
   schema,
   outputs: (name, cfg) => [...cfg.series.map((s) => `${name}_${s}`), ...(cfg.track_changes ? [changesStream(name)] : [])],
-  build(name, cfg, { timing, outputDir, postgres, mysql, dryRun }): Source {
+  build(name, cfg, { timing, outputDir, dryRun }): Source {
     const base = cfg.url.replace(/\/+$/, '');
     const fetcher = new HttpFetcher({ headers: cfg.headers, expect: 'any', timeoutMs: timing.timeoutMs, retries: timing.retries, maxBodyBytes: cfg.max_body_size, maxSockets: cfg.concurrency });
     const file = sourceStateFile(outputDir ?? process.cwd(), 'netbeam', name);
@@ -60,7 +60,7 @@ export const netbeamKind: SourceKind<typeof schema> = {
     // `nsr check` reads the state but writes nothing: no checkpoint, no history.
     /** The last inventory compared with (state.inventory is the last one whose changes are all written). */
     let seenInventory = { ...state.inventory };
-    const tracker = cfg.track_changes && !dryRun ? new ChangeTracker(name, cfg.track_changes, { postgres, mysql }) : undefined;
+    const tracker = cfg.track_changes && !dryRun ? new ChangeTracker(name) : undefined;
     let saveTimer: NodeJS.Timeout | undefined;
     const save = () => {
       clearTimeout(saveTimer);
@@ -101,9 +101,7 @@ export const netbeamKind: SourceKind<typeof schema> = {
             unwritten++;
             emit({ ...r, onWritten: () => --unwritten === 0 && settled() });
           };
-          const { changes, failure } = await tracker.track(seenInventory, items, end, counted);
-          records += changes;
-          if (failure) failures.push(failure);
+          records += tracker.track(seenInventory, items, counted).changes;
         }
         seenInventory = next;
         if (unwritten === 0) settled();
@@ -143,7 +141,6 @@ export const netbeamKind: SourceKind<typeof schema> = {
         clearTimeout(saveTimer);
         if (!dryRun) writeState(file, state);
         fetcher.close();
-        tracker?.close();
       },
     };
   },

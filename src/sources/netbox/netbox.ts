@@ -45,7 +45,7 @@ export const netboxKind: SourceKind<typeof schema> = {
   kind: 'netbox',
   schema,
   outputs: (name, cfg) => (cfg.track_changes ? [changesStream(name)] : []),
-  build(name, cfg, { timing, outputDir, postgres, mysql, dryRun }): Source {
+  build(name, cfg, { timing, outputDir, dryRun }): Source {
     const client = new NetboxClient({ url: cfg.url, token: resolveSecret(`streams.${name}`, 'token', cfg.token, cfg.token_file), pageSize: cfg.page_size, timeoutMs: timing.timeoutMs, retries: timing.retries, maxBodyBytes: cfg.max_body_size, tlsVerify: cfg.tls_verify });
     const inventory = new InventoryHolder();
     const target = redactUrl(cfg.url);
@@ -79,7 +79,7 @@ export const netboxKind: SourceKind<typeof schema> = {
     }
 
     // With change tracking, devices are compared with the last snapshot (kept beside the windows across restarts).
-    const tracker = cfg.track_changes && !dryRun ? new ChangeTracker(name, cfg.track_changes, { postgres, mysql }) : undefined;
+    const tracker = cfg.track_changes && !dryRun ? new ChangeTracker(name) : undefined;
     const stateFile = sourceStateFile(outputDir ?? process.cwd(), 'netbox', name);
     const state = readState<{ inventory: Record<string, string> }>(stateFile, { inventory: {} });
     return {
@@ -97,17 +97,14 @@ export const netboxKind: SourceKind<typeof schema> = {
               const { body, snap } = await snapshotRecord(signal, deadline);
               emit({ body });
               const items = snap.listings.devices.map((d) => ({ key: String(d.id), raw: d.raw, digest: itemDigest(d.raw) }));
-              const { changes, failure } = await tracker.track(state.inventory, items, Date.now(), emit);
+              const { changes } = tracker.track(state.inventory, items, emit);
               state.inventory = Object.fromEntries(items.map((i) => [i.key, i.digest]));
               writeState(stateFile, state);
-              return { items: 1, records: 1 + changes, failures: failure ? [failure] : [] };
+              return { items: 1, records: 1 + changes, failures: [] };
             },
           }
         : { fetch: async (signal: AbortSignal, deadline: number) => (await snapshotRecord(signal, deadline)).body }),
-      close: () => {
-        client.close();
-        tracker?.close();
-      },
+      close: () => client.close(),
     };
   },
 };

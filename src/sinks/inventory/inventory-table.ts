@@ -4,10 +4,25 @@
  * `active_until` when it went (or changed again), NULL while it is there.
  * Applying the same change twice (a restart after a crash) leaves one open row.
  */
-import type { InventoryChange } from '../sources/common/inventory-changes.js';
+/** A stream's settings for the history sink (inventory-kind.ts). */
+export interface HistorySettings {
+  table: 'postgres' | 'mysql';
+  /** The tracking stream: its name goes in the table's `stream` column. */
+  owner: string;
+}
+
+/** One change as its `<stream>_changes` record says it, at the record's time. */
+export interface HistoryChange {
+  change: 'added' | 'removed' | 'changed';
+  key: string;
+  /** md5 of the item as the upstream sent it (none for a removal). */
+  digest?: string;
+  raw?: Buffer;
+  at: number;
+}
 
 export interface InventoryTable {
-  apply(stream: string, changes: InventoryChange[], at: number): Promise<void>;
+  apply(stream: string, changes: HistoryChange[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -22,12 +37,16 @@ interface Sql {
 
 function tableOn(sql: Sql): InventoryTable {
   return {
-    async apply(stream, changes, at) {
+    async apply(stream, changes) {
       if (!changes.length) return;
       await sql.transaction(async (query) => {
         for (const c of changes) {
-          if (c.change !== 'added') {
+          const at = c.at;
+          if (c.change === 'removed') {
             await query(`UPDATE nsr_inventory SET active_until = ${sql.p(1)} WHERE stream = ${sql.p(2)} AND item_key = ${sql.p(3)} AND active_until IS NULL`, [sql.now(at), stream, c.key]);
+          } else if (c.change === 'changed') {
+            // Only a version with another digest is closed: the same change applied twice (a record sent again) changes nothing.
+            await query(`UPDATE nsr_inventory SET active_until = ${sql.p(1)} WHERE stream = ${sql.p(2)} AND item_key = ${sql.p(3)} AND active_until IS NULL AND (digest IS NULL OR digest <> ${sql.p(4)})`, [sql.now(at), stream, c.key, c.digest]);
           }
           if (c.change !== 'removed') {
             // Only when no version is open: the same change applied twice opens one row.

@@ -1,0 +1,183 @@
+/**
+ * One output of a stream, from its queue to the zip: records wait in a
+ * bounded queue, are appended to the window file in order, then (and only
+ * then) the source hears they are written and the sinks get them; closed
+ * windows go to compression. A stream has one lane of its own and one per
+ * extra output (a joined view); the events stream is a lane too.
+ */
+import { recordEncoder, type RecordEncoder } from './record.js';
+import { BoundedQueue } from './bounded-queue.js';
+import { StreamStats } from './stream-stats.js';
+import type { Payload } from './payload.js';
+import type { Logger } from '../logging/logger.js';
+import type { NoteEvent } from '../logging/note-event.js';
+import type { Sink } from '../sinks/kind.js';
+import { WindowWriter, type WindowWriterOptions } from '../sinks/window-writer.js';
+import type { RecordShape } from '../sources/source.js';
+import type { WindowCompressor } from './window-compressor.js';
+
+/** How long after its end a window is closed when no record closes it first. */
+const CLOSE_SLACK_MS = 1000;
+/** Pause before retrying a failed write (disk full, I/O error). */
+const WRITE_RETRY_MS = 1000;
+/** A quiet lane still looks at its window this often, to close it on time. */
+const IDLE_CHECK_MS = 1000;
+
+export interface LaneContext {
+  log: Logger;
+  /** The events stream; for the events lane itself, errors are only logged (its own write is what failed). */
+  note: NoteEvent;
+  compressor: WindowCompressor;
+  now(): number;
+  /** A second signal or the deadline: a failing write stops retrying, what is queued stays unwritten (and is reported). */
+  hurried(): boolean;
+  queue: { maxRecords: number; maxBytes: number };
+  window: Omit<WindowWriterOptions, 'stream' | 'windowMs' | 'now'>;
+}
+
+export class OutputLane {
+  readonly queue: BoundedQueue<Payload>;
+  readonly writer: WindowWriter;
+  readonly stats = new StreamStats();
+  /** Where each record also goes once written (postgres, amqp, csv, …). */
+  readonly sinks: Sink[] = [];
+  private readonly encode: RecordEncoder | undefined;
+  private consumer: Promise<void> | undefined;
+  private closing = false;
+  private rotateWaiters: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly name: string,
+    windowMs: number,
+    shape: RecordShape | undefined,
+    private readonly ctx: LaneContext,
+    /** False for the events lane: its own troubles cannot be events. */
+    private readonly reportsEvents = true,
+  ) {
+    this.encode = shape && recordEncoder(shape);
+    this.queue = new BoundedQueue<Payload>(ctx.queue.maxRecords, ctx.queue.maxBytes, (p) => p.line.length);
+    this.writer = new WindowWriter({ ...ctx.window, stream: name, windowMs, now: ctx.now });
+  }
+
+  /** A record on its way to the window file; its timestamp is when it arrived unless it brings its own (DESIGN 2.1). */
+  push(tick: number, scheduledAt: number, body: Buffer, onWritten?: () => void, timestamp?: number): void {
+    const receivedAt = timestamp ?? this.ctx.now();
+    this.queue.push({ stream: this.name, tick, scheduledAt, receivedAt, line: this.encode!(receivedAt, body), onWritten });
+    if (receivedAt < this.stats.lastRecordAt) {
+      this.ctx.note('clock_backwards', { stream: this.name, previous: this.stats.lastRecordAt, now: receivedAt }, 'warn', 'the wall clock went backwards');
+    }
+    this.stats.lastRecordAt = receivedAt;
+  }
+
+  /** A line made elsewhere (the events stream's). */
+  pushLine(payload: Payload): void {
+    this.queue.push(payload);
+  }
+
+  start(): void {
+    this.consumer ??= this.consume();
+  }
+
+  /**
+   * Writes what is queued, closes the window and hands it to compression
+   * (unless `compress()` says no by then: a hurried stop leaves it for the next start).
+   * Resolves with how many records stayed unwritten.
+   */
+  async close(compress: () => boolean = () => true): Promise<number> {
+    this.closing = true;
+    this.queue.wake();
+    await this.consumer;
+    await this.writer.close();
+    this.collectWindows(compress());
+    return this.queue.depth;
+  }
+
+  /** Resolves once every record queued so far is in the window file (the start event is written before the first fetch). */
+  written(): Promise<void> {
+    if (this.queue.depth === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Closes the open window between two writes (a control command); resolves once it is closed. */
+  rotate(): Promise<void> {
+    if (!this.writer.openWindow || this.closing) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.rotateWaiters.push(resolve);
+      this.queue.wake();
+    });
+  }
+
+  /** Writes the queue into windows, in order, until the lane closes and its queue is empty. */
+  private async consume(): Promise<void> {
+    let writeFailing = false;
+    for (;;) {
+      // Rotation happens here, between two writes, so it never closes a window under one.
+      if (this.rotateWaiters.length) {
+        const waiters = this.rotateWaiters;
+        this.rotateWaiters = [];
+        await this.writer.close();
+        this.collectWindows();
+        waiters.forEach((w) => w());
+      }
+      const item = this.queue.peek();
+      if (!item) {
+        if (this.idleWaiters.length) this.idleWaiters.splice(0).forEach((w) => w());
+        if (this.closing) return;
+        await this.waitForItem();
+        await this.writer.syncIfDue();
+        await this.writer.closeIfDue(this.ctx.now(), CLOSE_SLACK_MS);
+        this.collectWindows();
+        continue;
+      }
+      try {
+        await this.writer.append(item.line, item.receivedAt);
+        if (writeFailing) this.ctx.note('write_recovered', { stream: this.name }, 'info');
+        writeFailing = false;
+      } catch (err) {
+        this.collectWindows(); // a window closed before the failure still goes to compression
+        const e = err as NodeJS.ErrnoException;
+        if (!writeFailing) {
+          const fields = { stream: this.name, code: e.code, message: e.message, queued: this.queue.depth };
+          if (this.reportsEvents) this.ctx.note('write_error', fields, 'error', `${this.name}: cannot write window file, retrying`);
+          else this.ctx.log.error(fields, `${this.name}: cannot write window file, retrying`);
+        }
+        writeFailing = true;
+        if (this.ctx.hurried()) return; // what is queued now stays unwritten, reported at stop
+        await new Promise((r) => setTimeout(r, WRITE_RETRY_MS));
+        continue;
+      }
+      this.queue.shift();
+      this.stats.records++;
+      this.stats.bytes += item.line.length;
+      // A source's own callback (checkpoint, ack) must not pass for a failed write of the next record.
+      try {
+        item.onWritten?.();
+      } catch (err) {
+        this.ctx.log.error({ stream: this.name, err }, 'a source failed to take note that its record was written');
+      }
+      for (const sink of this.sinks) sink.offer(this.name, item.receivedAt, item.line, item.tick);
+      this.collectWindows();
+    }
+  }
+
+  private waitForItem(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.queue.wake(), IDLE_CHECK_MS);
+      this.queue.whenNotEmpty().then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Hands the writer's closed windows to compression and reports a failed fsync. */
+  private collectWindows(compress = true): void {
+    for (const w of this.writer.takeClosed()) if (compress) this.ctx.compressor.compress(w, this.reportsEvents);
+    const err = this.writer.takeSyncError() as NodeJS.ErrnoException | undefined;
+    if (!err) return;
+    const fields = { stream: this.name, code: err.code, message: err.message };
+    if (this.reportsEvents) this.ctx.note('sync_error', fields, 'error', `${this.name}: cannot force the window file to disk (records are written; at risk only on power loss)`);
+    else this.ctx.log.error(fields, 'cannot force a window file to disk');
+  }
+}
