@@ -2,7 +2,7 @@
 // every archive verifies, no record appears twice, and the only records missing
 // are those that were in memory at a kill.
 import t from 'tap';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readArchives, readEvents, seqOf, simulatorWithConfig, sleep, startNsr, tempDir } from './helpers.js';
 
@@ -14,6 +14,27 @@ const STREAMS = { flowinfo: '/ndt/get_detected_flow_data', graphinfo: '/ndt/get_
  * With a healthy disk the queue holds at most one record, so two per stream per kill.
  */
 const IN_MEMORY_BOUND_PER_STREAM = 2;
+
+/**
+ * Waits until the run of `pid` has its start event in the open events window: it is written before the
+ * first fetch, so a run is "up" from then on. On a loaded machine Node's own start can take seconds,
+ * and a kill before it would test nothing of nsr's.
+ */
+async function untilStarted(out: string, pid: number): Promise<void> {
+  const needle = `"pid":${pid},`;
+  for (const end = Date.now() + 60_000; Date.now() < end; await sleep(50)) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(out).filter((f) => f.endsWith('_events.json'));
+    } catch {}
+    for (const f of names) {
+      try {
+        if (readFileSync(path.join(out, f), 'utf8').split('\n').some((l) => l.includes('"event":"start"') && l.includes(needle))) return;
+      } catch {}
+    }
+  }
+  throw new Error(`run ${pid} wrote no start event within 60 s`);
+}
 
 t.test(`${KILLS} SIGKILLs in a row, then a clean stop`, async (t) => {
   const dir = tempDir(t);
@@ -27,7 +48,8 @@ t.test(`${KILLS} SIGKILLs in a row, then a clean stop`, async (t) => {
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   for (let i = 0; i < KILLS; i++) {
     const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
-    await sleep(1200 + random() * 1800);
+    await untilStarted(path.join(dir, 'out'), nsr.pid!);
+    await sleep(200 + random() * 1800);
     process.kill(nsr.pid, 'SIGKILL');
     const { signal } = await nsr.exit;
     t.equal(signal, 'SIGKILL', `run ${i + 1} killed`);

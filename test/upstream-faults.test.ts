@@ -53,7 +53,8 @@ t.test('each fault on the graph endpoint: reported with its reason; flow stays o
   t.teardown(() => sim.stop());
   config(dir, url);
   const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
-  await sleep(1500);
+  // Faults start once the recorder is polling (on a loaded machine its start can take seconds).
+  for (const end = Date.now() + 30_000; (sim.served()[GRAPH]?.length ?? 0) < 2 && Date.now() < end; ) await sleep(50);
   const phases: [FaultKind, number, number][] = [];
   for (const kind of Object.keys(EXPECTED_REASON) as FaultKind[]) {
     const from = Date.now();
