@@ -90,7 +90,8 @@ t.test('the kernel down (connections refused), at start and while running: nsr c
   const { url } = await sim.start();
   t.teardown(() => sim.stop());
   config(dir, url);
-  const down = sim.goDown(2000); // already down when nsr starts
+  // Already down when nsr starts, and long enough that a start slowed by a loaded machine still meets it.
+  const down = sim.goDown(5000);
   const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
   await down;
   await sleep(2000);

@@ -20,14 +20,15 @@ import type { NoteEvent } from '../logging/note-event.js';
 import { jsonName } from '../sinks/window-naming.js';
 import type { Shard } from '../sources/probe/probe-targets.js';
 import { controlView } from './control-view.js';
+import { startEvent } from './start-event.js';
 import { EventLog } from './event-log.js';
 import { OutputLane, type LaneContext } from './output-lane.js';
 import { announceControlUrl, lockOutputDir, prepareOutputDir } from './output-dir.js';
 import { Hurry, shutdown, type StopResult } from './shutdown.js';
 import { SinkSet } from './sink-set.js';
 import type { StreamStats } from './stream-stats.js';
-import type { StreamUnit, UnitContext } from './stream-unit.js';
-import { buildUnits, diffStreams, kindBuilder, settingsNeedingRestart, type SourceBuilder } from './topology.js';
+import type { StreamUnit } from './stream-unit.js';
+import { kindBuilder, settingsNeedingRestart, Topology, type SourceBuilder, type StreamsDiff } from './topology.js';
 import { WindowCompressor } from './window-compressor.js';
 
 export type { StopResult } from './shutdown.js';
@@ -54,13 +55,11 @@ export interface ReloadResult {
 const START_EVENT_WAIT_MS = 2000;
 
 export class Recorder {
-  private readonly units = new Map<string, StreamUnit>();
   private readonly eventsLane: OutputLane;
   private readonly events: EventLog;
   private readonly compressor: WindowCompressor;
   private readonly sinks: SinkSet;
-  private readonly ctx: UnitContext;
-  private readonly build: SourceBuilder;
+  private readonly topology: Topology;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly outputDir: string;
@@ -69,7 +68,6 @@ export class Recorder {
   private readonly hurry = new Hurry();
   private releaseLock: (() => void) | undefined;
   private control: ControlServer | undefined;
-  private started = false;
   private stopping: Promise<StopResult> | undefined;
   private eventsClosed = false;
   /** Reloads run one at a time. */
@@ -95,18 +93,22 @@ export class Recorder {
       queue: { maxRecords: config.queue.max_records, maxBytes: config.queue.max_bytes },
       window: { dir: this.outputDir, maxBytes: config.output.max_window_size, fsync: config.output.fsync, syncIntervalMs: config.output.fsync_interval },
     };
-    this.ctx = { ...lanes, clock: this.clock, abort: this.fetchAbort.signal };
     this.eventsLane = new OutputLane(EVENTS_STREAM, config.output.window, undefined, lanes, false);
     // Events are small and must never be refused: their queue accepts past its bound.
     // After the events window is closed at shutdown, late events (a compression finishing) can only be logged.
     this.events = new EventLog((p) => this.eventsClosed || this.eventsLane.pushLine(p), this.log, () => this.clock.now());
     const { postgres, mysql, amqp } = loaded;
-    this.build = opts.buildSource ?? kindBuilder({ source: (name) => this.units.get(name)?.source, shard: opts.shard, postgres, mysql, amqp, outputDir: this.outputDir });
+    const build = opts.buildSource ?? kindBuilder({ source: (name) => this.units.get(name)?.source, shard: opts.shard, postgres, mysql, amqp, outputDir: this.outputDir });
     this.sinks = new SinkSet(
       { dir: this.outputDir, note, compress: (w) => this.compressor.compress(w), now: () => this.clock.now(), output: { maxWindowBytes: config.output.max_window_size, fsync: config.output.fsync, fsyncIntervalMs: config.output.fsync_interval } },
       { postgres, mysql, amqp },
     );
-    for (const u of buildUnits(loaded.streams, this.build, this.ctx)) this.units.set(u.name, u);
+    this.topology = new Topology(build, { ...lanes, clock: this.clock, abort: this.fetchAbort.signal }, this.sinks);
+    this.topology.init(loaded.streams);
+  }
+
+  private get units(): Map<string, StreamUnit> {
+    return this.topology.units;
   }
 
   get streams(): ReadonlyMap<string, { stats: StreamStats; queueDepth: number }> {
@@ -127,7 +129,7 @@ export class Recorder {
       if (this.loaded.control.enabled) await this.startControl();
       this.eventsLane.start();
       for (const u of units) u.startLanes();
-      this.emitStart(units);
+      this.events.emit('start', startEvent(this.loaded, units, { version: this.opts.version, outputDir: this.outputDir }));
       this.reportRecovery(leftovers);
     } catch (err) {
       // Nothing has been recorded yet: give the directory back and let the error say why.
@@ -138,31 +140,7 @@ export class Recorder {
     // The start is in the events file before the first fetch: a run killed at once still shows it began.
     await Promise.race([this.eventsLane.written(), sleep(START_EVENT_WAIT_MS)]);
     this.tickingAt = this.clock.now();
-    this.started = true;
-    for (const u of units) u.activate();
-  }
-
-  private emitStart(units: StreamUnit[]): void {
-    const { config, file, legacy } = this.loaded;
-    this.events.emit('start', {
-      version: this.opts.version,
-      pid: process.pid,
-      config: file,
-      legacy_config: legacy || undefined,
-      output_dir: this.outputDir,
-      streams: Object.fromEntries(
-        units.flatMap(({ config: s, source }) => {
-          // `shape` tells offline tools how to cut the upstream's body back out of a record (replay).
-          // `records_per_tick` tells `nsr stats` to count ticks, not records, for coverage.
-          const timing = { interval_ms: s.timing.intervalMs, timeout_ms: s.timing.timeoutMs, window_ms: s.timing.windowMs, records_per_tick: source.cycle ? 'many' : undefined };
-          return [
-            [s.name, { kind: s.kind, target: source.target, shape: source.shape, ...timing }],
-            ...(source.outputs ?? []).map((out) => [out.name, { kind: s.kind, written_by: s.name, shape: out.shape, ...timing }]),
-          ];
-        }),
-      ),
-      window_ms: config.output.window,
-    });
+    this.topology.activate();
   }
 
   private reportRecovery({ actions, windows }: RecoveryResult): void {
@@ -200,52 +178,19 @@ export class Recorder {
     if (this.stopping) throw new Error('the recorder is stopping');
     const { loadConfig } = await import('../config/loader.js');
     let next: LoadedConfig;
-    let fresh: StreamUnit[];
-    const { added, removed, changed } = diffStreams(this.loaded.streams, (next = this.loadOrReject(loadConfig)).streams);
+    let diff: StreamsDiff;
     try {
-      // Every new unit is built before any old one is retired: a stream that cannot be built changes nothing.
-      const wanted = new Set([...added, ...changed]);
-      fresh = buildUnits(next.streams.filter((s) => wanted.has(s.name)), this.build, this.ctx);
+      next = loadConfig(this.loaded.file);
+      diff = await this.topology.apply(this.loaded.streams, next.streams);
     } catch (err) {
       this.events.emit('reload_rejected', { error: (err as Error).message }, 'error', 'reload rejected; the running configuration stays');
       throw err;
     }
-    for (const name of [...removed, ...changed]) {
-      const old = this.units.get(name)!;
-      const leftAt = this.clock.now();
-      await old.retire();
-      await this.sinks.detach(old);
-      this.units.delete(name);
-      const unit = fresh.find((u) => u.name === name);
-      if (!unit) continue;
-      await this.startUnit(unit);
-      // Ticks that fell due while the stream was swapped are reported, never silent.
-      const interval = old.config.timing.intervalMs;
-      const from = Math.floor(leftAt / interval) + 1;
-      const to = Math.floor(this.clock.now() / interval);
-      if (to >= from) unit.missed(from, from * interval, 'reload', 'the stream was being reconfigured', undefined, to - from + 1);
-    }
-    for (const unit of fresh.filter((u) => added.includes(u.name))) await this.startUnit(unit);
+    const restart = settingsNeedingRestart(this.loaded.config, next.config);
     this.loaded = { ...this.loaded, streams: next.streams, config: { ...this.loaded.config, streams: next.config.streams } };
-    const result = { added, removed, changed, restart_required: settingsNeedingRestart(this.loaded.config, next.config) };
-    this.events.emit('reload', result, 'info', `configuration reloaded: ${added.length} added, ${removed.length} removed, ${changed.length} changed`);
+    const result = { ...diff, restart_required: restart };
+    this.events.emit('reload', result, 'info', `configuration reloaded: ${diff.added.length} added, ${diff.removed.length} removed, ${diff.changed.length} changed`);
     return result;
-  }
-
-  private loadOrReject(loadConfig: (file: string) => LoadedConfig): LoadedConfig {
-    try {
-      return loadConfig(this.loaded.file);
-    } catch (err) {
-      this.events.emit('reload_rejected', { error: (err as Error).message }, 'error', 'reload rejected; the running configuration stays');
-      throw err;
-    }
-  }
-
-  private async startUnit(unit: StreamUnit): Promise<void> {
-    this.units.set(unit.name, unit);
-    await this.sinks.attachNew(unit);
-    unit.startLanes();
-    if (this.started) unit.activate();
   }
 
   /**
@@ -255,7 +200,7 @@ export class Recorder {
    */
   async addStream(name: string, raw: Record<string, unknown>): Promise<ReloadResult> {
     const { loadConfig } = await import('../config/loader.js');
-    if (this.units.has(name) || [...this.units.values()].some((u) => u.outputs.has(name)) || name === EVENTS_STREAM) {
+    if (this.topology.has(name) || name === EVENTS_STREAM) {
       throw new ConfigError(`a stream "${name}" exists already: remove it first or choose another name`);
     }
     const rt = readRuntimeStreams(this.outputDir);
