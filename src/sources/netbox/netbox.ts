@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { resolveSecret } from '../../config/secrets.js';
 import { commonStreamFields, httpUrl, secret } from '../../config/schema-types.js';
-import { windowStart } from '../../sinks/window-naming.js';
+import { windowStart } from '../../clock/window-grid.js';
 import { deviceFilterSchema, filterParams, parseCable, parseDevice, parseRegion, parseSite, type Inventory } from '../common/inventory.js';
 import type { SourceKind } from '../kind.js';
 import { NetboxClient, type ListedItem } from './netbox-client.js';
