@@ -1,15 +1,18 @@
 /**
  * Full check of an archive directory: every zip's CRC and layout, every line
  * JSON with an integer timestamp, timestamps never going backwards within a
- * stream, and counts matching each zip's metadata. Every problem is reported.
+ * stream, and counts matching each zip's metadata. The CSV sink's windows are
+ * checked too (verify-csv.ts). Every problem is reported.
  */
 import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { recordTimestamp } from '../pipeline/record.js';
 import { jsonSyntaxError } from '../json/json-syntax.js';
-import { parseWindowName } from '../sinks/window-naming.js';
+import { parseOutputFile } from '../sinks/window-naming.js';
 import { readCatalog, type WindowInfo } from './catalog.js';
 import { splitLines } from './lines.js';
+import { verifyCsvWindow } from './verify-csv.js';
 import type { ArchiveProblem } from './records.js';
 import { readZipInfo, zipEntryChunks } from './zip-reader.js';
 
@@ -21,14 +24,16 @@ export interface VerifyReport {
   problems: ArchiveProblem[];
 }
 
-export async function verifyDirectory(dir: string, onWindow?: (w: WindowInfo, done: number, total: number) => void): Promise<VerifyReport> {
+export async function verifyDirectory(dir: string, onWindow?: (w: Pick<WindowInfo, 'file' | 'stream'>, done: number, total: number) => void): Promise<VerifyReport> {
   const report: VerifyReport = { windows: 0, records: 0, bytes: 0, problems: [] };
   const problem = (file: string, text: string) => report.problems.push({ file, problem: text });
-  for (const file of await readdir(dir)) {
-    if (parseWindowName(file)?.type === 'tmp') problem(file, 'a temporary zip left by an interrupted compression (the next `nsr run` removes it)');
+  const names = (await readdir(dir)).sort();
+  for (const file of names) {
+    if (parseOutputFile(file)?.type === 'tmp') problem(file, 'a temporary zip left by an interrupted compression (the next `nsr run` removes it)');
   }
   const catalogs = await readCatalog(dir, { scanUnindexed: false });
-  const total = catalogs.reduce((n, c) => n + c.windows.length, 0);
+  const csvFiles = csvWindows(names);
+  const total = catalogs.reduce((n, c) => n + c.windows.length, 0) + csvFiles.length;
   for (const { windows } of catalogs) {
     let previous = -Infinity;
     for (const w of windows) {
@@ -41,7 +46,21 @@ export async function verifyDirectory(dir: string, onWindow?: (w: WindowInfo, do
       previous = await verifyWindow(w, previous, report, (text) => problem(w.file, text));
     }
   }
+  for (const f of csvFiles) {
+    onWindow?.({ file: f.name, stream: f.stream }, report.windows, total);
+    report.windows++;
+    const { records, bytes } = await verifyCsvWindow({ path: path.join(dir, f.name), name: f.name, zipped: f.zipped }, (text) => problem(f.name, text));
+    report.records += records;
+    report.bytes += bytes;
+  }
   return report;
+}
+
+/** The CSV sink's windows: its zips, and open `.csv` files (one beside its finished zip is that zip's leftover: the zip is checked). */
+function csvWindows(names: string[]): { name: string; stream: string; zipped: boolean }[] {
+  const parsed = names.map((name) => ({ name, p: parseOutputFile(name) })).filter(({ p }) => p?.ext === 'csv' && p.type !== 'tmp');
+  const zipped = new Set(parsed.filter(({ p }) => p!.type === 'zip').map(({ p }) => p!.base));
+  return parsed.filter(({ p }) => p!.type === 'zip' || !zipped.has(p!.base)).map(({ name, p }) => ({ name, stream: p!.stream, zipped: p!.type === 'zip' }));
 }
 
 async function verifyWindow(w: WindowInfo, previousTs: number, report: VerifyReport, problem: (text: string) => void): Promise<number> {

@@ -8,7 +8,7 @@ import { progress } from './progress.js';
 export function registerVerify(program: Command): void {
   program
     .command('verify')
-    .description('check every archive: CRC, one entry, JSON lines with integer timestamps in order, counts matching the metadata')
+    .description('check every archive: CRC, one entry, JSON lines with integer timestamps in order, counts matching the metadata (CSV windows: a header, every row with its field count)')
     .argument('[dir]', `the directory of the archives, as with --dir (default ${DEFAULT_ARCHIVE_DIR})`)
     .addOption(dirOption())
     .action(async (dirArg: string | undefined, opts: { dir: string }, cmd: Command) => {

@@ -1,8 +1,11 @@
 /**
  * Crash recovery at start (DESIGN 2.2). Leftover temporaries are removed;
- * a `.json` with a zip beside it is checked against the zip and removed when
- * they match; any other leftover `.json` is completed (a torn last line is cut
- * off and reported) and handed back for compression. Nothing is overwritten.
+ * a window file with a zip beside it is checked against the zip and removed
+ * when they match; any other leftover window file is completed (a torn last
+ * line is cut off and reported) and handed back for compression. Nothing is
+ * overwritten. The same steps serve every window file nsr writes: NDJSON
+ * `.json` windows and the CSV sink's `.csv` ones (there a row may span lines
+ * inside quotes, so rows are found by csv-scan.ts).
  */
 import { createReadStream } from 'node:fs';
 import { readdir, rename, stat, truncate, unlink } from 'node:fs/promises';
@@ -10,7 +13,8 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { recordTimestamp } from '../pipeline/record.js';
 import { readZipInfo } from '../archive/zip-reader.js';
-import { freeWindowBase, jsonName, parseWindowName, parseWindowTime, zipName } from '../sinks/window-naming.js';
+import { CsvScanner } from '../sinks/csv/csv-scan.js';
+import { freeWindowBase, jsonName, parseOutputFile, parseWindowTime, zipName, type WindowExt } from '../sinks/window-naming.js';
 import type { ClosedWindow } from '../sinks/window-writer.js';
 
 export type RecoveryAction =
@@ -31,8 +35,9 @@ export async function recoverDirectory(dir: string): Promise<RecoveryResult> {
   const windows: ClosedWindow[] = [];
   const names = new Set(await readdir(dir));
   for (const name of [...names].sort()) {
-    const parsed = parseWindowName(name);
+    const parsed = parseOutputFile(name);
     if (!parsed) continue;
+    const { ext } = parsed;
     const file = path.join(dir, name);
     try {
       if (parsed.type === 'tmp') {
@@ -43,31 +48,37 @@ export async function recoverDirectory(dir: string): Promise<RecoveryResult> {
       if (parsed.type !== 'json') continue;
       let base = parsed.base;
       let jsonPath = file;
-      if (names.has(zipName(base))) {
-        if (await sameContent(jsonPath, path.join(dir, zipName(base)))) {
+      if (names.has(zipName(base, ext))) {
+        if (await sameContent(jsonPath, path.join(dir, zipName(base, ext)))) {
           // The crash came after the rename and before the unlink: the zip is complete.
           await unlink(jsonPath);
-          actions.push({ action: 'removed_duplicate_json', file: name, zip: zipName(base) });
+          actions.push({ action: 'removed_duplicate_json', file: name, zip: zipName(base, ext) });
           continue;
         }
-        // Different content under the same name: keep both, the .json moves to a free name.
+        // Different content under the same name: keep both, the window file moves to a free name.
         const start = parseWindowTime(parsed.time);
-        base = freeWindowBase(dir, parsed.stream, start, start + 1000);
-        const moved = path.join(dir, jsonName(base));
+        base = freeWindowBase(dir, parsed.stream, start, start + 1000, ext);
+        const moved = path.join(dir, jsonName(base, ext));
         await rename(jsonPath, moved);
-        actions.push({ action: 'renamed_conflicting_json', file: name, to: jsonName(base) });
+        actions.push({ action: 'renamed_conflicting_json', file: name, to: jsonName(base, ext) });
         jsonPath = moved;
       }
-      const scan = await scanWindowFile(jsonPath);
+      const scan = await scanWindowFile(jsonPath, ext);
       if (scan.tornBytes > 0) {
         await truncate(jsonPath, scan.bytes);
-        actions.push({ action: 'cut_torn_line', file: jsonName(base), bytes: scan.tornBytes });
+        actions.push({ action: 'cut_torn_line', file: jsonName(base, ext), bytes: scan.tornBytes });
       }
       if (scan.records === 0) {
         await unlink(jsonPath); // nothing complete in it; the cut was reported above
         continue;
       }
-      windows.push({ dir, base, jsonPath, stream: parsed.stream, windowStart: parseWindowTime(parsed.time), records: scan.records, first: scan.first, last: scan.last, bytes: scan.bytes });
+      const windowStart = parseWindowTime(parsed.time);
+      if (ext === 'csv') {
+        // A CSV row need not carry its record's time: the window's bounds stand in (its start, the file's last write).
+        scan.last = Math.floor((await stat(jsonPath)).mtimeMs);
+        scan.first = Math.min(windowStart, scan.last);
+      }
+      windows.push({ dir, base, jsonPath, ...(ext === 'json' ? {} : { ext }), stream: parsed.stream, windowStart, records: scan.records, first: scan.first, last: scan.last, bytes: scan.bytes });
     } catch (err) {
       actions.push({ action: 'unreadable', file: name, error: (err as Error).message });
     }
@@ -84,8 +95,17 @@ export interface WindowScan {
   tornBytes: number;
 }
 
-/** Counts complete lines and reads the first and last timestamps, in constant memory. */
-export async function scanWindowFile(file: string): Promise<WindowScan> {
+/**
+ * Counts complete records and reads the first and last timestamps, in
+ * constant memory: NDJSON lines, or CSV rows after the header (their times
+ * are not in the file: 0).
+ */
+export async function scanWindowFile(file: string, ext: WindowExt = 'json'): Promise<WindowScan> {
+  if (ext === 'csv') {
+    const csv = new CsvScanner();
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) csv.feed(chunk);
+    return { records: Math.max(0, csv.rows - 1), first: 0, last: 0, bytes: csv.rowEnd, tornBytes: csv.tornBytes };
+  }
   let records = 0;
   let first = 0;
   let last = 0;

@@ -215,7 +215,8 @@ function formatIssue(issue: z.core.$ZodIssue): string {
       return `${path}: ${inner}`;
     }
     case 'invalid_type':
-      if (input === undefined) return `${path}: missing; expected ${issue.expected}`;
+      // A schema's own wording (`expected a mapping of …`) says more than zod's type name.
+      if (input === undefined) return `${path}: missing; ${issue.message.startsWith('expected') ? issue.message : `expected ${issue.expected}`}`;
       return `${path}: got ${describe(input)}; ${issue.message.startsWith('expected') ? issue.message : `expected ${issue.expected}`}`;
     default:
       return input === undefined ? `${path}: ${issue.message}` : `${path}: got ${describe(input)}; ${issue.message}`;

@@ -44,10 +44,14 @@ function skipValue(b: Uint8Array, i: number): number {
   return i;
 }
 
-/** The span of the value of `key` among the members of the top-level object, if present. */
-export function memberSpan(b: Uint8Array, key: string): Span | undefined {
+/**
+ * The span of the value of `key` among the members of an object, if present:
+ * the top-level object, or the one at `at`. Keys are compared as written (a
+ * key spelled with `\u` escapes upstream does not match its plain spelling).
+ */
+export function memberSpan(b: Uint8Array, key: string, at?: Span): Span | undefined {
   const wanted = Buffer.from(JSON.stringify(key));
-  let i = skipSpace(b, 0);
+  let i = skipSpace(b, at?.start ?? 0);
   if (b[i] !== 0x7b) return undefined;
   i = skipSpace(b, i + 1);
   while (i < b.length && b[i] === 0x22) {
@@ -74,4 +78,75 @@ export function elementSpans(b: Uint8Array, span: Span): Span[] {
     if (b[i] === 0x2c) i = skipSpace(b, i + 1);
   }
   return out;
+}
+
+/** One step of a path into a JSON value: a member name, or an array index (negative counts from the end). */
+export type PathStep = string | number;
+
+/**
+ * The span of the value reached from `from` by `steps`, or undefined when a
+ * step finds no such member or element (or a value of the other type). Only
+ * the values on the way are looked into, so a deep value in a large record
+ * costs a skim, not a parse.
+ */
+export function spanAtPath(b: Uint8Array, from: Span, steps: readonly PathStep[]): Span | undefined {
+  let at: Span | undefined = { start: skipSpace(b, from.start), end: from.end };
+  for (const step of steps) {
+    if (typeof step === 'string') at = memberSpan(b, step, at);
+    else if (b[at.start] !== 0x5b) return undefined;
+    else {
+      const items = elementSpans(b, at);
+      at = items[step < 0 ? items.length + step : step];
+    }
+    if (!at) return undefined;
+  }
+  return at;
+}
+
+export type JsonKind = 'string' | 'number' | 'boolean' | 'null' | 'object' | 'array';
+
+/** What the value at `span` is, from its first byte (the text is validated JSON). */
+export function kindAt(b: Uint8Array, span: Span): JsonKind {
+  const c = b[span.start];
+  if (c === 0x22) return 'string';
+  if (c === 0x7b) return 'object';
+  if (c === 0x5b) return 'array';
+  if (c === 0x74 || c === 0x66) return 'boolean';
+  if (c === 0x6e) return 'null';
+  return 'number';
+}
+
+/**
+ * The text of the string at `span`, unescaped, as UTF-8 bytes. Without a
+ * backslash these are the very bytes of the record (nothing decoded, nothing
+ * replaced); with one, JSON.parse reads the string (exact for strings).
+ */
+export function stringBytes(b: Uint8Array, span: Span): Buffer {
+  const inner = Buffer.from(b.buffer, b.byteOffset + span.start + 1, span.end - span.start - 2);
+  if (!inner.includes(0x5c)) return inner;
+  return Buffer.from(JSON.parse(Buffer.from(b.buffer, b.byteOffset + span.start, span.end - span.start).toString('utf8')) as string, 'utf8');
+}
+
+/** The value at `span` as compact JSON text: whitespace outside strings dropped, everything else byte for byte. */
+export function compactBytes(b: Uint8Array, span: Span): Buffer {
+  const src = Buffer.from(b.buffer, b.byteOffset + span.start, span.end - span.start);
+  let spaced = false;
+  for (let i = 0; i < src.length && !spaced; i++) {
+    if (src[i] === 0x22) i = skipString(src, i) - 1;
+    else spaced = isSpace(src[i]);
+  }
+  if (!spaced) return src;
+  const out = Buffer.allocUnsafe(src.length);
+  let n = 0;
+  for (let i = 0; i < src.length; ) {
+    if (src[i] === 0x22) {
+      const end = skipString(src, i);
+      n += src.copy(out, n, i, end);
+      i = end;
+    } else {
+      if (!isSpace(src[i])) out[n++] = src[i];
+      i++;
+    }
+  }
+  return out.subarray(0, n);
 }

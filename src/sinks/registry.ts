@@ -7,11 +7,12 @@
  */
 import type { z } from 'zod';
 import { amqpSinkKind } from './amqp/amqp-kind.js';
+import { csvSinkKind } from './csv/csv-kind.js';
 import { inventorySinkKind } from './inventory/inventory-kind.js';
 import type { SinkKind } from './kind.js';
 import { postgresSinkKind } from './postgres/postgres-kind.js';
 
-const kinds: SinkKind[] = [postgresSinkKind, amqpSinkKind, inventorySinkKind] as SinkKind[];
+const kinds: SinkKind[] = [postgresSinkKind, amqpSinkKind, inventorySinkKind, csvSinkKind] as SinkKind[];
 let version = 0;
 
 export function sinkKinds(): readonly SinkKind[] {

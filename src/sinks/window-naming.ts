@@ -27,8 +27,18 @@ export const jsonName = (base: string, ext = 'json') => `${base}.${ext}`;
 export const zipName = (base: string, ext = 'json') => `${base}_${ext}.zip`;
 export const tmpZipSuffix = '.tmp';
 
-/** The file name pattern nsr writes; anything else in the directory is left alone. */
+/** The NDJSON window files nsr writes; anything else in the directory is left alone by the archive tools. */
 export const WINDOW_FILE = /^(\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2})_([A-Za-z0-9][A-Za-z0-9_.-]*?)(\.json|_json\.zip|_json\.zip\.tmp)$/;
+
+/**
+ * Every window file nsr writes: NDJSON (`json`) and the files of sinks that
+ * window like it (`csv`). Recovery and `nsr verify` handle them all; the
+ * NDJSON archive tools read only `json` (parseWindowName).
+ */
+export const WINDOW_EXTS = ['json', 'csv'] as const;
+export type WindowExt = (typeof WINDOW_EXTS)[number];
+const EXT = `(${WINDOW_EXTS.join('|')})`;
+const OUTPUT_FILE = new RegExp(String.raw`^(\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2})_([A-Za-z0-9][A-Za-z0-9_.-]*?)(?:\.${EXT}|_${EXT}\.zip|_${EXT}\.zip\.tmp)$`);
 
 export interface ParsedWindowName {
   base: string;
@@ -37,11 +47,20 @@ export interface ParsedWindowName {
   type: 'json' | 'zip' | 'tmp';
 }
 
+/** An NDJSON window file (open `.json`, `_json.zip`, or its temporary). */
 export function parseWindowName(file: string): ParsedWindowName | undefined {
   const m = WINDOW_FILE.exec(file);
   if (!m) return undefined;
   const type = m[3] === '.json' ? 'json' : m[3] === '_json.zip' ? 'zip' : 'tmp';
   return { base: `${m[1]}_${m[2]}`, time: m[1], stream: m[2], type };
+}
+
+/** Any window file, with its extension; `type` `json` is the open file whatever its extension. */
+export function parseOutputFile(file: string): (ParsedWindowName & { ext: WindowExt }) | undefined {
+  const m = OUTPUT_FILE.exec(file);
+  if (!m) return undefined;
+  const type = m[3] ? 'json' : m[4] ? 'zip' : 'tmp';
+  return { base: `${m[1]}_${m[2]}`, time: m[1], stream: m[2], type, ext: (m[3] ?? m[4] ?? m[5]) as WindowExt };
 }
 
 /** Local time `YYYY_MM_DD_HH-MM-SS` back to epoch ms. */

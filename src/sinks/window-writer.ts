@@ -74,8 +74,9 @@ export class WindowWriter {
    * written (nothing is counted; retry the same line). A failed fsync after a
    * successful write does not throw: the record is written, and the error is
    * kept for `takeSyncError`, so a retry can never write the record twice.
+   * `records`: how many records `line` holds (a CSV sink writes a record's rows in one go).
    */
-  async append(line: Buffer, timestamp: number): Promise<void> {
+  async append(line: Buffer, timestamp: number, records = 1): Promise<void> {
     const w = this.current;
     if (w && (timestamp >= w.windowEnd || (w.records > 0 && w.bytes + line.length > this.opts.maxBytes))) await this.close();
     const target = this.current ?? (await this.openFor(timestamp));
@@ -83,7 +84,7 @@ export class WindowWriter {
     // way (ENOSPC), retrying the same line overwrites the torn bytes.
     await writeFully(target.handle, line, target.bytes);
     if (target.records === 0) target.first = timestamp;
-    target.records++;
+    target.records += records;
     target.last = timestamp;
     target.bytes += line.length;
     target.unsynced = true;
