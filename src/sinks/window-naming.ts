@@ -7,11 +7,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-/** Start (epoch ms) of the window holding `t`, aligned in local time. */
-export function windowStart(t: number, windowMs: number): number {
-  const offset = -new Date(t).getTimezoneOffset() * 60_000;
-  return Math.floor((t + offset) / windowMs) * windowMs - offset;
-}
+import { windowStart } from '../clock/window-grid.js';
+export { windowStart };
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
