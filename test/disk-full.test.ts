@@ -37,7 +37,15 @@ t.test('ENOSPC while recording: records wait in the queue, nothing is lost or co
   // Leave ~250 KB free: a few 40 KB records, then ENOSPC.
   writeFileSync(path.join(out, 'filler'), Buffer.alloc(3 * 1024 * 1024 - 250 * 1024));
   const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
-  await sleep(6000); // the disk fills up; the queue fills; ticks are skipped as queue_full
+  // The disk fills up, then the queue: fetching stops (ticks skipped as queue_full). Wait for that
+  // (no response served for 1.5 s, six ticks), however slow a loaded machine is to get there.
+  let served = -1;
+  let since = Date.now();
+  for (const end = Date.now() + 30_000; Date.now() < end; await sleep(100)) {
+    const n = sim.served()['/ndt/get_detected_flow_data']?.length ?? 0;
+    if (n !== served) [served, since] = [n, Date.now()];
+    else if (n > 0 && Date.now() - since > 1500) break;
+  }
   rmSync(path.join(out, 'filler')); // space returns
   await sleep(6000);
   process.kill(nsr.pid, 'SIGTERM');
