@@ -7,6 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Command } from 'commander';
 import type { Source } from '../sources/source.js';
+import { redactUrlsIn } from '../sources/common/redact.js';
 import { configOption, EXIT_OK, EXIT_RUNTIME, fail, resolveConfigFile } from './common.js';
 
 export function registerCheck(program: Command): void {
@@ -57,6 +58,7 @@ async function check(configFile: string | undefined): Promise<number> {
     }),
   );
   for (const source of sources.values()) source.close();
-  process.stdout.write(`${results.join('\n')}\n`);
+  // Whatever a source put in its target or its errors, no URL credential is printed.
+  process.stdout.write(`${redactUrlsIn(results.join('\n'))}\n`);
   return failures ? EXIT_RUNTIME : EXIT_OK;
 }
