@@ -19,6 +19,7 @@ import { ConfigError } from '../config/errors.js';
 import { readCatalog, type StreamCatalog } from './catalog.js';
 import { readRecords, type ArchivedRecord, type ArchiveProblem } from './records.js';
 import { recordBody, shapeForEndpoint, shapeFromRecord, type BodyShape } from './record-body.js';
+import { withoutSecretParams } from '../sources/common/redact.js';
 
 export interface ReplayOptions {
   /** Directory of the archives (nsr's or the original recorder's). */
@@ -223,6 +224,8 @@ export class ReplayServer {
         skipped.push({ stream: c.stream, reason: `no endpoint known (no start event names its target); serve it with --map ${c.stream}=/path` });
         continue;
       }
+      // A credential in the query (masked in the start event, in clear in an older archive) is no part of the route.
+      endpoint.path = withoutSecretParams(endpoint.path);
       if (endpoint.path === STATUS_PATH) throw new ConfigError(`${c.stream}: ${STATUS_PATH} is the replay's own status endpoint; map the stream elsewhere with --map ${c.stream}=/path`);
       const clash = streams.find((s) => s.path === endpoint.path);
       if (clash) throw new ConfigError(`streams ${clash.stream} and ${c.stream} were both recorded from ${endpoint.path}; serve one of them elsewhere with --map ${c.stream}=/other/path`);
@@ -328,7 +331,8 @@ export class ReplayServer {
     try {
       const target = req.url ?? '';
       if (req.method === 'GET' && target === STATUS_PATH) return send(res, 200, Buffer.from(JSON.stringify(this.status())));
-      const player = req.method === 'GET' ? this.players.get(target) : undefined;
+      // Routes carry no credential parameters (prepare); a client may still send its own.
+      const player = req.method === 'GET' ? this.players.get(withoutSecretParams(target)) : undefined;
       if (!player) {
         this.notFound++;
         return send(res, 404, NOT_FOUND);
@@ -345,7 +349,7 @@ export class ReplayServer {
       player.served++;
       send(res, 200, body, { 'X-Nsr-Record-Timestamp': String(player.current.timestamp) });
     } catch (err) {
-      this.onProblem({ file: this.plan?.dir ?? '', problem: `request ${req.url}: ${(err as Error).message}` });
+      this.onProblem({ file: this.plan?.dir ?? '', problem: `request ${withoutSecretParams(req.url ?? '')}: ${(err as Error).message}` });
       if (!res.headersSent) send(res, 500, UNREADABLE);
       else res.destroy();
     }

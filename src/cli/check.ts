@@ -7,6 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Command } from 'commander';
 import type { Source } from '../sources/source.js';
+import { redactUrlsIn } from '../sources/common/redact.js';
 import { configOption, EXIT_OK, EXIT_RUNTIME, fail, resolveConfigFile } from './common.js';
 
 export function registerCheck(program: Command): void {
@@ -27,6 +28,7 @@ async function check(configFile: string | undefined): Promise<number> {
   const [{ loadConfig }, { SOURCE_KINDS }, { FetchError }] = await Promise.all([import('../config/loader.js'), import('../sources/registry.js'), import('../sources/source.js')]);
   const loaded = loadConfig(resolveConfigFile(configFile));
   process.stdout.write(`${loaded.file}: valid${loaded.legacy ? ' (the original recorder settings format)' : ''}; ${loaded.streams.length} stream${loaded.streams.length === 1 ? '' : 's'}, output into ${loaded.config.output.dir}\n`);
+  for (const warning of loaded.warnings) process.stdout.write(`warning: ${warning}\n`);
   let failures = 0;
   const sources = new Map<string, Source>();
   for (const s of loaded.streams) sources.set(s.name, SOURCE_KINDS[s.kind].build(s.name, s.options, { timing: s.timing, source: (name) => sources.get(name), postgres: loaded.postgres, dryRun: true }));
@@ -56,6 +58,7 @@ async function check(configFile: string | undefined): Promise<number> {
     }),
   );
   for (const source of sources.values()) source.close();
-  process.stdout.write(`${results.join('\n')}\n`);
+  // Whatever a source put in its target or its errors, no URL credential is printed.
+  process.stdout.write(`${redactUrlsIn(results.join('\n'))}\n`);
   return failures ? EXIT_RUNTIME : EXIT_OK;
 }

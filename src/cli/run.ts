@@ -49,6 +49,7 @@ async function run(opts: RunOptions): Promise<number> {
   const { log: logCfg } = loaded.config;
   const log = createLogger({ level: opts.logLevel ?? logCfg.level, console: logCfg.console, file: logCfg.file });
   if (loaded.legacy) log.info({ config: loaded.file }, 'reading the original recorder settings format');
+  for (const warning of loaded.warnings) log.warn({ config: loaded.file }, warning);
 
   const recorder = new Recorder(loaded, { log, version: version(), shard });
   // Signals are ours from here on, also during a long start (recovery): the

@@ -29,3 +29,13 @@ export function parseSize(text: string | number): number | undefined {
   if (!m) return undefined;
   return Math.round(Number(m[1]) * SIZE_UNIT[m[2].toLowerCase()]);
 }
+
+/**
+ * The size a person most likely meant by a size nsr does not read: `64M` and
+ * `64 MiB` are 64MB (nsr's units are binary already); undefined when there is no
+ * such guess.
+ */
+export function suggestSize(text: string): string | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg])(?:i?b)?\s*$/i.exec(text);
+  return m ? `${m[1]}${m[2].toUpperCase()}B` : undefined;
+}

@@ -1,7 +1,8 @@
 /**
  * Loads the configuration: YAML → environment substitution → legacy conversion →
  * schema validation → cross-field checks → resolved streams. Every error names
- * the file, the path in it, the bad value and what was expected.
+ * the file, the path in it, the bad value (never one from the environment: see
+ * env-substitution.ts) and what was expected, with a fix (issue-messages.ts).
  */
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
@@ -14,6 +15,9 @@ import { resolveAmqp, type AmqpSettings } from '../connections/amqp-settings.js'
 import { convertLegacyConfig, isLegacyConfig } from './legacy.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { formatDuration } from './duration.js';
+import { pathKey, showValue, substituteEnv, type EnvValues } from './env-substitution.js';
+import { describe, formatIssues } from './issue-messages.js';
+import { streamTiming, type TimingContext } from './timing.js';
 import { overlayStreams, readRuntimeStreams, type RuntimeStreams } from './runtime-streams.js';
 import { SOURCE_KINDS } from '../sources/registry.js';
 import { sinkKinds } from '../sinks/registry.js';
@@ -23,6 +27,7 @@ import { EVENTS_STREAM } from './defaults.js';
 export { DEFAULT_CONFIG_FILE, EVENTS_STREAM } from './defaults.js';
 
 export type { StreamConfig } from './stream-config.js';
+export { defaultTimeout } from './timing.js';
 
 export interface ControlConfig {
   enabled: boolean;
@@ -42,6 +47,8 @@ export interface LoadedConfig {
   postgres?: PostgresSettings;
   mysql?: MysqlSettings;
   amqp?: AmqpSettings;
+  /** What loads but is not what the file says (a legacy interval nsr cannot keep): `nsr run` logs them, `nsr check` prints them. */
+  warnings: string[];
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, runtime?: RuntimeStreams): LoadedConfig {
@@ -57,6 +64,9 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, r
   return parseConfig(text, file, env, runtime);
 }
 
+/** YAML aliases (`*name`) expanded at most this many times: more is an alias bomb ("billion laughs"), not a configuration. */
+const MAX_ALIAS_COUNT = 100;
+
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env, runtimeOverride?: RuntimeStreams): LoadedConfig {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -64,23 +74,36 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     const where = e.linePos ? `${file}:${e.linePos[0].line}:${e.linePos[0].col}` : file;
     throw new ConfigError(`${where}: the file is not valid YAML: ${e.message.split('\n')[0]}${e.code === 'DUPLICATE_KEY' ? ' (each stream name and setting may appear once)' : ''}`);
   }
-  let raw: unknown = doc.toJS();
-  if (raw === null || raw === undefined) throw new ConfigError(`${file}: the file is empty: it needs at least a \`streams:\` section (see setting/recorder.yaml)`);
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: expected a mapping with a \`streams:\` section at the top level, got ${describe(raw)}`);
-  raw = substituteEnv(raw, env, file, []);
+  let parsed: unknown;
+  try {
+    parsed = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // yaml throws a ReferenceError when aliases expand too far: a configuration error, not a crash.
+    if (/alias/i.test((err as Error).message)) throw new ConfigError(`${file}: the file's YAML aliases (*name) expand too far (more than ${MAX_ALIAS_COUNT} times, or into each other): write the settings out instead of nesting aliases`);
+    throw err;
+  }
+  if (parsed === null || parsed === undefined) throw new ConfigError(`${file}: the file is empty: it needs at least a \`streams:\` section (see setting/recorder.yaml)`);
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`${file}: expected a mapping with a \`streams:\` section at the top level, got ${describe(parsed)}`);
+  const { value: substituted, fromEnv } = substituteEnv(parsed, env, file);
+  let raw = substituted as Record<string, unknown>;
   const legacy = isLegacyConfig(raw);
-  if (legacy) raw = convertLegacyConfig(raw as Record<string, unknown>, file);
+  const warnings: string[] = [];
+  if (legacy) {
+    const converted = convertLegacyConfig(raw, file, fromEnv);
+    raw = converted.doc;
+    warnings.push(...converted.warnings);
+  }
   // Streams added or removed at run time (control commands) are laid over the file's.
-  const top = raw as Record<string, unknown>;
-  const outputDir = (top.output as { dir?: unknown } | undefined)?.dir;
+  const outputDir = (raw.output as { dir?: unknown } | undefined)?.dir;
   const runtime = runtimeOverride ?? readRuntimeStreams(typeof outputDir === 'string' ? outputDir : 'recorded_info');
-  if (Object.keys(runtime.added).length || runtime.removed.length) raw = { ...top, streams: overlayStreams(top.streams, runtime) };
+  if (Object.keys(runtime.added).length || runtime.removed.length) raw = { ...raw, streams: overlayStreams(raw.streams, runtime) };
 
-  const result = configSchema().safeParse(raw, { reportInput: true });
-  if (!result.success) throw new ConfigError(formatIssues(result.error.issues, file));
+  const schema = configSchema();
+  const result = schema.safeParse(raw, { reportInput: true });
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues, file, schema, raw, fromEnv));
   const config = result.data;
   const postgres = resolvePostgres(config.postgres, file);
-  const streams = resolveStreams(config, file);
+  const streams = resolveStreams(config, file, { raw, fromEnv });
   const amqp = resolveAmqp(config.amqp, file);
   const connections = { postgres, mysql: resolveMysql(config.mysql, file), amqp };
   // What the sinks need of the rest of the file (a connection section), then the archiver's broker.
@@ -88,7 +111,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const withoutBus = streams.filter((s) => s.kind === 'amqp' && !amqp).map((s) => s.name);
   if (withoutBus.length) problems.push(`streams.${withoutBus[0]}: it needs a broker, and there is no amqp: section; add one (url, password: \${AMQP_PASSWORD})`);
   if (problems.length) throw new ConfigError(`${file}: ${problems[0]}`);
-  return { file, legacy, config, streams, control: resolveControl(config, file), ...connections };
+  return { file, legacy, config, streams, control: resolveControl(config, file), ...connections, warnings };
 }
 
 /** Loopback addresses: the only ones the control server may bind without a token. */
@@ -107,11 +130,26 @@ function resolveControl(config: ParsedConfig, file: string): ControlConfig {
   return { enabled: c.enabled, host: c.host, port: c.port, token };
 }
 
-function resolveStreams(config: ParsedConfig, file: string): StreamConfig[] {
+/** The file as written (after substitution, before validation), to tell a written setting from a default. */
+interface Written {
+  raw: Record<string, unknown>;
+  fromEnv: EnvValues;
+}
+
+function resolveStreams(config: ParsedConfig, file: string, written: Written): StreamConfig[] {
   const problems: string[] = [];
   const streams: StreamConfig[] = [];
   const names = Object.keys(config.streams);
   if (names.length === 0) problems.push(`streams: no stream is configured; add one, e.g. \`flowinfo: {kind: ndtwin, data: flow}\``);
+  const show = (path: string[], ms: number) => showValue(written.fromEnv, path, formatDuration(ms));
+  const timingContext: TimingContext = {
+    defaultIntervalMs: config.defaults.interval,
+    defaultWindowMs: config.output.window,
+    wrote: (path) => valueAt(written.raw, path) !== undefined,
+    fromEnv: (path) => written.fromEnv.has(pathKey(path)),
+    show,
+  };
+  if (config.output.window <= 0) problems.push(`output.window: got ${show(['output', 'window'], config.output.window)}; expected a positive duration, e.g. window: 5m`);
   const lower = new Map<string, string>();
   for (const name of names) {
     const path = `streams.${name}`;
@@ -120,19 +158,14 @@ function resolveStreams(config: ParsedConfig, file: string): StreamConfig[] {
     const clash = lower.get(name.toLowerCase());
     if (clash) problems.push(`${path}: the name differs from "${clash}" only in case; file names would collide on case-insensitive disks, choose another name`);
     lower.set(name.toLowerCase(), name);
-    const intervalMs = s.interval ?? config.defaults.interval;
-    const windowMs = s.window ?? config.output.window;
-    const timeoutMs = s.timeout ?? defaultTimeout(intervalMs);
-    if (intervalMs <= 0) problems.push(`${path}.interval: got ${formatDuration(intervalMs)}; expected a positive duration such as 1s`);
-    if (timeoutMs <= 0) problems.push(`${path}.timeout: got ${formatDuration(timeoutMs)}; expected a positive duration shorter than the interval`);
-    else if (timeoutMs >= intervalMs) problems.push(`${path}.timeout: got ${formatDuration(timeoutMs)}, not shorter than the interval (${formatDuration(intervalMs)}); a fetch must end before the next tick, e.g. timeout: ${formatDuration(defaultTimeout(intervalMs))}`);
-    if (windowMs < intervalMs) problems.push(`${path}.window: got ${formatDuration(windowMs)}, shorter than the interval (${formatDuration(intervalMs)}); a window must hold at least one record`);
+    const { intervalMs, timeoutMs, windowMs, problems: timing } = streamTiming(name, s, timingContext);
+    // A problem of an inherited setting (defaults.interval) is said once, not once per stream.
+    for (const p of timing) if (!problems.includes(p)) problems.push(p);
     if (!s.enabled) continue;
     streams.push({ name, kind: s.kind, timing: { intervalMs, timeoutMs, windowMs, retries: s.retries ?? config.defaults.retries }, options: s });
   }
-  if (config.output.window <= 0) problems.push(`output.window: expected a positive duration such as 5m`);
-  if (config.output.max_window_size > MAX_WINDOW_BYTES) problems.push(`output.max_window_size: got ${config.output.max_window_size} bytes; at most 3GB (a zip entry without zip64 holds under 4 GiB)`);
-  if (config.shutdown.grace >= config.shutdown.deadline) problems.push(`shutdown.grace: got ${formatDuration(config.shutdown.grace)}, not shorter than shutdown.deadline (${formatDuration(config.shutdown.deadline)})`);
+  if (config.output.max_window_size > MAX_WINDOW_BYTES) problems.push(`output.max_window_size: got ${showValue(written.fromEnv, ['output', 'max_window_size'], `${config.output.max_window_size} bytes`)}; at most 3GB (a zip entry without zip64 holds under 4 GiB), e.g. max_window_size: 1GB`);
+  if (config.shutdown.grace >= config.shutdown.deadline) problems.push(`shutdown.grace: got ${show(['shutdown', 'grace'], config.shutdown.grace)}, not shorter than shutdown.deadline (${show(['shutdown', 'deadline'], config.shutdown.deadline)}); the grace for in-flight fetches is a part of the whole shutdown, e.g. grace: 2s with deadline: 60s`);
   if (problems.length > 0) throw new ConfigError(`${file}: ${problems.length === 1 ? problems[0] : `${problems.length} problems:\n  ${problems.join('\n  ')}`}`);
   for (const s of streams) if (!SOURCE_KINDS[s.kind]) throw new ConfigError(`${file}: streams.${s.name}.kind: unknown kind ${s.kind}`);
   problems.push(...crossStreamProblems(config, streams));
@@ -159,74 +192,9 @@ function crossStreamProblems(config: ParsedConfig, streams: StreamConfig[]): str
 
 const MAX_WINDOW_BYTES = 3 * 1024 ** 3;
 
-/** 80% of the interval, leaving the rest for writing before the next tick. */
-export function defaultTimeout(intervalMs: number): number {
-  return Math.max(1, Math.floor(intervalMs * 0.8));
-}
-
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
-
-/** `${NAME}` and `${NAME:-default}` in string values; done after YAML parsing so a value cannot inject YAML. */
-function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, file: string, path: (string | number)[]): unknown {
-  if (typeof value === 'string') {
-    return value.replace(ENV_REF, (_, name: string, fallback: string | undefined) => {
-      const v = env[name];
-      if (v !== undefined && v !== '') return v;
-      if (fallback !== undefined) return fallback;
-      throw new ConfigError(`${file}: ${path.join('.')}: the environment variable ${name} is not set; export it (e.g. in the systemd unit's EnvironmentFile) or write \${${name}:-default}`);
-    });
-  }
-  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, file, [...path, i]));
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, file, [...path, k])]));
-  }
-  return value;
-}
-
-function formatIssues(issues: z.core.$ZodIssue[], file: string): string {
-  const lines = issues.slice(0, 10).map((issue) => formatIssue(issue));
-  const more = issues.length > 10 ? `\n  … and ${issues.length - 10} more` : '';
-  return lines.length === 1 ? `${file}: ${lines[0]}` : `${file}: ${issues.length} problems:\n  ${lines.join('\n  ')}${more}`;
-}
-
-/** Settings whose value is a secret: never echoed back, even a malformed one. */
-const SECRET_KEY = /token|password|secret/i;
-
-function formatIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.length ? issue.path.join('.') : '(top level)';
-  const input = SECRET_KEY.test(String(issue.path[issue.path.length - 1])) ? '[redacted]' : (issue as { input?: unknown }).input;
-  switch (issue.code) {
-    case 'unrecognized_keys': {
-      const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
-      return `${path}: unknown key${issue.keys.length > 1 ? 's' : ''} ${keys}; remove ${issue.keys.length > 1 ? 'them' : 'it'} or check the spelling (the JSON Schema in setting/recorder.schema.json lists every key)`;
-    }
-    case 'invalid_union': {
-      if (issue.path[0] === 'streams' && issue.path.length <= 3) {
-        const stream = `streams.${String(issue.path[1])}`;
-        const known = Object.keys(SOURCE_KINDS).join(', ');
-        const kind = input && typeof input === 'object' ? (input as Record<string, unknown>).kind : input;
-        if (kind === undefined) return `${stream}: the stream has no \`kind\`; expected one of ${known}`;
-        return `${stream}.kind: unknown stream kind ${JSON.stringify(kind)}; expected one of ${known}`;
-      }
-      return `${path}: ${issue.message}`;
-    }
-    case 'invalid_key': {
-      const inner = issue.issues[0]?.message ?? issue.message;
-      return `${path}: ${inner}`;
-    }
-    case 'invalid_type':
-      // A schema's own wording (`expected a mapping of …`) says more than zod's type name.
-      if (input === undefined) return `${path}: missing; ${issue.message.startsWith('expected') ? issue.message : `expected ${issue.expected}`}`;
-      return `${path}: got ${describe(input)}; ${issue.message.startsWith('expected') ? issue.message : `expected ${issue.expected}`}`;
-    default:
-      return input === undefined ? `${path}: ${issue.message}` : `${path}: got ${describe(input)}; ${issue.message}`;
-  }
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  const text = JSON.stringify(v);
-  return `${text.length > 60 ? `${text.slice(0, 57)}...` : text} (a ${typeof v})`;
+/** The value at `path` in the file as written; undefined when the file does not set it. */
+function valueAt(doc: unknown, path: string[]): unknown {
+  let v = doc;
+  for (const step of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[step] : undefined;
+  return v;
 }

@@ -12,10 +12,13 @@ export const duration = (what = 'a duration') =>
     .transform((text) => parseDuration(text)!)
     .meta({ description: `${what}, e.g. 500ms, 1s, 5m, 2h` });
 
-export const size = (what = 'a size') =>
+/** The start of every size setting's error (config/issue-messages.ts adds a fix such as `max_body_size: 64MB` to it). */
+export const SIZE_EXPECTED = 'expected a size such as 64MB, 512KB or 1GB (or a whole number of bytes)';
+
+export const size = (what: string) =>
   z
-    .union([z.int().nonnegative(), z.string().regex(/^\s*\d+(\.\d+)?\s*(b|kb|mb|gb)\s*$/i)], {
-      error: `expected ${what} such as 64KB, 256MB or 1GB (or a whole number of bytes)`,
+    .union([z.int().nonnegative({ error: `${SIZE_EXPECTED} for ${what}` }), z.string().regex(/^\s*\d+(\.\d+)?\s*(b|kb|mb|gb)\s*$/i, { error: `${SIZE_EXPECTED} for ${what}` })], {
+      error: `${SIZE_EXPECTED} for ${what}`,
     })
     .transform((v) => parseSize(v)!)
     .meta({ description: `${what}: bytes, or 64KB, 256MB, 1GB` });

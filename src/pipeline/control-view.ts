@@ -3,6 +3,7 @@ import type { RecorderCommands, RecorderView, StreamView } from '../control/view
 import type { DurationHistogram } from './histogram.js';
 import type { StreamUnit } from './stream-unit.js';
 import type { OutputLane } from './output-lane.js';
+import { redactUrlsIn } from '../sources/common/redact.js';
 
 export interface ViewSource {
   version: string;
@@ -27,7 +28,7 @@ export function controlView(r: ViewSource): RecorderView {
       return {
         name: u.name,
         kind: u.source.kind,
-        target: u.source.target,
+        target: redactUrlsIn(u.source.target), // /status shows it: no URL credentials
         intervalMs: u.source.timing.intervalMs,
         timeoutMs: u.source.timing.timeoutMs,
         stats: u.stats,

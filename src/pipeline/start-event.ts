@@ -6,6 +6,7 @@
  */
 import type { LoadedConfig } from '../config/loader.js';
 import type { StreamUnit } from './stream-unit.js';
+import { redactUrlsIn } from '../sources/common/redact.js';
 
 export function startEvent(loaded: LoadedConfig, units: readonly StreamUnit[], run: { version?: string; outputDir: string }): Record<string, unknown> {
   const { config, file, legacy } = loaded;
@@ -19,7 +20,8 @@ export function startEvent(loaded: LoadedConfig, units: readonly StreamUnit[], r
       units.flatMap(({ config: s, source }) => {
         const timing = { interval_ms: s.timing.intervalMs, timeout_ms: s.timing.timeoutMs, window_ms: s.timing.windowMs, records_per_tick: source.cycle ? 'many' : undefined };
         return [
-          [s.name, { kind: s.kind, target: source.target, shape: source.shape, ...timing }],
+          // Archived for good: the target's URL credentials are hidden whatever the source kind did.
+          [s.name, { kind: s.kind, target: redactUrlsIn(source.target), shape: source.shape, ...timing }],
           ...(source.outputs ?? []).map((out) => [out.name, { kind: s.kind, written_by: s.name, shape: out.shape, ...timing }]),
         ];
       }),

@@ -9,7 +9,7 @@ import https from 'node:https';
 import got, { type Got, RequestError } from 'got';
 import { FetchError, type BodyKind } from '../source.js';
 import { validateBodyAsync } from './body.js';
-import { redactUrl } from './redact.js';
+import { redactUrl, redactUrlsIn } from './redact.js';
 
 export interface HttpFetcherOptions {
   /** What `fetch` gets; sources that fetch many URLs (pages, devices) call `get` instead. */
@@ -76,7 +76,8 @@ export class HttpFetcher {
     }
     if (signal.aborted && !last) last = new FetchError('aborted', 'the fetch was cancelled by shutdown');
     const err = last ?? new FetchError('timeout', 'no time left in the tick for an attempt');
-    throw new FetchError(err.reason, err.message, attempts);
+    // An HTTP client's message may quote the URL: its credentials stay out of events and logs.
+    throw new FetchError(err.reason, redactUrlsIn(err.message), attempts);
   }
 
   private async attempt(url: string, expect: BodyKind, signal: AbortSignal, timeoutMs: number): Promise<Buffer> {

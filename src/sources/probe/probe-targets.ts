@@ -12,9 +12,15 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { parseDuration } from '../../config/duration.js';
 import type { ProbeSpec } from './probe-client.js';
+import { redactUrl } from '../common/redact.js';
 
 export interface ProbeTarget extends ProbeSpec {
+  /** What identifies the target (the URL when it has no id): its schedule and shard come from it. */
   id: string;
+  /** The id as shown in records, events and messages: the URL without its credentials when the id is the URL. */
+  label: string;
+  /** The URL as recorded: credentials (`user:pass@`, `?api_key=…`) replaced by `***`. */
+  shownUrl: string;
   intervalMs: number;
   /** Stable, uniform over 32 bits: the schedule's offset and the shard come from it. */
   hash: number;
@@ -71,44 +77,48 @@ export function checkTarget(raw: RawTarget, defaults: TargetDefaults): ProbeTarg
   const url = typeof raw.url === 'string' ? raw.url.trim() : '';
   try {
     const u = new URL(url);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return `url: ${JSON.stringify(url)} is not an http:// or https:// URL`;
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return `url: ${JSON.stringify(redactUrl(url))} is not an http:// or https:// URL`;
   } catch {
-    return `url: ${JSON.stringify(url)} is not a URL`;
+    return `url: ${JSON.stringify(redactUrl(url))} is not a URL`;
   }
-  const id = raw.id === undefined || raw.id === null || raw.id === '' ? url : String(raw.id);
+  const shownUrl = redactUrl(url);
+  const named = !(raw.id === undefined || raw.id === null || raw.id === '');
+  const id = named ? String(raw.id) : url;
+  // Messages below name the target by its label: an id that is the URL may carry credentials.
+  const label = named ? id : shownUrl;
   const intervalMs = ms(raw.interval, defaults.intervalMs);
-  if (intervalMs === undefined || !(intervalMs >= MIN_INTERVAL_MS)) return `${id}: interval: got ${JSON.stringify(raw.interval)}; expected at least 1s (e.g. 10s)`;
+  if (intervalMs === undefined || !(intervalMs >= MIN_INTERVAL_MS)) return `${label}: interval: got ${JSON.stringify(raw.interval)}; expected at least 1s (e.g. 10s)`;
   const timeoutMs = ms(raw.timeout, Math.min(defaults.timeoutMs, Math.floor(intervalMs * 0.8)));
-  if (timeoutMs === undefined || timeoutMs <= 0 || timeoutMs >= intervalMs) return `${id}: timeout: got ${JSON.stringify(raw.timeout)}; expected a duration shorter than the interval (${intervalMs} ms)`;
+  if (timeoutMs === undefined || timeoutMs <= 0 || timeoutMs >= intervalMs) return `${label}: timeout: got ${JSON.stringify(raw.timeout)}; expected a duration shorter than the interval (${intervalMs} ms)`;
   let expectStatus = defaults.expectStatus;
   if (raw.expect_status !== undefined && raw.expect_status !== null && raw.expect_status !== '') {
     const list = Array.isArray(raw.expect_status) ? raw.expect_status : String(raw.expect_status).split(/[|,\s]+/);
     expectStatus = list.map(Number);
-    if (expectStatus.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) return `${id}: expect_status: got ${JSON.stringify(raw.expect_status)}; expected HTTP status codes such as 200 or 200|301`;
+    if (expectStatus.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) return `${label}: expect_status: got ${JSON.stringify(raw.expect_status)}; expected HTTP status codes such as 200 or 200|301`;
   }
   let match: RegExp | undefined;
   if (raw.match !== undefined && raw.match !== null && raw.match !== '') {
     try {
       match = new RegExp(String(raw.match));
     } catch (err) {
-      return `${id}: match: ${(err as Error).message}`;
+      return `${label}: match: ${(err as Error).message}`;
     }
   }
   let headers: Record<string, string> | undefined;
   if (raw.headers !== undefined && raw.headers !== null && raw.headers !== '') {
     const h = typeof raw.headers === 'string' ? safeJson(raw.headers) : raw.headers;
-    if (!h || typeof h !== 'object' || Array.isArray(h) || Object.values(h).some((v) => typeof v !== 'string')) return `${id}: headers: expected a mapping of header names to strings (in CSV: a JSON object)`;
+    if (!h || typeof h !== 'object' || Array.isArray(h) || Object.values(h).some((v) => typeof v !== 'string')) return `${label}: headers: expected a mapping of header names to strings (in CSV: a JSON object)`;
     headers = h as Record<string, string>;
     for (const [name, value] of Object.entries(headers)) {
       try {
         http.validateHeaderName(name);
         http.validateHeaderValue(name, value);
       } catch (err) {
-        return `${id}: headers: ${(err as Error).message}`;
+        return `${label}: headers: ${(err as Error).message}`;
       }
     }
   }
-  return { id, url, intervalMs, timeoutMs, expectStatus, match, headers, maxBodyBytes: defaults.maxBodyBytes, hash: targetHash(id) };
+  return { id, label, url, shownUrl, intervalMs, timeoutMs, expectStatus, match, headers, maxBodyBytes: defaults.maxBodyBytes, hash: targetHash(id) };
 }
 
 function safeJson(text: string): unknown {
@@ -127,7 +137,7 @@ export function checkTargets(rows: RawTarget[], defaults: TargetDefaults, where:
   rows.forEach((row, i) => {
     const t = checkTarget(row, defaults);
     if (typeof t === 'string') problems.push(`${where(i)}: ${t}`);
-    else if (ids.has(t.id)) problems.push(`${where(i)}: ${t.id}: the id is used by another target; give each target its own id`);
+    else if (ids.has(t.id)) problems.push(`${where(i)}: ${t.label}: the id is used by another target; give each target its own id`);
     else {
       ids.add(t.id);
       targets.push(t);

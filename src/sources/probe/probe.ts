@@ -21,6 +21,7 @@ import { probeAgents, runProbe } from './probe-client.js';
 import { ProbeScheduler, type DueProbe } from './probe-scheduler.js';
 import { checkTargets, inShard, parseCsv, type ProbeTarget, type RawTarget, type TargetDefaults } from './probe-targets.js';
 import { readTargetsTable } from './probe-targets-table.js';
+import { redactUrlsIn } from '../common/redact.js';
 import type { CycleFailure, Source } from '../source.js';
 
 const statusList = z.union([z.int().min(100).max(599), z.array(z.int().min(100).max(599)).min(1)]);
@@ -103,12 +104,13 @@ export const probeKind: SourceKind<typeof schema> = {
           room,
           skipped: (p: DueProbe, reason) => {
             skipped.set(reason, (skipped.get(reason) ?? 0) + 1);
-            if (skippedTargets.length < 10) skippedTargets.push(p.target.id);
+            if (skippedTargets.length < 10) skippedTargets.push(p.target.label);
           },
           run: async ({ target, scheduledAt }) => {
             const startedAt = Date.now();
             const r = await runProbe(target, agents, abort);
-            emit({ scheduledAt, body: Buffer.from(JSON.stringify({ target: target.id, url: target.url, scheduled_at: scheduledAt, lateness_ms: startedAt - scheduledAt, status: r.status, latency_ms: { connect: r.connect, first_byte: r.first_byte, total: r.total }, bytes: r.bytes, match: r.match, matched: r.matched, error: r.error, message: r.message })) });
+            // Recorded as shown: the label and URL without credentials (the probe itself used the real URL).
+            emit({ scheduledAt, body: Buffer.from(JSON.stringify({ target: target.label, url: target.shownUrl, scheduled_at: scheduledAt, lateness_ms: startedAt - scheduledAt, status: r.status, latency_ms: { connect: r.connect, first_byte: r.first_byte, total: r.total }, bytes: r.bytes, match: r.match, matched: r.matched, error: r.error, message: r.message && redactUrlsIn(r.message) })) });
           },
         });
         // Skipped turns are one event every 10 s at most, not one per probe.
@@ -150,7 +152,7 @@ export const probeKind: SourceKind<typeof schema> = {
           targets.map((t) =>
             queue.add(async () => {
               const r = await runProbe(t, agents, signal);
-              if (r.error || r.match === false) failures.push({ item: t.id, reason: r.error ?? 'no_match', message: r.message ?? `the body does not match ${t.match}` });
+              if (r.error || r.match === false) failures.push({ item: t.label, reason: r.error ?? 'no_match', message: r.message ? redactUrlsIn(r.message) : `the body does not match ${t.match}` });
             }),
           ),
         );
