@@ -6,7 +6,10 @@
  * Replay time T = from + (now − startedAt) × speed. A GET for a stream's
  * endpoint answers with the body of that stream's newest record at or before
  * T, byte for byte (src/archive/record-body.ts). Routes match exactly, as the
- * kernel's do: a query string or an unknown path is a 404.
+ * kernel's do: a query string or an unknown path is a 404. The kernel's Top-K
+ * route (`?k=N`) is answered from the flow records (top-k-flows.ts). The
+ * kernel's routes (/ndt/…) answer browsers on any origin as the kernel does
+ * (kernel-cors.ts); the replay's own status stays same-origin.
  *
  * Memory stays constant whatever the archives hold: each stream keeps its
  * current record and one record of lookahead, and reads forward through its
@@ -21,6 +24,9 @@ import { readRecords, type ArchiveProblem } from './records.js';
 import { shapeForEndpoint, type BodyShape } from './record-body.js';
 import type { EndpointSource, ReplayOptions, ReplayPlan, ReplayStarted, ReplayStreamInfo } from './replay/plan.js';
 import { StreamPlayer, UNREADABLE } from './replay/stream-player.js';
+import { allowAnyOrigin, answerPreflight, isKernelRoute } from '../sources/ndtwin/kernel-cors.js';
+import { NDTWIN_ENDPOINTS } from '../sources/ndtwin/ndtwin-endpoints.js';
+import { TOP_K_PATH, topKFlows, topKRequest } from '../sources/ndtwin/top-k-flows.js';
 
 export type { EndpointSource, ReplayOptions, ReplayPlan, ReplayStarted, ReplayStreamInfo } from './replay/plan.js';
 
@@ -47,6 +53,9 @@ export class ReplayServer {
   private pump: NodeJS.Timeout | undefined;
   private startedAt = 0;
   private notFound = 0;
+  /** The stream the Top-K route ranks: the flow stream, else a stream recorded on the Top-K route itself. */
+  private topKSource: StreamPlayer | undefined;
+  private topKServed = 0;
 
   constructor(private readonly opts: ReplayOptions) {
     this.host = opts.host ?? '127.0.0.1';
@@ -106,7 +115,9 @@ export class ReplayServer {
       const catalog = data.find((c) => c.stream === info.stream)!;
       this.players.set(info.path, new StreamPlayer(info, catalog, readStart(catalog, from), to, this.onProblem));
     }
-    this.plan = { dir, from, to, streams, skipped };
+    this.topKSource = this.players.get(NDTWIN_ENDPOINTS.flow.path) ?? this.players.get(TOP_K_PATH);
+    const topK = this.topKSource && { path: TOP_K_PATH, from: this.topKSource.info.stream };
+    this.plan = { dir, from, to, streams, skipped, topK };
     return this.plan;
   }
 
@@ -185,6 +196,7 @@ export class ReplayServer {
         ]),
       ),
       skipped: this.plan!.skipped,
+      top_k: this.topKSource ? { endpoint: TOP_K_PATH, from: this.topKSource.info.stream, served: this.topKServed } : null,
     };
   }
 
@@ -196,8 +208,16 @@ export class ReplayServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const target = req.url ?? '';
+      // The NDTwin Web-GUI calls the kernel from another origin, preflighted.
+      if (isKernelRoute(target)) {
+        allowAnyOrigin(res);
+        if (req.method === 'OPTIONS') return answerPreflight(req, res);
+      }
       if (req.method === 'GET' && target === STATUS_PATH) return send(res, 200, Buffer.from(JSON.stringify(this.status())));
-      const player = req.method === 'GET' ? this.players.get(target) : undefined;
+      // The Top-K route takes ?k=N; a stream recorded on the route itself is served as recorded.
+      const topK = req.method === 'GET' && !this.players.has(target) ? topKRequest(target) : undefined;
+      if (topK && 'error' in topK) return send(res, 400, topK.error);
+      const player = req.method !== 'GET' ? undefined : topK ? this.topKSource : this.players.get(target);
       if (!player) {
         this.notFound++;
         return send(res, 404, NOT_FOUND);
@@ -211,8 +231,14 @@ export class ReplayServer {
         const wait = Math.max(1, Math.ceil((first - time) / this.speed / 1000));
         return send(res, 503, NO_DATA_YET, { 'Retry-After': String(Number.isFinite(wait) ? wait : 1) });
       }
+      const timestamp = { 'X-Nsr-Record-Timestamp': String(player.current.timestamp) };
+      if (topK) {
+        const flows = topKFlows(body, topK.k);
+        this.topKServed++;
+        return send(res, 200, flows, timestamp);
+      }
       player.served++;
-      send(res, 200, body, { 'X-Nsr-Record-Timestamp': String(player.current.timestamp) });
+      send(res, 200, body, timestamp);
     } catch (err) {
       this.onProblem({ file: this.plan?.dir ?? '', problem: `request ${req.url}: ${(err as Error).message}` });
       if (!res.headersSent) send(res, 500, UNREADABLE);

@@ -53,6 +53,8 @@ export interface ReplayPlan {
   streams: ReplayStreamInfo[];
   /** Streams in the archives that are not served, and why. */
   skipped: { stream: string; reason: string }[];
+  /** The kernel's Top-K route (`?k=N`) and the stream it ranks, when a flow stream is served. */
+  topK: { path: string; from: string } | undefined;
 }
 
 export interface ReplayStarted extends ReplayPlan {
