@@ -52,7 +52,14 @@ export class NdtwinSimulator {
     if (topology !== 'mininet' && topology !== 'testbed') {
       throw new Error(`unknown topology '${String(topology)}' (expected mininet or testbed)`);
     }
-    const fixtures = loadFixtures(opts.fixturesDir ?? defaultFixturesDir(), topology);
+    const dpids = opts.dpids ?? (topology === 'testbed' ? 'testbed' : 'mininet');
+    if (dpids !== 'mininet' && dpids !== 'testbed') {
+      throw new Error(`unknown dpids '${String(dpids)}' (expected mininet for DPIDs 1…N or testbed for uint64 DPIDs above 2^63)`);
+    }
+    if (topology === 'testbed' && dpids === 'mininet') {
+      throw new Error(`dpids 'mininet' needs the mininet topology: the testbed's fixtures carry its own uint64 DPIDs (use topology mininet for DPIDs 1…N)`);
+    }
+    const fixtures = loadFixtures(opts.fixturesDir ?? defaultFixturesDir(), topology, dpids);
     this.bodies = new DynamicBodies(fixtures.flowTpl, fixtures.graphTpl, this.now);
     this.staticBodies = fixtures.staticBodies;
     this.notFound = fixtures.notFound;
