@@ -9,9 +9,11 @@ import { remapFlowPathDpids, remapGraphDpids } from './mininet-dpids.js';
 import type { SwitchDpids } from './options.js';
 import { buildFlowTemplate, buildGraphTemplate, type Template } from './template.js';
 
-/** Endpoints answered with their fixture as is (when the fixture exists). */
+/**
+ * Endpoints answered with their fixture as is (when the fixture exists). The Top-K
+ * route is not among them: it is ranked from the current flows (top-k-flows.ts).
+ */
 const STATIC_ENDPOINTS = [
-  'get_detected_top_k_flow_data',
   'get_power_report',
   'get_cpu_utilization',
   'get_memory_utilization',
