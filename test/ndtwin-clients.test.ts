@@ -13,7 +13,7 @@ import { recordTimestamp } from '../src/pipeline/record.js';
 import { formatWindowTime } from '../src/sinks/window-naming.js';
 import { NdtwinSimulator } from '../src/simulate/ndtwin-simulator.js';
 import { TOP_K_ORDER_FIELD, topKFlows, topKRequest } from '../src/sources/ndtwin/top-k-flows.js';
-import { FIXTURES, tempDir } from './helpers.js';
+import { FIXTURES, readArchives, startNsr, tempDir } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_INSTALL = 'apt-get update && apt-get install -y chromium';
@@ -201,6 +201,64 @@ t.test('nsr simulate: a web page can neither drive nor read the /sim/ routes', a
   t.equal((await call(url, '/sim/served')).headers['access-control-allow-origin'], undefined, '/sim/served: same-origin only');
   t.equal(await post({}), 204, 'a tool (no Origin) still installs a plan');
   t.equal(sim.faultPlan()?.rate, 1);
+});
+
+/** The switch DPIDs a graph body names (0 is a host's). */
+const switchDpids = (graph: string) => new Set([...graph.matchAll(/"(?:src_|dst_)?dpid":(\d+)/g)].map((m) => BigInt(m[1])).filter((d) => d !== 0n));
+const MININET_SWITCHES = Array.from({ length: 10 }, (_, i) => BigInt(i + 1));
+const JAVA_LONG_MAX = 2n ** 63n - 1n;
+
+function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  return new Promise((resolve) => s.once('listening', () => {
+    const { port } = s.address() as AddressInfo;
+    s.close(() => resolve(port));
+  }));
+}
+
+t.test('the Visualizer reads DPIDs as a Java long: nsr simulate and nsr run --simulate serve 1…N unless told otherwise', async (t) => {
+  const dir = tempDir(t);
+  /** Starts `nsr simulate` with these flags and gives back the switch DPIDs of its graph. */
+  const simulate = async (flags: string[]) => {
+    const p = startNsr(dir, ['simulate', '--port', '0', ...flags]);
+    try {
+      let url: string | undefined;
+      for (let i = 0; i < 300 && !url; i++) {
+        url = /listening on (http:\/\/\S+)/.exec(p.output())?.[1];
+        if (!url) await Promise.race([p.exit, new Promise((r) => setTimeout(r, 50))]);
+      }
+      if (!url) throw new Error(`nsr simulate did not start: ${p.output()}`);
+      return switchDpids((await call(url, GRAPH)).body);
+    } finally {
+      process.kill(p.pid, 'SIGTERM');
+      await p.exit;
+    }
+  };
+  /** Starts `nsr simulate` with flags it must refuse, and gives back its exit code and output. */
+  const refused = async (flags: string[]) => {
+    const p = startNsr(dir, ['simulate', '--port', '0', ...flags]);
+    return { code: (await p.exit).code, output: p.output() };
+  };
+  // nsr run --simulate starts the simulator on the configured kernel address; all run side by side.
+  const port = await freePort();
+  writeFileSync(path.join(dir, 'r.yaml'), `output: {dir: out, window: 1m}\nlog: {level: warn}\nshutdown: {grace: 1s}\nstreams:\n  graphinfo: {kind: ndtwin, kernel: "http://127.0.0.1:${port}", data: graph, interval: 1s}\n`);
+  const run = startNsr(dir, ['run', '--simulate', '-c', 'r.yaml', '--for', '3s']);
+  const [mininet, testbed, badValue, badPair] = await Promise.all([
+    simulate([]),
+    simulate(['--dpids', 'testbed']),
+    refused(['--dpids', 'big']),
+    refused(['--topology', 'testbed', '--dpids', 'mininet']),
+  ]);
+  t.same([...mininet].sort((a, b) => (a < b ? -1 : 1)), MININET_SWITCHES, 'nsr simulate: switches 1…10 by default');
+  t.ok(testbed.size === 10 && [...testbed].every((d) => d > JAVA_LONG_MAX), '--dpids testbed: uint64 DPIDs above 2^63');
+  t.equal(badValue.code, 2, '--dpids big: exit 2');
+  t.match(badValue.output, /invalid --dpids 'big': expected mininet \(switch DPIDs 1…N\) or testbed \(uint64 DPIDs above 2\^63\)/);
+  t.equal(badPair.code, 2, '--topology testbed --dpids mininet: exit 2');
+  t.match(badPair.output, /--dpids mininet needs --topology mininet/);
+  t.equal((await run.exit).code, 0, run.output().slice(-400));
+  const lines = (await readArchives(path.join(dir, 'out'), 'graphinfo')).flatMap((w) => w.lines);
+  t.ok(lines.length > 0, `graph records from the simulator (${lines.length})`);
+  t.ok(lines.every((l) => [...switchDpids(l)].sort((a, b) => (a < b ? -1 : 1)).join() === MININET_SWITCHES.join()), 'nsr run --simulate: every record names switches 1…10');
 });
 
 /** Runs a page in headless Chromium and gives back its DOM once its fetches are done; undefined (test skipped or failed) without Chromium. */
