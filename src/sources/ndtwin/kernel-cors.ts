@@ -52,6 +52,8 @@ export function answerPreflight(req: IncomingMessage, res: ServerResponse): void
     'Access-Control-Allow-Methods': ALLOW_METHODS,
     'Access-Control-Allow-Headers': headers.join(', '),
     'Access-Control-Max-Age': MAX_AGE,
+    // The allowed headers echo the request's: a cache must not answer another preflight with them.
+    Vary: 'Access-Control-Request-Headers',
     'Content-Length': 0,
   });
   res.end();
