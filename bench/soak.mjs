@@ -53,7 +53,7 @@ function peakRssMb(pid) {
 
 // The simulator in its own process, with faults on both streams (all kinds but `large`).
 let url;
-const sim = start(['simulate', '--port', '0', '--fault-rate', String(faultRate), '--seed', String(seed)], (out) => {
+const sim = start(['simulate', '--port', '0', '--dpids', 'testbed', '--fault-rate', String(faultRate), '--seed', String(seed)], (out) => {
   url ??= /listening on (http:\/\/\S+)/.exec(out)?.[1];
 });
 while (!url) await sleep(50);

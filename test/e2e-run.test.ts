@@ -17,7 +17,8 @@ function writeConfig(dir: string, kernel: string, extra = ''): string {
 
 t.test('records flow and graph windows and stops cleanly on SIGTERM with nothing lost', async (t) => {
   const dir = tempDir(t);
-  const sim = new NdtwinSimulator({ port: 0 });
+  // Testbed DPIDs: uint64 values above 2^53 that the records must keep exact.
+  const sim = new NdtwinSimulator({ port: 0, dpids: 'testbed' });
   const { url } = await sim.start();
   t.teardown(() => sim.stop());
   const config = writeConfig(dir, url);

@@ -41,9 +41,10 @@ function isSorted(keys: string[]): boolean {
   return true;
 }
 
-t.test('mininet topology over HTTP', async (t) => {
+t.test('mininet topology with uint64 (testbed) DPIDs over HTTP', async (t) => {
   let clock = Date.UTC(2026, 1, 10, 14, 3, 12, 250);
-  const sim = new NdtwinSimulator({ port: 0, now: () => clock });
+  // Testbed DPIDs: the bodies carry uint64 values above 2^53 that a client must keep exact.
+  const sim = new NdtwinSimulator({ port: 0, now: () => clock, dpids: 'testbed' });
   const { url, port, host } = await sim.start();
   t.equal(host, '127.0.0.1');
   t.ok(port > 0);
@@ -169,6 +170,30 @@ t.test('mininet topology over HTTP', async (t) => {
     t.equal(r.status, 200, name);
     t.equal(r.text, readFileSync(new URL(`${name}.json`, FIXTURES), 'utf8'), `${name} verbatim`);
   }
+});
+
+t.test('by default, switch DPIDs 1…N as the kernel serves them on Mininet', async (t) => {
+  const sim = new NdtwinSimulator({ port: 0 });
+  const { url } = await sim.start();
+  const agent = new http.Agent({ keepAlive: true });
+  t.teardown(async () => {
+    agent.destroy();
+    await sim.stop();
+  });
+  const g = await get(agent, url + '/ndt/get_graph_data');
+  const f = await get(agent, url + '/ndt/get_detected_flow_data');
+  const power = await get(agent, url + '/ndt/get_power_report');
+  const dpids = (text: string, re: RegExp) => [...text.matchAll(re)].map((m) => BigInt(m[1]!));
+  const graphDpids = dpids(g.text, /"(?:src_|dst_)?dpid":(\d+)/g);
+  const switches = new Set(graphDpids.filter((d) => d !== 0n));
+  t.same([...switches].sort((a, b) => (a < b ? -1 : 1)), Array.from({ length: 10 }, (_, i) => BigInt(i + 1)), 'the graph names switches 1…10');
+  const LONG_MAX = 2n ** 63n - 1n;
+  t.ok(graphDpids.every((d) => d <= LONG_MAX), 'every DPID fits a Java long (the Visualizer reads them as long)');
+  t.notOk(g.text.includes('1472174465923'), 'no testbed DPID in the graph');
+  const hops = [...f.text.matchAll(/"path":\[([^\]]*)\]/g)].flatMap((m) => dpids(m[1]!, /"node":(\d+)/g).slice(1, -1));
+  t.ok(hops.length > 0 && hops.every((d) => switches.has(d)), `the flows' switch hops are graph switches (${hops.length} hops)`);
+  t.same(new Set(dpids(power.text, /"dpid":(\d+)/g)), switches, 'the power report names the same switches');
+  t.throws(() => new NdtwinSimulator({ topology: 'testbed', dpids: 'mininet' }), /dpids 'mininet' needs the mininet topology/);
 });
 
 t.test('testbed topology', async (t) => {

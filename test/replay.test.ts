@@ -287,7 +287,8 @@ t.test('command line errors: exit 2 for usage, exit 1 for a port in use', async 
 
 t.test('recording a replay gives back the recorded bodies, byte for byte', async (t) => {
   const dir = tempDir(t);
-  const sim = new NdtwinSimulator({ port: 0 });
+  // Testbed DPIDs: uint64 values above 2^53 that the replay must serve exactly.
+  const sim = new NdtwinSimulator({ port: 0, dpids: 'testbed' });
   const { url: simUrl } = await sim.start();
   t.teardown(() => sim.stop());
   const config = (file: string, out: string, kernel: string) =>

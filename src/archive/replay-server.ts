@@ -6,7 +6,10 @@
  * Replay time T = from + (now − startedAt) × speed. A GET for a stream's
  * endpoint answers with the body of that stream's newest record at or before
  * T, byte for byte (src/archive/record-body.ts). Routes match exactly, as the
- * kernel's do: a query string or an unknown path is a 404.
+ * kernel's do: a query string or an unknown path is a 404. The kernel's Top-K
+ * route (`?k=N`) is answered from the flow records (top-k-flows.ts). The
+ * kernel's routes (/ndt/…) answer browsers on any origin as the kernel does
+ * (kernel-cors.ts); the replay's own status stays same-origin.
  *
  * Memory stays constant whatever the archives hold: each stream keeps its
  * current record and one record of lookahead, and reads forward through its
@@ -17,154 +20,26 @@ import type { Socket } from 'node:net';
 import { stat } from 'node:fs/promises';
 import { ConfigError } from '../config/errors.js';
 import { readCatalog, type StreamCatalog } from './catalog.js';
-import { readRecords, type ArchivedRecord, type ArchiveProblem } from './records.js';
-import { recordBody, shapeForEndpoint, shapeFromRecord, type BodyShape } from './record-body.js';
+import { readRecords, type ArchiveProblem } from './records.js';
+import { shapeForEndpoint, type BodyShape } from './record-body.js';
+import type { EndpointSource, ReplayOptions, ReplayPlan, ReplayStarted, ReplayStreamInfo } from './replay/plan.js';
+import { StreamPlayer, UNREADABLE } from './replay/stream-player.js';
+import { allowAnyOrigin, answerPreflight, isKernelRoute } from '../sources/ndtwin/kernel-cors.js';
+import { NDTWIN_ENDPOINTS } from '../sources/ndtwin/ndtwin-endpoints.js';
+import { TOP_K_PATH, topKFlows, topKRequest } from '../sources/ndtwin/top-k-flows.js';
 import { withoutSecretParams } from '../sources/common/redact.js';
 
-export interface ReplayOptions {
-  /** Directory of the archives (nsr's or the original recorder's). */
-  dir: string;
-  /** Default 127.0.0.1. */
-  host?: string;
-  /** Default 8000; 0 picks a free port. */
-  port?: number;
-  /** Replay seconds per real second (default 1). */
-  speed?: number;
-  /** Start of the replay, epoch ms (default: the first record of the served streams). */
-  from?: number;
-  /** End of the replay, inclusive, epoch ms (default: their last record). */
-  to?: number;
-  /** Start again at `from` once `to` is passed (default: keep serving the last records). */
-  loop?: boolean;
-  /** Stream → endpoint path, over what the events stream or the defaults say. */
-  map?: Record<string, string>;
-  /** Clock, epoch ms (tests). Default Date.now. */
-  now?: () => number;
-  /** How often the readers are moved up to the replay time between requests, ms (default 200; 0: only on requests). */
-  pumpMs?: number;
-  /** A window that cannot be read, a record that cannot be served. */
-  onProblem?: (p: ArchiveProblem) => void;
-}
-
-/** Where each stream's endpoint came from. */
-export type EndpointSource = 'events' | 'default' | 'map';
-
-export interface ReplayStreamInfo {
-  stream: string;
-  path: string;
-  endpointFrom: EndpointSource;
-  /** Undefined until the stream's first record is read, when the shape is told from the records. */
-  shape: BodyShape | undefined;
-  records: number;
-  first: number;
-  last: number;
-}
-
-export interface ReplayPlan {
-  dir: string;
-  from: number;
-  to: number;
-  streams: ReplayStreamInfo[];
-  /** Streams in the archives that are not served, and why. */
-  skipped: { stream: string; reason: string }[];
-}
-
-export interface ReplayStarted extends ReplayPlan {
-  url: string;
-  host: string;
-  port: number;
-}
+export type { EndpointSource, ReplayOptions, ReplayPlan, ReplayStarted, ReplayStreamInfo } from './replay/plan.js';
 
 export const STATUS_PATH = '/replay/status';
 const NOT_FOUND = Buffer.from('{"error":"Not Found"}');
 const NO_DATA_YET = Buffer.from('{"error":"No data yet"}');
-const UNREADABLE = Buffer.from('{"error":"Unreadable record"}');
 
 /** What the original Python recorder recorded, for archives without an events stream. */
 const DEFAULT_ENDPOINTS: Record<string, { path: string; shape: BodyShape }> = {
   flowinfo: { path: '/ndt/get_detected_flow_data', shape: { mode: 'wrap' } },
   graphinfo: { path: '/ndt/get_graph_data', shape: { mode: 'merge' } },
 };
-
-/** One stream being replayed: its reader, its current record and one record of lookahead. */
-class StreamPlayer {
-  current: ArchivedRecord | undefined;
-  private body: Buffer | undefined;
-  private next: ArchivedRecord | undefined;
-  private reader: AsyncGenerator<ArchivedRecord> | undefined;
-  private queue: Promise<void> = Promise.resolve();
-  cycle = 0;
-  served = 0;
-  recordsRead = 0;
-
-  constructor(
-    readonly info: ReplayStreamInfo,
-    private readonly catalog: StreamCatalog,
-    private readonly readFrom: number,
-    private readonly to: number,
-    private readonly onProblem: (p: ArchiveProblem) => void,
-  ) {}
-
-  /** Brings the stream up to replay time `t` of loop `cycle`; calls run one after the other. */
-  sync(t: number, cycle: number): Promise<void> {
-    const run = this.queue.then(async () => {
-      if (!this.reader || cycle !== this.cycle) await this.open(cycle);
-      while (this.next && this.next.timestamp <= t) {
-        this.current = this.next;
-        this.body = undefined;
-        this.next = await this.pull();
-      }
-    });
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  /** The current record's body, cut out of the line once. */
-  currentBody(): Buffer | undefined {
-    if (!this.current) return undefined;
-    if (!this.body) {
-      try {
-        this.body = recordBody(this.current.line, this.info.shape ?? shapeFromRecord(this.current.line));
-      } catch (err) {
-        this.onProblem({ file: this.current.window.file, problem: `a record at ${this.current.timestamp} cannot be served: ${(err as Error).message}` });
-        this.body = UNREADABLE;
-      }
-    }
-    return this.body;
-  }
-
-  async close(): Promise<void> {
-    await this.queue;
-    await this.reader?.return(undefined);
-    this.reader = undefined;
-  }
-
-  private async open(cycle: number): Promise<void> {
-    await this.reader?.return(undefined);
-    this.cycle = cycle;
-    this.current = undefined;
-    this.body = undefined;
-    // Reading starts at the window holding the record current at `from`, so a
-    // replay started inside a window serves that record, not a 503.
-    this.reader = readRecords(this.catalog, { from: this.readFrom, to: this.to + 1, onProblem: this.onProblem });
-    this.next = await this.pull();
-    if (this.next && !this.info.shape) this.info.shape = shapeFromRecord(this.next.line);
-  }
-
-  private async pull(): Promise<ArchivedRecord | undefined> {
-    if (!this.reader) return undefined;
-    try {
-      const r = await this.reader.next();
-      if (r.done) return undefined;
-      this.recordsRead++;
-      return r.value;
-    } catch (err) {
-      this.onProblem({ file: this.info.stream, problem: `reading stopped: ${(err as Error).message}` });
-      this.reader = undefined;
-      return undefined;
-    }
-  }
-}
 
 export class ReplayServer {
   private readonly host: string;
@@ -179,6 +54,9 @@ export class ReplayServer {
   private pump: NodeJS.Timeout | undefined;
   private startedAt = 0;
   private notFound = 0;
+  /** The stream the Top-K route ranks: the flow stream, else a stream recorded on the Top-K route itself. */
+  private topKSource: StreamPlayer | undefined;
+  private topKServed = 0;
 
   constructor(private readonly opts: ReplayOptions) {
     this.host = opts.host ?? '127.0.0.1';
@@ -240,7 +118,9 @@ export class ReplayServer {
       const catalog = data.find((c) => c.stream === info.stream)!;
       this.players.set(info.path, new StreamPlayer(info, catalog, readStart(catalog, from), to, this.onProblem));
     }
-    this.plan = { dir, from, to, streams, skipped };
+    this.topKSource = this.players.get(NDTWIN_ENDPOINTS.flow.path) ?? this.players.get(TOP_K_PATH);
+    const topK = this.topKSource && { path: TOP_K_PATH, from: this.topKSource.info.stream };
+    this.plan = { dir, from, to, streams, skipped, topK };
     return this.plan;
   }
 
@@ -319,6 +199,7 @@ export class ReplayServer {
         ]),
       ),
       skipped: this.plan!.skipped,
+      top_k: this.topKSource ? { endpoint: TOP_K_PATH, from: this.topKSource.info.stream, served: this.topKServed } : null,
     };
   }
 
@@ -330,9 +211,18 @@ export class ReplayServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const target = req.url ?? '';
+      // The NDTwin Web-GUI calls the kernel from another origin, preflighted.
+      if (isKernelRoute(target)) {
+        allowAnyOrigin(res);
+        if (req.method === 'OPTIONS') return answerPreflight(req, res);
+      }
       if (req.method === 'GET' && target === STATUS_PATH) return send(res, 200, Buffer.from(JSON.stringify(this.status())));
       // Routes carry no credential parameters (prepare); a client may still send its own.
-      const player = req.method === 'GET' ? this.players.get(withoutSecretParams(target)) : undefined;
+      const route = withoutSecretParams(target);
+      // The Top-K route takes ?k=N; a stream recorded on the route itself is served as recorded.
+      const topK = req.method === 'GET' && !this.players.has(route) ? topKRequest(route) : undefined;
+      if (topK && 'error' in topK) return send(res, 400, topK.error);
+      const player = req.method !== 'GET' ? undefined : topK ? this.topKSource : this.players.get(route);
       if (!player) {
         this.notFound++;
         return send(res, 404, NOT_FOUND);
@@ -346,8 +236,14 @@ export class ReplayServer {
         const wait = Math.max(1, Math.ceil((first - time) / this.speed / 1000));
         return send(res, 503, NO_DATA_YET, { 'Retry-After': String(Number.isFinite(wait) ? wait : 1) });
       }
+      const timestamp = { 'X-Nsr-Record-Timestamp': String(player.current.timestamp) };
+      if (topK) {
+        const flows = topKFlows(body, topK.k);
+        this.topKServed++;
+        return send(res, 200, flows, timestamp);
+      }
       player.served++;
-      send(res, 200, body, { 'X-Nsr-Record-Timestamp': String(player.current.timestamp) });
+      send(res, 200, body, timestamp);
     } catch (err) {
       this.onProblem({ file: this.plan?.dir ?? '', problem: `request ${withoutSecretParams(req.url ?? '')}: ${(err as Error).message}` });
       if (!res.headersSent) send(res, 500, UNREADABLE);

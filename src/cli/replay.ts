@@ -80,6 +80,7 @@ async function replay(dir: string, opts: ReplayCliOptions): Promise<number> {
     out.write(`nsr replay:   ${s.stream} → ${started.url}${s.path} (${s.records} records, ${formatTime(s.first)} … ${formatTime(s.last)}; endpoint from ${s.endpointFrom}, ${shape})\n`);
   }
   for (const s of started.skipped) out.write(`nsr replay:   ${s.stream} not served: ${s.reason}\n`);
+  if (started.topK) out.write(`nsr replay:   top-k flows → ${started.url}${started.topK.path}?k=N (the busiest N flows of ${started.topK.from})\n`);
   out.write(`nsr replay:   status: ${started.url}${STATUS_PATH}\n`);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -117,7 +117,8 @@ async function startSimulator(loaded: LoadedConfig, log: Logger): Promise<ChildP
   };
   const url = ndtwin ? loopback('kernel', ndtwin.options.kernel ?? 'http://127.0.0.1:8000') : netbox ? loopback('NetBox', netbox.options.url) : probeUrl ? loopback('probe target', probeUrl) : netbeam ? loopback('Netbeam', netbeam.options.url) : new URL('http://127.0.0.1');
   const args = ['simulate', '--host', url.hostname.replace(/^\[|\]$/g, '')];
-  args.push(...(ndtwin ? ['--port', url.port || '80'] : ['--no-ndtwin']));
+  // DPIDs 1…N as on Mininet: the NDTwin clients read a DPID as a Java long.
+  args.push(...(ndtwin ? ['--port', url.port || '80', '--dpids', 'mininet'] : ['--no-ndtwin']));
   if (netbox) {
     const nb = loopback('NetBox', netbox.options.url);
     args.push('--netbox-port', nb.port || '80');

@@ -20,6 +20,7 @@ interface SimulateCliOptions {
   host: string;
   port: string;
   topology: string;
+  dpids?: string;
   latency: string;
   faultRate?: string;
   faults?: string;
@@ -42,6 +43,13 @@ function parsePort(value: string): number {
 function parseTopology(value: string): 'mininet' | 'testbed' {
   if (value === 'mininet' || value === 'testbed') return value;
   fail(`invalid --topology '${value}': expected mininet or testbed`, 2);
+}
+
+function parseDpids(value: string | undefined, topology: 'mininet' | 'testbed'): 'mininet' | 'testbed' | undefined {
+  if (value === undefined || value === 'testbed') return value;
+  if (value !== 'mininet') fail(`invalid --dpids '${value}': expected mininet (switch DPIDs 1…N) or testbed (uint64 DPIDs above 2^63)`, 2);
+  if (topology === 'testbed') fail(`--dpids mininet needs --topology mininet: the testbed topology serves the testbed's own uint64 DPIDs`, 2);
+  return value;
 }
 
 function parseLatency(value: string): number {
@@ -104,6 +112,7 @@ export function registerSimulate(program: Command): void {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('-p, --port <port>', 'TCP port (0 = ephemeral)', '8000')
     .option('--topology <mininet|testbed>', 'topology to serve: mininet or testbed', 'mininet')
+    .option('--dpids <mininet|testbed>', 'switch DPIDs: mininet (1…N, as the kernel serves them on Mininet; the default with --topology mininet) or testbed (uint64 above 2^63, as on the hardware testbed)')
     .option('--latency <ms>', 'delay before answering each /ndt request, in milliseconds', '0')
     .option('--fault-rate <0..1>', 'share of requests to the flow and graph endpoints that get a fault')
     .option(
@@ -122,6 +131,7 @@ export function registerSimulate(program: Command): void {
     .action(async (opts: SimulateCliOptions) => {
       const port = parsePort(String(opts.port));
       const topology = parseTopology(String(opts.topology));
+      const dpids = parseDpids(opts.dpids, topology);
       const latencyMs = parseLatency(String(opts.latency));
       const host = String(opts.host);
       const faults = parseFaultOptions(opts);
@@ -131,7 +141,7 @@ export function registerSimulate(program: Command): void {
       let info: { host: string; port: number; url: string } | undefined;
       if (opts.ndtwin) {
         try {
-          sim = new NdtwinSimulator({ host, port, topology, latencyMs, ...(faults !== undefined ? { faults } : {}) });
+          sim = new NdtwinSimulator({ host, port, topology, dpids, latencyMs, ...(faults !== undefined ? { faults } : {}) });
         } catch (err) {
           fail((err as Error).message, 1);
         }

@@ -3,7 +3,7 @@
 // the CLI, the tests and the benchmarks import.
 
 export { NdtwinSimulator } from './ndtwin/simulator.js';
-export type { NdtwinSimulatorOptions } from './ndtwin/options.js';
+export type { NdtwinSimulatorOptions, SwitchDpids } from './ndtwin/options.js';
 export type { ServedLedger } from './ndtwin/served-ledger.js';
 export { MININET_DPID_BASE } from './ndtwin/mininet-dpids.js';
 export { formatNlohmannDouble } from './ndtwin/nlohmann-double.js';

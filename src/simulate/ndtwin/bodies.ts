@@ -38,6 +38,17 @@ export class DynamicBodies {
     return (this.flowCache = renderTemplate(this.flowTpl, sec));
   }
 
+  /** The body of the current second without the `"sim_seq":N` marker: what the kernel itself sends. */
+  unmarked(kind: DynamicKind): Buffer {
+    const b = this.current(kind);
+    if (!b.hasMarker) return b.head;
+    const slot = (kind === 'graph' ? this.graphTpl : this.flowTpl).slots.find((s) => s.kind === 'marker');
+    // The marker's separators (a comma before or after it) go with it.
+    const before = slot?.kind === 'marker' ? slot.before.length : 0;
+    const after = slot?.kind === 'marker' ? slot.after.length : 0;
+    return Buffer.concat([b.head.subarray(0, b.head.length - before), b.tail.subarray(after)]);
+  }
+
   /** The body for one epoch second, rendered afresh (the cache is neither read nor changed). */
   fresh(kind: DynamicKind, sec: number): RenderedBody {
     return renderTemplate(kind === 'graph' ? this.graphTpl : this.flowTpl, sec);

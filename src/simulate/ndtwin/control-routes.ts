@@ -1,7 +1,11 @@
 // The /sim/ control endpoints, for tests and soaks driving a simulator in another process
 // (`nsr simulate`): read the served ledger and the fault counters, install a fault plan,
 // take the simulator down for a while. Query strings are allowed here only: the kernel's
-// own endpoints take none.
+// own endpoints take none (but the Top-K route's k).
+//
+// Web pages are kept out: these routes send no CORS headers, and a request that carries an
+// `Origin` (a browser's, which a cross-site POST sends without any preflight) is refused,
+// so a page the operator visits cannot inject faults or take the simulator down.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FaultPlan, NormalizedFaultPlan } from '../faults.js';
@@ -30,6 +34,11 @@ export interface SimControl {
 
 /** Answer a request whose target starts with SIM_PREFIX. */
 export function handleSim(req: IncomingMessage, res: ServerResponse, target: string, sim: SimControl): void {
+  if (req.headers.origin !== undefined) {
+    req.resume();
+    const details = `the /sim/ routes are for tests and tools, not web pages (Origin: ${JSON.stringify(req.headers.origin.slice(0, 100))}); call them without an Origin header, e.g. with curl`;
+    return send(res, 403, jsonBody({ details, error: 'Forbidden' }));
+  }
   const q = target.indexOf('?');
   const path = q < 0 ? target : target.slice(0, q);
   const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));

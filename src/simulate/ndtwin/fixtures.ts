@@ -6,11 +6,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { remapFlowPathDpids, remapGraphDpids } from './mininet-dpids.js';
+import type { SwitchDpids } from './options.js';
 import { buildFlowTemplate, buildGraphTemplate, type Template } from './template.js';
 
-/** Endpoints answered with their fixture as is (when the fixture exists). */
+/**
+ * Endpoints answered with their fixture as is (when the fixture exists). The Top-K
+ * route is not among them: it is ranked from the current flows (top-k-flows.ts).
+ */
 const STATIC_ENDPOINTS = [
-  'get_detected_top_k_flow_data',
   'get_power_report',
   'get_cpu_utilization',
   'get_memory_utilization',
@@ -53,9 +56,10 @@ export function defaultFixturesDir(): string {
 
 /**
  * Read the fixtures of a topology. The testbed's bodies already carry uint64 DPIDs; the
- * Mininet ones get theirs from mininet-dpids.ts. Throws when a dynamic body is missing.
+ * Mininet ones keep their DPIDs 1…N, or with `dpids: 'testbed'` get uint64 ones from
+ * mininet-dpids.ts. Throws when a dynamic body is missing.
  */
-export function loadFixtures(dir: string, topology: 'mininet' | 'testbed'): NdtwinFixtures {
+export function loadFixtures(dir: string, topology: 'mininet' | 'testbed', dpids: SwitchDpids): NdtwinFixtures {
   const testbed = topology === 'testbed';
 
   const flowName = 'get_detected_flow_data.json';
@@ -66,7 +70,7 @@ export function loadFixtures(dir: string, topology: 'mininet' | 'testbed'): Ndtw
   if (graphText === undefined) throw new Error(`simulator fixture missing: ${join(dir, graphName)}`);
   if (!flowText.startsWith('[')) throw new Error(`${flowName}: expected a JSON array`);
   if (!graphText.startsWith('{') || !graphText.endsWith('}')) throw new Error(`${graphName}: expected a JSON object`);
-  if (!testbed) {
+  if (!testbed && dpids === 'testbed') {
     flowText = remapFlowPathDpids(flowText);
     graphText = remapGraphDpids(graphText);
   }

@@ -1,6 +1,7 @@
-// The Mininet fixtures have small switch DPIDs (1, 2, ...); real kernels report uint64
-// DPIDs, many above 2^53. The simulator shifts the Mininet DPIDs by text substitution so
-// that its bodies test a client's handling of such numbers (JSON.parse would round them).
+// The Mininet fixtures have small switch DPIDs (1, 2, ...), as the kernel serves them on
+// Mininet; on the hardware testbed the kernel reports uint64 DPIDs, many above 2^53. With
+// `dpids: 'testbed'` the simulator shifts the Mininet DPIDs by text substitution so that
+// its bodies test a client's handling of such numbers (JSON.parse would round them).
 
 /** Base added to every non-zero Mininet switch DPID so that the bodies carry uint64 > 2^53. */
 export const MININET_DPID_BASE = 14721744659231801344n;

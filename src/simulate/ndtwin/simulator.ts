@@ -1,6 +1,8 @@
 // The simulated NDTwin kernel: answers the kernel's /ndt/ endpoints from the fixtures,
 // with values that change every second (bodies.ts), injects faults into the two main
-// endpoints, and keeps the ledger of what a correct client records.
+// endpoints, and keeps the ledger of what a correct client records. Like the kernel, it
+// answers browsers on any origin on its /ndt/ routes (kernel-cors.ts) and ranks the
+// current flows for the Top-K route (top-k-flows.ts); the /sim/ routes stay closed to them.
 //
 // Fault injection (../faults.ts): a FaultPlan (option `faults`, setFaults() or
 // `POST /sim/faults`) makes a share of the requests to the two main endpoints fail in one
@@ -10,6 +12,8 @@
 // client records: complete, valid answers (normal ones and `large` ones).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { allowAnyOrigin, answerPreflight, isKernelRoute } from '../../sources/ndtwin/kernel-cors.js';
+import { topKFlows, topKRequest, type TopKRequest } from '../../sources/ndtwin/top-k-flows.js';
 import { FAULT_KINDS, FaultPicker, type FaultKind, type FaultPlan, type NormalizedFaultPlan } from '../faults.js';
 import { DynamicBodies, type DynamicKind } from './bodies.js';
 import { handleSim, SIM_PREFIX, type SimControl } from './control-routes.js';
@@ -52,7 +56,14 @@ export class NdtwinSimulator {
     if (topology !== 'mininet' && topology !== 'testbed') {
       throw new Error(`unknown topology '${String(topology)}' (expected mininet or testbed)`);
     }
-    const fixtures = loadFixtures(opts.fixturesDir ?? defaultFixturesDir(), topology);
+    const dpids = opts.dpids ?? (topology === 'testbed' ? 'testbed' : 'mininet');
+    if (dpids !== 'mininet' && dpids !== 'testbed') {
+      throw new Error(`unknown dpids '${String(dpids)}' (expected mininet for DPIDs 1…N or testbed for uint64 DPIDs above 2^63)`);
+    }
+    if (topology === 'testbed' && dpids === 'mininet') {
+      throw new Error(`dpids 'mininet' needs the mininet topology: the testbed's fixtures carry its own uint64 DPIDs (use topology mininet for DPIDs 1…N)`);
+    }
+    const fixtures = loadFixtures(opts.fixturesDir ?? defaultFixturesDir(), topology, dpids);
     this.bodies = new DynamicBodies(fixtures.flowTpl, fixtures.graphTpl, this.now);
     this.staticBodies = fixtures.staticBodies;
     this.notFound = fixtures.notFound;
@@ -136,7 +147,14 @@ export class NdtwinSimulator {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const target = req.url ?? '';
     if (target.startsWith(SIM_PREFIX)) return handleSim(req, res, target, this.control);
+    // The NDTwin Web-GUI calls the kernel from another origin, preflighted.
+    if (isKernelRoute(target)) {
+      allowAnyOrigin(res);
+      if (req.method === 'OPTIONS') return answerPreflight(req, res);
+    }
     if (req.method !== 'GET') return send(res, 404, this.notFound);
+    const topK = topKRequest(target);
+    if (topK !== undefined) return this.later(res, () => this.sendTopK(topK, res));
     const kind = target === GRAPH_PATH ? 'graph' : target === FLOW_PATH ? 'flow' : null;
     const staticBody = kind !== null ? undefined : this.staticBodies.get(target);
     if (kind === null && staticBody === undefined) return send(res, 404, this.notFound);
@@ -144,24 +162,33 @@ export class NdtwinSimulator {
     // The fault is decided on arrival (request order = PRNG order), applied when answering.
     const picker = kind !== null ? this.faultPicker : null;
     const fault = picker !== null ? picker.pick(target) : null;
-    const answer = (): void => {
-      if (res.destroyed || res.writableEnded) return;
+    this.later(res, () => {
       if (kind === null) send(res, 200, staticBody!);
       else if (fault !== null) this.sendFault(fault, picker!.plan, kind, target, res);
       else this.sendDynamic(kind, target, res);
+    });
+  }
+
+  /** Answers after the configured latency (at once without one), unless the client has gone. */
+  private later(res: ServerResponse, answer: () => void): void {
+    const run = (): void => {
+      if (!res.destroyed && !res.writableEnded) answer();
     };
-    if (this.latencyMs > 0) {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        answer();
-      }, this.latencyMs);
-      this.timers.add(t);
-      res.once('close', () => {
-        if (this.timers.delete(t)) clearTimeout(t);
-      });
-    } else {
-      answer();
-    }
+    if (this.latencyMs <= 0) return run();
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      run();
+    }, this.latencyMs);
+    this.timers.add(t);
+    res.once('close', () => {
+      if (this.timers.delete(t)) clearTimeout(t);
+    });
+  }
+
+  /** The busiest k of the current flows, as the kernel ranks them; a bad k gets a 400. */
+  private sendTopK(topK: TopKRequest, res: ServerResponse): void {
+    if ('error' in topK) return send(res, 400, topK.error);
+    send(res, 200, topKFlows(this.bodies.unmarked('flow'), topK.k));
   }
 
   private sendDynamic(kind: DynamicKind, path: string, res: ServerResponse): void {
