@@ -7,14 +7,14 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { readArchives, readEvents, seqOf, simulatorWithConfig, sleep, startNsr, tempDir, type NsrProcess } from './helpers.js';
 
-/** Waits for the control URL on the lock file's second line. */
+/** Waits for the control URL on the lock file's second line (the first holds the pid and its start time). */
 async function controlUrl(dir: string, nsr: NsrProcess, timeoutMs = 10_000): Promise<string> {
   const lock = path.join(dir, 'recorded_info', '.nsr.lock');
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     const lines = existsSync(lock) ? readFileSync(lock, 'utf8').split('\n') : [];
     if (lines[1]) {
-      if (lines[0] !== String(nsr.pid)) throw new Error(`lock holds pid ${lines[0]}, not ${nsr.pid}`);
+      if (lines[0].split(' ')[0] !== String(nsr.pid)) throw new Error(`lock holds pid ${lines[0]}, not ${nsr.pid}`);
       return lines[1];
     }
     await sleep(50);
@@ -216,7 +216,7 @@ t.test('control.enabled: false starts no server; the lock holds the pid alone', 
   const lock = path.join(dir, 'recorded_info', '.nsr.lock');
   await until('the lock', async () => existsSync(lock), Boolean, 5000);
   await sleep(1000);
-  t.equal(readFileSync(lock, 'utf8'), `${nsr.pid}\n`);
+  t.match(readFileSync(lock, 'utf8'), new RegExp(`^${nsr.pid} \\d+\\n$`), 'the pid and its start time, no URL');
   process.kill(nsr.pid, 'SIGTERM');
   t.equal((await nsr.exit).code, 0);
 });

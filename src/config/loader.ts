@@ -16,6 +16,7 @@ import { configSchema, type ParsedConfig } from './schema.js';
 import { formatDuration } from './duration.js';
 import { overlayStreams, readRuntimeStreams, type RuntimeStreams } from './runtime-streams.js';
 import { SOURCE_KINDS } from '../sources/registry.js';
+import { isLoopbackHost } from '../control/local-address.js';
 import { sinkKinds } from '../sinks/registry.js';
 import type { StreamConfig } from './stream-config.js';
 
@@ -89,12 +90,6 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (withoutBus.length) problems.push(`streams.${withoutBus[0]}: it needs a broker, and there is no amqp: section; add one (url, password: \${AMQP_PASSWORD})`);
   if (problems.length) throw new ConfigError(`${file}: ${problems[0]}`);
   return { file, legacy, config, streams, control: resolveControl(config, file), ...connections };
-}
-
-/** Loopback addresses: the only ones the control server may bind without a token. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
 }
 
 function resolveControl(config: ParsedConfig, file: string): ControlConfig {
