@@ -31,6 +31,8 @@ export interface ControlConfig {
   port: number;
   /** The bearer token, from `token` or `token_file`; never logged. */
   token: string | undefined;
+  /** More Host names the control server answers to (loopback names and the bound address always). */
+  allowedHosts: string[];
 }
 
 export interface LoadedConfig {
@@ -99,7 +101,7 @@ function resolveControl(config: ParsedConfig, file: string): ControlConfig {
   if (c.enabled && !token && !isLoopbackHost(c.host)) {
     throw new ConfigError(`${file}: control.host: ${c.host} is not a loopback address, and the control server has no token; set control.token: \${NSR_CONTROL_TOKEN} (or control.token_file), or bind control.host: 127.0.0.1`);
   }
-  return { enabled: c.enabled, host: c.host, port: c.port, token };
+  return { enabled: c.enabled, host: c.host, port: c.port, token, allowedHosts: c.allowed_hosts };
 }
 
 function resolveStreams(config: ParsedConfig, file: string): StreamConfig[] {
