@@ -1,7 +1,8 @@
 // The control server under attack (issue 13, findings 1 and 7): a web page the
 // operator visits (cross-site, DNS rebinding), a local user without the token,
-// and bad input (oversized bodies, broken %-escapes). Each is refused, and
-// nothing is kept in .nsr.runtime.json.
+// a runtime stream that would read a secret file or variable and send it away,
+// and bad input (oversized bodies, broken %-escapes, too many streams,
+// reserved names). Each is refused, and nothing is kept in .nsr.runtime.json.
 import t from 'tap';
 import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
@@ -111,10 +112,70 @@ t.test('a web page cannot command the recorder: cross-site POSTs, DNS rebinding,
   t.notMatch(nsr.output(), /hunter2/, 'the secret is nowhere in the output');
 });
 
-t.test('bad input: an oversized body is 413, a broken %-escape 400', async (t) => {
+t.test('a stream added at run time cannot read a secret file or variable the configuration does not allow', async (t) => {
   const dir = tempDir(t);
+  const secret = path.join(dir, 'secret.txt');
+  writeFileSync(secret, 'hunter2-very-secret\n');
+  const sink = await listener(t);
+  const config = (allow: string) => `control: {runtime_secrets: [${allow}]}\nstreams:\n  flowinfo: {kind: ndtwin, kernel: "http://127.0.0.1:1", data: flow, interval: 500ms}\n`;
+  writeFileSync(path.join(dir, 'r.yaml'), config(''));
+  const { nsr, url } = await running(t, dir, { NSR_TEST_RUNTIME_SECRET: 'from-the-environment' });
+  const add = (body: object) => rawRequest(`${url}/streams`, { method: 'POST', headers: commandHeaders(dir), body: JSON.stringify(body) });
+  const junos = (name: string, auth: object) => ({ name, kind: 'junos', scheme: 'http', interval: '500ms', devices: [{ name: 'x', host: '127.0.0.1', port: sink.port }], username: 'u', ...auth });
+
+  // The attack of the finding, by the recorder's own user (with the token): refused, naming the key and the fix.
+  const byFile = await add(junos('stolen', { password_file: secret }));
+  t.equal(byFile.status, 400, byFile.text);
+  t.match(byFile.json().error, /streams\.stolen\.password_file: a stream added at run time may not name a file for password_file \(got ".*secret\.txt"\).*add ".*secret\.txt" to control\.runtime_secrets in r\.yaml/);
+  const byEnv = await add(junos('stolen', { password: '${NSR_TEST_RUNTIME_SECRET}' }));
+  t.equal(byEnv.status, 400, byEnv.text);
+  t.match(byEnv.json().error, /streams\.stolen\.password: a stream added at run time may not read the environment variable NSR_TEST_RUNTIME_SECRET; to allow it, add "NSR_TEST_RUNTIME_SECRET" to control\.runtime_secrets/);
+  const nested = await add({ name: 'probe1', kind: 'probe', targets_file: '/etc/passwd' });
+  t.equal(nested.status, 400);
+  t.match(nested.json().error, /streams\.probe1\.targets_file: a stream added at run time may not name a file/, 'every *_file setting, not only passwords');
+  t.notMatch(byFile.text + byEnv.text, /hunter2|from-the-environment/, 'no secret in the answers');
+  await sleep(700);
+  t.same(sink.seen, [], 'nothing was sent to the named host');
+  t.notOk(existsSync(runtimeFile(dir)), 'nothing kept in .nsr.runtime.json');
+  t.same(await streamNames(url), ['flowinfo']);
+
+  // Listed in the file: allowed (the file and the variable), and the secret reaches the device as it should.
+  writeFileSync(path.join(dir, 'r.yaml'), config(`${JSON.stringify(secret)}, NSR_TEST_RUNTIME_SECRET`));
+  const okFile = await add(junos('viafile', { password_file: secret }));
+  t.equal(okFile.status, 200, okFile.text);
+  const okEnv = await add(junos('viaenv', { password: '${NSR_TEST_RUNTIME_SECRET}' }));
+  t.equal(okEnv.status, 200, okEnv.text);
+  const basic = (pw: string) => `Basic ${Buffer.from(`u:${pw}`).toString('base64')}`;
+  const until = Date.now() + 8000;
+  const got = () => new Set(sink.seen.map((h) => h.authorization));
+  while (Date.now() < until && !(got().has(basic('hunter2-very-secret')) && got().has(basic('from-the-environment')))) await sleep(100);
+  t.ok(got().has(basic('hunter2-very-secret')), 'the allowed file is read');
+  t.ok(got().has(basic('from-the-environment')), 'the allowed variable is substituted');
+  const kept = readFileSync(runtimeFile(dir), 'utf8');
+  t.match(kept, /\$\{NSR_TEST_RUNTIME_SECRET\}/, 'the runtime file keeps the reference');
+  t.notMatch(kept, /from-the-environment|hunter2/, 'never the secret');
+  process.kill(nsr.pid, 'SIGTERM');
+  t.equal((await nsr.exit).code, 0, nsr.output().slice(-400));
+  t.notMatch(nsr.output(), /hunter2|from-the-environment/, 'the secrets are nowhere in the output');
+
+  // Taken off the list, a kept stream that reads a secret stops the next start, saying where it is kept.
+  writeFileSync(path.join(dir, 'r.yaml'), config(''));
+  const again = startNsr(dir, ['run', '-c', 'r.yaml']);
+  t.equal((await again.exit).code, 2);
+  t.match(again.output(), /streams\.viafile\.password_file: a stream added at run time may not name a file[^]*kept in .*\.nsr\.runtime\.json: allow it as said, or remove it from that file/);
+});
+
+t.test('bad input: an oversized body is 413, a broken %-escape 400, at most 100 runtime streams, reserved names refused', async (t) => {
+  const dir = tempDir(t);
+  const out = path.join(dir, 'recorded_info');
+  // 100 streams added at run time already (disabled: they cost nothing here), kept from an earlier run.
+  const added = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`extra${i}`, { kind: 'ndtwin', kernel: 'http://127.0.0.1:1', data: 'flow', enabled: false }]));
+  mkdirSync(out);
+  writeFileSync(path.join(out, '.nsr.runtime.json'), JSON.stringify({ added, removed: [] }));
   await simulatorWithConfig(t, dir, (url) => `streams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow}\n`);
   const { nsr, url } = await running(t, dir);
+  const kept = () => readFileSync(path.join(out, '.nsr.runtime.json'), 'utf8');
+  const before = kept();
 
   // a body over 64 KB: the client reads a 413, not a reset (declared length, and chunked)
   const big = JSON.stringify({ name: 'big', kind: 'ndtwin', data: 'flow', pad: 'x'.repeat(200 * 1024) });
@@ -136,7 +197,38 @@ t.test('bad input: an oversized body is 413, a broken %-escape 400', async (t) =
     t.equal(r.status, 400, `${method} ${route}: 400`);
     t.match(r.json().error, /malformed %-escape/);
   }
-  t.notOk(existsSync(runtimeFile(dir)), 'nothing was kept');
+
+  // the 101st runtime stream
+  const more = await rawRequest(`${url}/streams`, { method: 'POST', headers: commandHeaders(dir), body: JSON.stringify({ name: 'one_more', kind: 'ndtwin', data: 'graph' }) });
+  t.equal(more.status, 400, more.text);
+  t.match(more.json().error, /streams\.one_more: 100 streams were added at run time already, the most there may be \(100\); write more streams into r\.yaml .*or remove a runtime stream first \(DELETE \/streams\/<name>\)/);
+
+  // reserved names at run time
+  for (const name of ['__proto__', 'constructor', 'prototype']) {
+    const r = await rawRequest(`${url}/streams`, { method: 'POST', headers: commandHeaders(dir), body: `{"name": ${JSON.stringify(name)}, "kind": "ndtwin", "data": "graph"}` });
+    t.equal(r.status, 400, `${name}: 400`);
+    t.match(r.json().error, new RegExp(`streams\\.${name}: the name "${name}" is reserved`));
+  }
+  t.equal(kept(), before, 'nothing of it was kept');
   process.kill(nsr.pid, 'SIGTERM');
   t.equal((await nsr.exit).code, 0, nsr.output().slice(-400));
+});
+
+t.test('reserved stream names in the configuration file and in a kept runtime file are configuration errors', async (t) => {
+  const dir = tempDir(t);
+  const names = ['__proto__', 'constructor', 'prototype'];
+  for (const name of names) writeFileSync(path.join(dir, `${name}.yaml`), `streams:\n  ${name}: {kind: ndtwin, data: flow}\n  flowinfo: {kind: ndtwin, data: flow}\n`);
+  // a runtime file kept from an earlier run (or planted) is checked as well
+  const kept = path.join(dir, 'kept');
+  mkdirSync(path.join(kept, 'recorded_info'), { recursive: true });
+  writeFileSync(path.join(kept, 'recorded_info', '.nsr.runtime.json'), '{"added": {"__proto__": {"kind": "ndtwin", "data": "flow"}}, "removed": []}');
+  writeFileSync(path.join(kept, 'r.yaml'), `streams:\n  flowinfo: {kind: ndtwin, data: flow}\n`);
+  const runs = [...names.map((name) => startNsr(dir, ['check', '-c', `${name}.yaml`])), startNsr(kept, ['run', '-c', 'r.yaml', '--for', '1s'])];
+  const codes = await Promise.all(runs.map((r) => r.exit));
+  names.forEach((name, i) => {
+    t.equal(codes[i].code, 2, name);
+    t.match(runs[i].output(), new RegExp(`${name}\\.yaml: streams\\.${name}: the name "${name}" is reserved .*choose another name`), name);
+  });
+  t.equal(codes[3].code, 2, 'a kept runtime stream named __proto__ stops the start');
+  t.match(runs[3].output(), /streams\.__proto__: the name "__proto__" is reserved/);
 });

@@ -14,7 +14,9 @@ import { resolveAmqp, type AmqpSettings } from '../connections/amqp-settings.js'
 import { convertLegacyConfig, isLegacyConfig } from './legacy.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { formatDuration } from './duration.js';
-import { overlayStreams, readRuntimeStreams, type RuntimeStreams } from './runtime-streams.js';
+import { overlayStreams, readRuntimeStreams, runtimeFile, type RuntimeStreams } from './runtime-streams.js';
+import { guardRuntimeStreams, runtimeSecretsOf } from './runtime-secrets.js';
+import { RESERVED_STREAM_NAMES, streamNameProblem } from './schema-types.js';
 import { SOURCE_KINDS } from '../sources/registry.js';
 import { isLoopbackHost } from '../control/local-address.js';
 import { sinkKinds } from '../sinks/registry.js';
@@ -76,8 +78,16 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   // Streams added or removed at run time (control commands) are laid over the file's.
   const top = raw as Record<string, unknown>;
   const outputDir = (top.output as { dir?: unknown } | undefined)?.dir;
-  const runtime = runtimeOverride ?? readRuntimeStreams(typeof outputDir === 'string' ? outputDir : 'recorded_info');
-  if (Object.keys(runtime.added).length || runtime.removed.length) raw = { ...top, streams: overlayStreams(top.streams, runtime) };
+  const runtimeDir = typeof outputDir === 'string' ? outputDir : 'recorded_info';
+  const runtime = runtimeOverride ?? readRuntimeStreams(runtimeDir);
+  if (Object.keys(runtime.added).length || runtime.removed.length) {
+    raw = { ...top, streams: overlayStreams(top.streams, { ...runtime, added: guardedRuntime(runtime, top, env, file, runtimeOverride ? undefined : runtimeFile(runtimeDir)) }) };
+  }
+  const reserved = reservedStreamNames((raw as Record<string, unknown>).streams);
+  if (reserved.length) {
+    const problems = reserved.map((n) => `streams.${n}: ${streamNameProblem(n)}`);
+    throw new ConfigError(`${file}: ${problems.length === 1 ? problems[0] : `${problems.length} problems:\n  ${problems.join('\n  ')}`}`);
+  }
 
   const result = configSchema().safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError(formatIssues(result.error.issues, file));
@@ -92,6 +102,22 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (withoutBus.length) problems.push(`streams.${withoutBus[0]}: it needs a broker, and there is no amqp: section; add one (url, password: \${AMQP_PASSWORD})`);
   if (problems.length) throw new ConfigError(`${file}: ${problems[0]}`);
   return { file, legacy, config, streams, control: resolveControl(config, file), ...connections };
+}
+
+/** Runtime streams may read only the secrets the file allows (runtime-secrets.ts); `kept` names the runtime file they came from. */
+function guardedRuntime(runtime: RuntimeStreams, top: Record<string, unknown>, env: NodeJS.ProcessEnv, file: string, kept: string | undefined) {
+  try {
+    return guardRuntimeStreams(runtime.added, runtimeSecretsOf(top.control), env, file);
+  } catch (err) {
+    if (err instanceof ConfigError && kept) throw new ConfigError(`${err.message}\n(the stream was added at run time and is kept in ${kept}: allow it as said, or remove it from that file)`);
+    throw err;
+  }
+}
+
+/** Names the schema would drop without a word (zod strips `__proto__`) or confuse with an object's own members. */
+function reservedStreamNames(streams: unknown): string[] {
+  if (!streams || typeof streams !== 'object' || Array.isArray(streams)) return [];
+  return Object.keys(streams).filter((n) => RESERVED_STREAM_NAMES.includes(n));
 }
 
 function resolveControl(config: ParsedConfig, file: string): ControlConfig {

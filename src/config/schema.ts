@@ -86,6 +86,10 @@ function buildConfigSchema() {
           .array(z.string().min(1))
           .default([])
           .meta({ description: 'more names clients may reach the control server by (the Host header, e.g. nsr.example.org or nsr.example.org:9465); loopback names and the bound address are always accepted, any other Host is refused (403) against DNS rebinding' }),
+        runtime_secrets: z
+          .array(z.string().min(1))
+          .default([])
+          .meta({ description: 'secret files (paths) and environment variables (names) that a stream added at run time (POST /streams) may name in *_file settings or ${NAME} references; default none' }),
       })
       .prefault({}),
     postgres: postgresSchema.meta({ description: 'a PostgreSQL database: streams with postgres: true also go there; `nsr db init` creates its tables' }),

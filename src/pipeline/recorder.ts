@@ -12,7 +12,8 @@ import { systemClock, type Clock } from '../clock/clock.js';
 import { recoverDirectory, type RecoveryResult } from '../compress/recovery.js';
 import { EVENTS_STREAM, type LoadedConfig } from '../config/loader.js';
 import { ConfigError } from '../config/errors.js';
-import { readRuntimeStreams, writeRuntimeStreams } from '../config/runtime-streams.js';
+import { checkRuntimeRoom, readRuntimeStreams, writeRuntimeStreams } from '../config/runtime-streams.js';
+import { streamNameProblem } from '../config/schema-types.js';
 import type { ControlServer } from '../control/control-server.js';
 import type { RecorderView } from '../control/view.js';
 import type { Logger } from '../logging/logger.js';
@@ -220,10 +221,14 @@ export class Recorder {
    */
   async addStream(name: string, raw: Record<string, unknown>): Promise<ReloadResult> {
     const { loadConfig } = await import('../config/loader.js');
+    const badName = streamNameProblem(name);
+    if (badName) throw new ConfigError(`streams.${name}: ${badName}`);
     if (this.topology.has(name) || name === EVENTS_STREAM) {
       throw new ConfigError(`a stream "${name}" exists already: remove it first or choose another name`);
     }
     const rt = readRuntimeStreams(this.outputDir);
+    checkRuntimeRoom(rt, name, this.loaded.file);
+    // Checked like the file's streams, and for secrets the file does not allow (runtime-secrets.ts), before anything is kept.
     const candidate = { added: { ...rt.added, [name]: raw }, removed: rt.removed.filter((n) => n !== name) };
     loadConfig(this.loaded.file, process.env, candidate); // throws ConfigError naming streams.<name>.<key>
     writeRuntimeStreams(this.outputDir, candidate);
@@ -235,7 +240,7 @@ export class Recorder {
     if (!this.units.has(name)) return undefined;
     const rt = readRuntimeStreams(this.outputDir);
     const { [name]: _gone, ...added } = rt.added;
-    const fromFile = !(name in rt.added);
+    const fromFile = !Object.hasOwn(rt.added, name);
     writeRuntimeStreams(this.outputDir, { added, removed: fromFile ? [...new Set([...rt.removed, name])] : rt.removed });
     return this.reload();
   }
