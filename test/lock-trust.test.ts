@@ -145,3 +145,20 @@ t.test('nsr stop signals no process a forged lock names', { skip: linux ? false 
   });
   t.ok(running(fake.pid!), 'the named process still runs');
 });
+
+t.test('a lock nsr does not trust still keeps a second recorder out while its writer may run', { skip: linux ? false : 'needs /proc' }, async (t) => {
+  const dir = tempDir(t);
+  const fake = fakeNsr(t);
+  await waitForCmdline(fake.pid!, 'nsr-fake');
+  // An older nsr's lock (the pid alone, mode 0644) whose process runs: not taken over, as before.
+  const older = plant(dir, `${fake.pid}\n`);
+  // The current form with the live process's start time, mode 0600 (the writer's executable aside).
+  const current = plant(dir, `${fake.pid} ${startTime(fake.pid!)}\n`, 0o600);
+  const runs = await Promise.all([older, current].map(({ cwd }) => nsrAsync(cwd, ['run', '-c', 'r.yaml', '--for', '1s'])));
+  for (const r of runs) {
+    t.equal(r.code, 2, r.out.slice(-300));
+    t.match(r.out, new RegExp(`another nsr \\(pid ${fake.pid}\\) is recording into .*recorded_info: stop it first`));
+  }
+  t.equal(readFileSync(older.lock, 'utf8'), `${fake.pid}\n`, 'the lock is left as it was');
+  t.ok(running(fake.pid!), 'and its process alone');
+});

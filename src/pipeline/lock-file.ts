@@ -15,7 +15,7 @@ import { readlinkSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { isLocalIp } from '../control/local-address.js';
-import { appendPrivateFile, createPrivateFile, readPrivateFile } from './private-file.js';
+import { appendPrivateFile, createPrivateFile, readFileNoFollow, readPrivateFile } from './private-file.js';
 import { isAlive, mayBeOlderRecorder, processIdentity, processStartTime } from './process-identity.js';
 
 export const LOCK_FILE = '.nsr.lock';
@@ -62,7 +62,7 @@ export function lockOutputDir(dir: string): () => void {
       }
       // Stale: its writer is gone (a symlink or junk is stale too; unlinking a symlink leaves its target alone).
       // Re-read first, so that of two recorders starting at once, one cannot remove the lock the other just took.
-      if (rawLock(lock) === holder) unlinkSync(lock);
+      if (rawLock(lock) === holder) removeIfThere(lock);
     }
   }
   throw new ConfigError(`cannot lock output directory ${dir}`);
@@ -81,14 +81,31 @@ function mayStillRun(pid: number, startTime: string | undefined, current: boolea
   return now === undefined || startTime === undefined || now === startTime;
 }
 
-/** The lock's text, read without following a symlink (a symlink reads as its target's name). */
+/**
+ * The lock's text, whoever wrote it (taking a lock over asks only whether its
+ * writer runs), read without following a symlink: a symlink reads as its
+ * target's name, a lock that is gone as ''. A lock this user may not read is
+ * another user's recorder's, maybe running: not taken over.
+ */
 function rawLock(lock: string): string {
-  const read = readPrivateFile(lock);
-  if (read && 'text' in read) return read.text;
   try {
-    return `symlink:${readlinkSync(lock)}`;
-  } catch {
-    return `untrusted:${read?.problem ?? 'none'}`;
+    return readFileNoFollow(lock);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return '';
+    if (code === 'ELOOP') return `symlink:${readlinkSync(lock)}`;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new ConfigError(`${lock} cannot be read (${code}): another user's nsr may be recording into ${path.dirname(lock)}; run nsr as that user, or choose another output.dir`);
+    }
+    throw err;
+  }
+}
+
+function removeIfThere(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 

@@ -30,6 +30,18 @@ export function appendPrivateFile(file: string, text: string): void {
   }
 }
 
+/** The text of `file`, whoever owns it, never through a symlink (ELOOP then); for a decision trust does not enter. */
+export function readFileNoFollow(file: string, maxBytes = 4096): string {
+  const fd = openSync(file, O_RDONLY | O_NOFOLLOW);
+  try {
+    const buf = Buffer.alloc(maxBytes);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export type PrivateRead = { text: string } | { problem: string } | undefined;
 
 /**
