@@ -9,6 +9,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
 import { NSR, tempDir } from './helpers.js';
+import { lockOutputDir, readRecorderLock } from '../src/pipeline/lock-file.js';
 
 const TOKEN = 'tok-forged-lock-test-0123456789';
 
@@ -84,12 +85,26 @@ t.test('nsr status sends the token to no URL a forged lock names', { skip: linux
   await waitForCmdline(fake.pid!, 'nsr-fake');
   const pidLine = `${fake.pid} ${startTime(fake.pid!)}`;
 
-  const cases: [string, () => string, RegExp][] = [
-    ['the forged lock of the finding: a live pid whose command line says nsr, and a URL', () => plant(dir, `${fake.pid}\n${listener}\n`).cwd, /cannot be trusted: its mode is 0644, not 0600/],
-    ['the same with mode 0600 (written by this user as an older nsr did)', () => plant(dir, `${fake.pid}\n${listener}\n`, 0o600).cwd, /cannot be trusted: its first line is not "<pid> <start time>"/],
-    ['mode 0600, the pid and its real start time, but the process is not node', () => plant(dir, `${pidLine}\n${listener}\n`, 0o600).cwd, new RegExp(`no recorder is running for .* \\(pid ${fake.pid} is not the nsr that wrote the lock \\(its start time or executable differ\\)`)],
-    ['mode 0600, a URL off this machine', () => plant(dir, `${pidLine}\nhttp://192.0.2.1:80\n`, 0o600).cwd, /cannot be trusted: its control URL "http:\/\/192\.0\.2\.1:80" is not http:\/\/<address of this machine>:<port>/],
-    ['mode 0600, a URL with a path', () => plant(dir, `${pidLine}\n${listener}/steal?x=\n`, 0o600).cwd, /cannot be trusted: its control URL .* is not http:\/\/<address of this machine>:<port>/],
+  // As a user sees it: `nsr status` on the forged locks of the finding and its near misses.
+  const cases: [string, string, RegExp][] = [
+    ['the forged lock of the finding: a live pid whose command line says nsr, and a URL', plant(dir, `${fake.pid}\n${listener}\n`).cwd, /cannot be trusted: its mode is 0644, not 0600/],
+    ['mode 0600, the pid and its real start time, but the process is not node', plant(dir, `${pidLine}\n${listener}\n`, 0o600).cwd, new RegExp(`no recorder is running for .* \\(pid ${fake.pid} is not the nsr that wrote the lock \\(its start time or executable differ\\)`)],
+    ['mode 0600, a URL off this machine', plant(dir, `${pidLine}\nhttp://192.0.2.1:80\n`, 0o600).cwd, /cannot be trusted: its control URL "http:\/\/192\.0\.2\.1:80" is not http:\/\/<address of this machine>:<port>/],
+  ];
+  // One directory per case, all at once: each is a separate `nsr status`.
+  const results = await Promise.all(cases.map(([, cwd]) => nsrAsync(cwd, ['status', '-c', 'r.yaml'])));
+  cases.forEach(([what, , message], i) => {
+    t.equal(results[i].code, 1, `${what}: exit 1`);
+    t.match(results[i].out, message, what);
+    t.notMatch(results[i].out, TOKEN, 'the token is not printed');
+  });
+
+  // Each rule of the check, through the function nsr status and nsr stop use.
+  const rules: [string, () => string, RegExp][] = [
+    ['an older nsr\'s form, mode 0600', () => plant(dir, `${fake.pid}\n${listener}\n`, 0o600).cwd, /its first line is not "<pid> <start time>"/],
+    ['writable by others', () => plant(dir, `${pidLine}\n${listener}\n`, 0o666).cwd, /its mode is 0666, not 0600/],
+    ['a URL with a path', () => plant(dir, `${pidLine}\n${listener}/steal?x=\n`, 0o600).cwd, /its control URL .* is not http:\/\/<address of this machine>:<port>/],
+    ['a URL by name', () => plant(dir, `${pidLine}\nhttp://localhost.evil.example:80\n`, 0o600).cwd, /its control URL .* is not http:\/\/<address of this machine>:<port>/],
     [
       'a symlink to a lock that would pass',
       () => {
@@ -100,27 +115,21 @@ t.test('nsr status sends the token to no URL a forged lock names', { skip: linux
         symlinkSync(real, lock);
         return cwd;
       },
-      /cannot be trusted: it is a symlink/,
+      /it is a symlink/,
     ],
   ];
   if (process.geteuid?.() === 0) {
-    cases.push([
+    rules.push([
       'a lock of another user (mode 0600)',
       () => {
         const { cwd, lock } = plant(dir, `${pidLine}\n${listener}\n`, 0o600);
         chownSync(lock, 65534, 65534);
         return cwd;
       },
-      /cannot be trusted: it belongs to uid 65534, not to this user \(uid 0\)/,
+      /it belongs to uid 65534, not to this user \(uid 0\)/,
     ]);
   }
-  // One directory per case, all at once: each is a separate `nsr status`.
-  const results = await Promise.all(cases.map(([, setUp]) => nsrAsync(setUp(), ['status', '-c', 'r.yaml'])));
-  cases.forEach(([what, , message], i) => {
-    t.equal(results[i].code, 1, `${what}: exit 1`);
-    t.match(results[i].out, message, what);
-    t.notMatch(results[i].out, TOKEN, 'the token is not printed');
-  });
+  for (const [what, setUp, problem] of rules) t.match(readRecorderLock(path.join(setUp(), 'recorded_info')), { state: 'untrusted', problem }, what);
   t.same(seen.map((h) => h.authorization), [], 'the listener never received the token');
   t.same(seen, [], 'nor any request at all');
   t.ok(running(fake.pid!), 'and the named process was left alone');
@@ -131,11 +140,10 @@ t.test('nsr stop signals no process a forged lock names', { skip: linux ? false 
   const fake = fakeNsr(t);
   await waitForCmdline(fake.pid!, 'nsr-fake');
   const real = startTime(fake.pid!);
+  // As a user sees it: `nsr stop` on the forged lock of the finding, and on one that copies the process's start time.
   const cases: [string, string, number | undefined, RegExp][] = [
     ['the forged lock of the finding: a pid whose command line says nsr', `${fake.pid}\n`, undefined, /cannot be trusted: its mode is 0644/],
-    ['the same with mode 0600', `${fake.pid}\n`, 0o600, /cannot be trusted: its first line is not "<pid> <start time>"/],
     ['mode 0600 with the real start time of a process that is not node', `${fake.pid} ${real}\n`, 0o600, /pid \d+ is not the nsr that wrote the lock/],
-    ['mode 0600 with another start time', `${fake.pid} ${Number(real) + 1}\n`, 0o600, /pid \d+ is not the nsr that wrote the lock/],
   ];
   const results = await Promise.all(cases.map(([, text, mode]) => nsrAsync(plant(dir, text, mode).cwd, ['stop', '-c', 'r.yaml', '--timeout', '2s'])));
   cases.forEach(([what, , , message], i) => {
@@ -143,6 +151,11 @@ t.test('nsr stop signals no process a forged lock names', { skip: linux ? false 
     t.match(results[i].out, message, what);
     t.notMatch(results[i].out, /sent SIGTERM/, `${what}: nothing was signalled`);
   });
+  // The other rules, through the function nsr stop uses.
+  const other = (text: string) => readRecorderLock(path.join(plant(dir, text, 0o600).cwd, 'recorded_info'));
+  t.match(other(`${fake.pid}\n`), { state: 'untrusted', problem: /its first line is not "<pid> <start time>"/ }, 'an older nsr\'s form, mode 0600');
+  t.match(other(`${fake.pid} ${Number(real) + 1}\n`), { state: 'stale', why: /is not the nsr that wrote the lock/ }, 'another start time');
+  t.match(other(`${process.pid} ${startTime(process.pid)}\n`), { state: 'running', pid: process.pid }, 'while a node process with its recorded start time is trusted');
   t.ok(running(fake.pid!), 'the named process still runs');
 });
 
@@ -150,15 +163,20 @@ t.test('a lock nsr does not trust still keeps a second recorder out while its wr
   const dir = tempDir(t);
   const fake = fakeNsr(t);
   await waitForCmdline(fake.pid!, 'nsr-fake');
-  // An older nsr's lock (the pid alone, mode 0644) whose process runs: not taken over, as before.
+  // An older nsr's lock (the pid alone, mode 0644) whose process runs: not taken over, as before;
+  // nor one of the current form with the live process's start time (another user's executable cannot be seen).
   const older = plant(dir, `${fake.pid}\n`);
-  // The current form with the live process's start time, mode 0600 (the writer's executable aside).
   const current = plant(dir, `${fake.pid} ${startTime(fake.pid!)}\n`, 0o600);
-  const runs = await Promise.all([older, current].map(({ cwd }) => nsrAsync(cwd, ['run', '-c', 'r.yaml', '--for', '1s'])));
-  for (const r of runs) {
-    t.equal(r.code, 2, r.out.slice(-300));
-    t.match(r.out, new RegExp(`another nsr \\(pid ${fake.pid}\\) is recording into .*recorded_info: stop it first`));
+  for (const { cwd, lock } of [older, current]) {
+    const before = readFileSync(lock, 'utf8');
+    t.throws(() => lockOutputDir(path.join(cwd, 'recorded_info')), { name: 'ConfigError', message: new RegExp(`another nsr \\(pid ${fake.pid}\\) is recording into .*recorded_info: stop it first`) });
+    t.equal(readFileSync(lock, 'utf8'), before, 'the lock is left as it was');
   }
-  t.equal(readFileSync(older.lock, 'utf8'), `${fake.pid}\n`, 'the lock is left as it was');
-  t.ok(running(fake.pid!), 'and its process alone');
+  // A lock whose writer is gone is taken over, and given back.
+  const gone = plant(dir, `999999999 1\n`, 0o600);
+  const release = lockOutputDir(path.join(gone.cwd, 'recorded_info'));
+  t.match(readFileSync(gone.lock, 'utf8'), new RegExp(`^${process.pid} \\d+\\n$`), 'a stale lock is taken over');
+  release();
+  t.notOk(existsSync(gone.lock), 'and removed at the release');
+  t.ok(running(fake.pid!), 'the named process was left alone');
 });
