@@ -57,7 +57,7 @@ export function lockOutputDir(dir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = rawLock(lock);
       const { pid, startTime, current } = parseLock(holder);
-      if (pid && pid !== process.pid && mayStillRun(pid, current ? startTime : undefined, current)) {
+      if (pid && pid !== process.pid && mayStillRun(pid, startTime, current)) {
         throw new ConfigError(`another nsr (pid ${pid}) is recording into ${dir}: stop it first (nsr stop, or kill -TERM ${pid}) or choose another output.dir`);
       }
       // Stale: its writer is gone (a symlink or junk is stale too; unlinking a symlink leaves its target alone).
