@@ -6,21 +6,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { readArchives, readEvents, seqOf, simulatorWithConfig, sleep, startNsr, tempDir, type NsrProcess } from './helpers.js';
-
-/** Waits for the control URL on the lock file's second line. */
-async function controlUrl(dir: string, nsr: NsrProcess, timeoutMs = 10_000): Promise<string> {
-  const lock = path.join(dir, 'recorded_info', '.nsr.lock');
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const lines = existsSync(lock) ? readFileSync(lock, 'utf8').split('\n') : [];
-    if (lines[1]) {
-      if (lines[0] !== String(nsr.pid)) throw new Error(`lock holds pid ${lines[0]}, not ${nsr.pid}`);
-      return lines[1];
-    }
-    await sleep(50);
-  }
-  throw new Error(`no control URL in ${lock}:\n${nsr.output()}`);
-}
+import { commandHeaders, controlUrl } from './control-helpers.js';
 
 async function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; text: string; json: () => any; type: string | null }> {
   const res = await fetch(url, { headers, method });
@@ -216,7 +202,7 @@ t.test('control.enabled: false starts no server; the lock holds the pid alone', 
   const lock = path.join(dir, 'recorded_info', '.nsr.lock');
   await until('the lock', async () => existsSync(lock), Boolean, 5000);
   await sleep(1000);
-  t.equal(readFileSync(lock, 'utf8'), `${nsr.pid}\n`);
+  t.match(readFileSync(lock, 'utf8'), new RegExp(`^${nsr.pid} \\d+\\n$`), 'the pid and its start time, no URL');
   process.kill(nsr.pid, 'SIGTERM');
   t.equal((await nsr.exit).code, 0);
 });
@@ -250,13 +236,14 @@ t.test('commands: rotate now, pause and resume a stream; bad commands change not
   await sleep(1500);
   t.same(zips(), [], 'hour-long windows: nothing zipped yet');
 
-  const rotated = await get(`${url}/rotate`, {}, 'POST');
+  const cmd = commandHeaders(dir); // commands need the recorder's token, also on loopback
+  const rotated = await get(`${url}/rotate`, cmd, 'POST');
   t.equal(rotated.status, 200, rotated.text);
   t.ok(rotated.json().rotated_windows >= 2, `windows closed: ${rotated.text}`);
   await until('the rotated windows to be zipped', async () => zips(), (z) => z.some((f) => f.includes('_flowinfo_')) && z.some((f) => f.includes('_graphinfo_')), 10_000);
 
   const status = async () => (await get(`${url}/status`)).json();
-  t.same((await get(`${url}/streams/graphinfo/pause`, {}, 'POST')).json(), { stream: 'graphinfo', paused: true });
+  t.same((await get(`${url}/streams/graphinfo/pause`, cmd, 'POST')).json(), { stream: 'graphinfo', paused: true });
   const before = (await status()).streams;
   await sleep(2000);
   const during = (await status()).streams;
@@ -264,15 +251,15 @@ t.test('commands: rotate now, pause and resume a stream; bad commands change not
   t.ok(during.flowinfo.records - before.flowinfo.records >= 3, 'the other stream goes on');
   t.equal(during.graphinfo.paused, true);
   t.equal((await get(`${url}/healthz`)).status, 200, 'a paused stream is not stale');
-  t.same((await get(`${url}/streams/graphinfo/resume`, {}, 'POST')).json(), { stream: 'graphinfo', paused: false });
+  t.same((await get(`${url}/streams/graphinfo/resume`, cmd, 'POST')).json(), { stream: 'graphinfo', paused: false });
   await until('graph to record again', status, (s) => s.streams.graphinfo.records > during.graphinfo.records, 5000);
 
   // bad commands: clear 4xx, nothing changes
-  const unknown = await get(`${url}/streams/nope/pause`, {}, 'POST');
+  const unknown = await get(`${url}/streams/nope/pause`, cmd, 'POST');
   t.equal(unknown.status, 404);
   t.match(unknown.json(), { error: 'no stream "nope"', streams: ['flowinfo', 'graphinfo'] });
   t.equal((await get(`${url}/rotate`)).status, 405, 'a command needs POST');
-  t.equal((await get(`${url}/streams/flowinfo/explode`, {}, 'POST')).status, 404);
+  t.equal((await get(`${url}/streams/flowinfo/explode`, cmd, 'POST')).status, 404);
   t.equal((await status()).streams.flowinfo.paused, false);
 
   process.kill(nsr.pid, 'SIGTERM');
@@ -305,14 +292,14 @@ t.test('reload (SIGHUP and POST /reload): an added stream records from the next 
 
   // an invalid file: rejected with the reason, nothing changes
   writeFileSync(path.join(dir, 'r.yaml'), 'streams:\n  flowinfo: {kind: ndtwin, data: flow, interval: fast}\n');
-  const bad = await get(`${url}/reload`, {}, 'POST');
+  const bad = await get(`${url}/reload`, commandHeaders(dir), 'POST');
   t.equal(bad.status, 400);
   t.match(bad.json(), { applied: false, error: /streams\.flowinfo\.interval: got "fast"/ });
   t.same(Object.keys((await status()).streams).sort(), ['flowinfo', 'graphinfo'], 'the running configuration stays');
 
   // remove graphinfo, change flowinfo's interval, with POST /reload
   writeFileSync(path.join(dir, 'r.yaml'), `streams:\n  flowinfo: {kind: ndtwin, kernel: "${kernel}", data: flow, interval: 250ms}\n`);
-  const ok = await get(`${url}/reload`, {}, 'POST');
+  const ok = await get(`${url}/reload`, commandHeaders(dir), 'POST');
   t.equal(ok.status, 200, ok.text);
   t.same(ok.json(), { added: [], removed: ['graphinfo'], changed: ['flowinfo'], restart_required: [] });
   await sleep(1200);
@@ -345,7 +332,7 @@ t.test('add and remove streams at run time: checked like the file, kept across a
   });
   let url = await controlUrl(dir, nsr);
   const post = async (body: string) => {
-    const res = await fetch(`${url}/streams`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const res = await fetch(`${url}/streams`, { method: 'POST', body, headers: commandHeaders(dir) });
     return { status: res.status, json: await res.json() };
   };
   const names = async () => Object.keys((await get(`${url}/status`)).json().streams).sort();
@@ -360,7 +347,7 @@ t.test('add and remove streams at run time: checked like the file, kept across a
   t.match(await post(JSON.stringify({ kind: 'ndtwin' })), { status: 400, json: { error: /string "name"/ } });
   t.match(await post(JSON.stringify({ name: 'x', kind: 'ndtwin', data: 'flow', interval: 'fast' })), { status: 400, json: { error: /streams\.x\.interval: got "fast"/ } });
   t.match(await post(JSON.stringify({ name: 'flowinfo', kind: 'ndtwin', data: 'flow' })), { status: 400, json: { error: /exists already/ } });
-  t.equal((await fetch(`${url}/streams/nope`, { method: 'DELETE' })).status, 404);
+  t.equal((await fetch(`${url}/streams/nope`, { method: 'DELETE', headers: commandHeaders(dir) })).status, 404);
   t.same(await names(), ['flowinfo', 'graphinfo']);
 
   // the added stream survives a restart; then remove the file's own stream
@@ -369,7 +356,7 @@ t.test('add and remove streams at run time: checked like the file, kept across a
   nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
   url = await controlUrl(dir, nsr);
   t.same(await names(), ['flowinfo', 'graphinfo'], 'runtime streams are kept across a restart');
-  const removed = await fetch(`${url}/streams/flowinfo`, { method: 'DELETE' });
+  const removed = await fetch(`${url}/streams/flowinfo`, { method: 'DELETE', headers: commandHeaders(dir) });
   t.equal(removed.status, 200);
   t.same((await removed.json()).removed, ['flowinfo']);
   t.same(await names(), ['graphinfo']);

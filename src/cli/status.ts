@@ -8,6 +8,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { configOption, EXIT_OK, fail, OperatorError, resolveConfigFile } from './common.js';
+import { runningRecorder } from './running-recorder.js';
 
 interface StatusOptions {
   config?: string;
@@ -33,15 +34,15 @@ export function registerStatus(program: Command): void {
 
 interface Target {
   dir: string;
-  lockFile: string;
+  /** control.token of the configuration: GET /status needs it when set. */
   token: string | undefined;
 }
 
 async function status(opts: StatusOptions): Promise<number> {
-  const [{ loadConfig }, { LOCK_FILE }] = await Promise.all([import('../config/loader.js'), import('../pipeline/output-dir.js')]);
+  const { loadConfig } = await import('../config/loader.js');
   const loaded = loadConfig(resolveConfigFile(opts.config));
   const dir = path.resolve(loaded.config.output.dir);
-  const target: Target = { dir, lockFile: path.join(dir, LOCK_FILE), token: loaded.control.token };
+  const target: Target = { dir, token: loaded.control.token };
   if (!opts.watch) {
     const snap = await fetchStatus(target);
     process.stdout.write(opts.json ? `${JSON.stringify(snap, null, 2)}\n` : render(snap, undefined, Infinity));
@@ -50,15 +51,19 @@ async function status(opts: StatusOptions): Promise<number> {
   return process.stdout.isTTY ? watchTerminal(target) : watchPlain(target, opts.json === true);
 }
 
+/**
+ * Asks the recorder found through its lock (checked: running-recorder.ts) for
+ * /status. Reads need no token on loopback, so only a configured control.token
+ * is sent, and never across a redirect.
+ */
 async function fetchStatus(target: Target): Promise<Status> {
-  const { readLock } = await import('../pipeline/output-dir.js');
-  const lock = readLock(target.dir);
-  if (!lock) throw new OperatorError(`no recorder is running for ${target.dir} (no live pid in ${target.lockFile}); start one with nsr run`);
+  const lock = runningRecorder(target.dir, '; start one with nsr run');
   if (!lock.controlUrl) throw new OperatorError(`the recorder (pid ${lock.pid}) has no control server: control.enabled is false in its configuration, or it is still starting`);
   let res: Response;
   try {
     res = await fetch(`${lock.controlUrl}/status`, {
       headers: target.token ? { authorization: `Bearer ${target.token}` } : {},
+      redirect: 'error',
       signal: AbortSignal.timeout(5000),
     });
   } catch (err) {

@@ -1,8 +1,9 @@
 /**
  * `nsr stop`: finds the recorder of a configuration through its pidfile (the
- * lock in the output directory), sends SIGTERM, waits, and says whether it
- * stopped cleanly, from the stop event it wrote. No pgrep, no sudo: run it as
- * the user the recorder runs as.
+ * lock in the output directory, trusted only when it is this user's, mode
+ * 0600, and its pid is still the node process that wrote it), sends SIGTERM,
+ * waits, and says whether it stopped cleanly, from the stop event it wrote.
+ * No pgrep, no sudo: run it as the user the recorder runs as.
  */
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -11,8 +12,9 @@ import { readRecords } from '../archive/records.js';
 import { parseDuration } from '../config/duration.js';
 import { ConfigError } from '../config/errors.js';
 import { EVENTS_STREAM } from '../config/defaults.js';
-import { LOCK_FILE, recorderPid } from '../pipeline/output-dir.js';
+import { processIdentity } from '../pipeline/process-identity.js';
 import { configOption, EXIT_OK, EXIT_RUNTIME, fail, OperatorError, resolveConfigFile } from './common.js';
+import { runningRecorder } from './running-recorder.js';
 
 export function registerStop(program: Command): void {
   program
@@ -35,8 +37,7 @@ async function stop(opts: { config?: string; timeout?: string }): Promise<number
   const dir = path.resolve(config.output.dir);
   const waitMs = opts.timeout ? parseDuration(opts.timeout) : config.shutdown.deadline + 10_000;
   if (!waitMs) throw new ConfigError(`--timeout: got ${JSON.stringify(opts.timeout)}; expected a duration such as 90s`);
-  const pid = recorderPid(dir);
-  if (!pid) throw new OperatorError(`no recorder is running for ${dir} (no live pid in ${path.join(dir, LOCK_FILE)})`);
+  const { pid, startTime } = runningRecorder(dir);
   const sentAt = Date.now();
   try {
     process.kill(pid, 'SIGTERM');
@@ -44,7 +45,7 @@ async function stop(opts: { config?: string; timeout?: string }): Promise<number
     throw new OperatorError(`cannot signal pid ${pid}: ${(err as NodeJS.ErrnoException).code} (run nsr stop as the user the recorder runs as)`);
   }
   process.stdout.write(`nsr stop: sent SIGTERM to pid ${pid}, waiting up to ${Math.round(waitMs / 1000)} s\n`);
-  while (recorderPid(dir) === pid) {
+  while (processIdentity(pid, startTime) === 'same') {
     if (Date.now() - sentAt > waitMs) throw new OperatorError(`pid ${pid} is still running after ${Math.round(waitMs / 1000)} s; a second \`nsr stop\` (or kill -TERM ${pid}) skips compression`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -18,8 +18,11 @@ import { formatDuration } from './duration.js';
 import { pathKey, showValue, substituteEnv, type EnvValues } from './env-substitution.js';
 import { describe, formatIssues } from './issue-messages.js';
 import { streamTiming, type TimingContext } from './timing.js';
-import { overlayStreams, readRuntimeStreams, type RuntimeStreams } from './runtime-streams.js';
+import { overlayStreams, readRuntimeStreams, runtimeFile, type RuntimeStreams } from './runtime-streams.js';
+import { guardRuntimeStreams, runtimeSecretsOf } from './runtime-secrets.js';
+import { RESERVED_STREAM_NAMES, streamNameProblem } from './schema-types.js';
 import { SOURCE_KINDS } from '../sources/registry.js';
+import { isLoopbackHost } from '../control/local-address.js';
 import { sinkKinds } from '../sinks/registry.js';
 import type { StreamConfig } from './stream-config.js';
 
@@ -35,6 +38,8 @@ export interface ControlConfig {
   port: number;
   /** The bearer token, from `token` or `token_file`; never logged. */
   token: string | undefined;
+  /** More Host names the control server answers to (loopback names and the bound address always). */
+  allowedHosts: string[];
 }
 
 export interface LoadedConfig {
@@ -94,9 +99,18 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     warnings.push(...converted.warnings);
   }
   // Streams added or removed at run time (control commands) are laid over the file's.
-  const outputDir = (raw.output as { dir?: unknown } | undefined)?.dir;
-  const runtime = runtimeOverride ?? readRuntimeStreams(typeof outputDir === 'string' ? outputDir : 'recorded_info');
-  if (Object.keys(runtime.added).length || runtime.removed.length) raw = { ...raw, streams: overlayStreams(raw.streams, runtime) };
+  const top = raw as Record<string, unknown>;
+  const outputDir = (top.output as { dir?: unknown } | undefined)?.dir;
+  const runtimeDir = typeof outputDir === 'string' ? outputDir : 'recorded_info';
+  const runtime = runtimeOverride ?? readRuntimeStreams(runtimeDir);
+  if (Object.keys(runtime.added).length || runtime.removed.length) {
+    raw = { ...top, streams: overlayStreams(top.streams, { ...runtime, added: guardedRuntime(runtime, top, env, file, runtimeOverride ? undefined : runtimeFile(runtimeDir)) }) };
+  }
+  const reserved = reservedStreamNames((raw as Record<string, unknown>).streams);
+  if (reserved.length) {
+    const problems = reserved.map((n) => `streams.${n}: ${streamNameProblem(n)}`);
+    throw new ConfigError(`${file}: ${problems.length === 1 ? problems[0] : `${problems.length} problems:\n  ${problems.join('\n  ')}`}`);
+  }
 
   const schema = configSchema();
   const result = schema.safeParse(raw, { reportInput: true });
@@ -114,10 +128,20 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   return { file, legacy, config, streams, control: resolveControl(config, file), ...connections, warnings };
 }
 
-/** Loopback addresses: the only ones the control server may bind without a token. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+/** Runtime streams may read only the secrets the file allows (runtime-secrets.ts); `kept` names the runtime file they came from. */
+function guardedRuntime(runtime: RuntimeStreams, top: Record<string, unknown>, env: NodeJS.ProcessEnv, file: string, kept: string | undefined) {
+  try {
+    return guardRuntimeStreams(runtime.added, runtimeSecretsOf(top.control), env, file);
+  } catch (err) {
+    if (err instanceof ConfigError && kept) throw new ConfigError(`${err.message}\n(the stream was added at run time and is kept in ${kept}: allow it as said, or remove it from that file)`);
+    throw err;
+  }
+}
+
+/** Names the schema would drop without a word (zod strips `__proto__`) or confuse with an object's own members. */
+function reservedStreamNames(streams: unknown): string[] {
+  if (!streams || typeof streams !== 'object' || Array.isArray(streams)) return [];
+  return Object.keys(streams).filter((n) => RESERVED_STREAM_NAMES.includes(n));
 }
 
 function resolveControl(config: ParsedConfig, file: string): ControlConfig {
@@ -127,7 +151,7 @@ function resolveControl(config: ParsedConfig, file: string): ControlConfig {
   if (c.enabled && !token && !isLoopbackHost(c.host)) {
     throw new ConfigError(`${file}: control.host: ${c.host} is not a loopback address, and the control server has no token; set control.token: \${NSR_CONTROL_TOKEN} (or control.token_file), or bind control.host: 127.0.0.1`);
   }
-  return { enabled: c.enabled, host: c.host, port: c.port, token };
+  return { enabled: c.enabled, host: c.host, port: c.port, token, allowedHosts: c.allowed_hosts };
 }
 
 /** The file as written (after substitution, before validation), to tell a written setting from a default. */

@@ -31,6 +31,21 @@ export function readRuntimeStreams(outputDir: string): RuntimeStreams {
   }
 }
 
+/**
+ * At most this many streams added at run time: each costs memory and a
+ * connection, and a client looping on POST /streams must not exhaust the
+ * recorder (500 took 236 MB). More belong in the configuration file.
+ */
+export const MAX_RUNTIME_STREAMS = 100;
+
+/** Throws when `name` would be one runtime stream too many. */
+export function checkRuntimeRoom(rt: RuntimeStreams, name: string, configFile: string): void {
+  const count = Object.keys(rt.added).length;
+  if (!Object.hasOwn(rt.added, name) && count >= MAX_RUNTIME_STREAMS) {
+    throw new ConfigError(`streams.${name}: ${count} streams were added at run time already, the most there may be (${MAX_RUNTIME_STREAMS}); write more streams into ${configFile} (then POST /reload), or remove a runtime stream first (DELETE /streams/<name>)`);
+  }
+}
+
 /** Written to a temporary and renamed: a crash never leaves half a file. */
 export function writeRuntimeStreams(outputDir: string, rt: RuntimeStreams): void {
   const file = runtimeFile(outputDir);

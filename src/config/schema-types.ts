@@ -23,12 +23,27 @@ export const size = (what: string) =>
     .transform((v) => parseSize(v)!)
     .meta({ description: `${what}: bytes, or 64KB, 256MB, 1GB` });
 
+const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const STREAM_NAME_RULE = 'a stream name must be 1-64 characters of letters, digits, "_", "-" or "." and start with a letter or digit';
+
+/**
+ * Names every JavaScript object already has: as stream names they would be
+ * dropped silently (`__proto__`) or confused with the object's own members.
+ */
+export const RESERVED_STREAM_NAMES: readonly string[] = ['__proto__', 'constructor', 'prototype'];
+
+/** Why `name` cannot name a stream, or undefined when it can. */
+export function streamNameProblem(name: string): string | undefined {
+  if (RESERVED_STREAM_NAMES.includes(name)) return `the name "${name}" is reserved (every JavaScript object has a member of that name); choose another name, e.g. ${name.replace(/_/g, '') || 'x'}_stream`;
+  if (!STREAM_NAME.test(name)) return `${STREAM_NAME_RULE}; got ${JSON.stringify(name.slice(0, 80))}`;
+  return undefined;
+}
+
 /** Stream names become file names: keep them to a safe alphabet so none escapes the output directory. */
 export const streamName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
-    error: 'a stream name must be 1-64 characters of letters, digits, "_", "-" or "." and start with a letter or digit',
-  });
+  .regex(STREAM_NAME, { error: STREAM_NAME_RULE })
+  .refine((name) => !RESERVED_STREAM_NAMES.includes(name), { error: (issue) => streamNameProblem(String(issue.input)) ?? STREAM_NAME_RULE });
 
 export const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 

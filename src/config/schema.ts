@@ -77,11 +77,19 @@ function buildConfigSchema() {
       .prefault({}),
     control: z
       .strictObject({
-        enabled: z.boolean().default(true).meta({ description: 'serve /healthz, /metrics and /status over HTTP' }),
+        enabled: z.boolean().default(true).meta({ description: 'serve /healthz, /metrics, /status and the commands over HTTP' }),
         host: z.string().min(1).default('127.0.0.1').meta({ description: 'address to bind; any non-loopback address requires a token' }),
         port: z.int().min(0).max(65535).default(0).meta({ description: 'TCP port; 0 (default) takes a free port, written to the lock file in the output directory where `nsr status` finds it' }),
-        token: z.string().min(1).optional().meta({ description: 'bearer token required on every request; write it as ${NSR_CONTROL_TOKEN}, never in the file' }),
+        token: z.string().min(1).optional().meta({ description: 'bearer token required on every request; write it as ${NSR_CONTROL_TOKEN}, never in the file. Without one, reads are open on loopback and commands need the token nsr writes into <output.dir>/.nsr.control-token' }),
         token_file: z.string().min(1).optional().meta({ description: 'a file holding the bearer token (instead of token)' }),
+        allowed_hosts: z
+          .array(z.string().min(1))
+          .default([])
+          .meta({ description: 'more names clients may reach the control server by (the Host header, e.g. nsr.example.org or nsr.example.org:9465); loopback names and the bound address are always accepted, any other Host is refused (403) against DNS rebinding' }),
+        runtime_secrets: z
+          .array(z.string().min(1))
+          .default([])
+          .meta({ description: 'secret files (paths) and environment variables (names) that a stream added at run time (POST /streams) may name in *_file settings or ${NAME} references; default none' }),
       })
       .prefault({}),
     postgres: postgresSchema.meta({ description: 'a PostgreSQL database: streams with postgres: true also go there; `nsr db init` creates its tables' }),

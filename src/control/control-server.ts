@@ -1,28 +1,35 @@
 /**
- * The local control server (node:http only): GET /healthz, /metrics, /status.
- * Bound to loopback by default; with a token, every request needs
- * `Authorization: Bearer <token>` (compared in constant time). It only reads
- * the recorder's counters: nothing it serves can change what is recorded.
+ * The local control server (node:http only): GET /healthz, /metrics, /status
+ * read the recorder's counters; the commands (POST /rotate, /reload,
+ * /streams, /streams/<name>/pause|resume, DELETE /streams/<name>) change it.
+ * Bound to loopback by default. Who may ask what is request-guard.ts: the
+ * Host and Origin of every request, a token for every command even on
+ * loopback, and with control.token set a token for everything.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../config/errors.js';
 import type { ControlConfig } from '../config/loader.js';
 import { createMetricsRegistry, diskFreeBytes } from './metrics.js';
+import { BodyTooLarge, readBody } from './request-body.js';
+import { RequestGuard, type Refusal } from './request-guard.js';
 import { freshnessBoundMs, type RecorderView, type StreamView } from './view.js';
 
 const ROUTES = new Set(['/healthz', '/metrics', '/status']);
 
+/** The largest command body (a stream's settings). */
+const BODY_LIMIT = 64 * 1024;
+
 export class ControlServer {
   private readonly server: Server;
   private readonly registry: Registry;
-  private readonly tokenDigest: Buffer | undefined;
+  private readonly guard: RequestGuard;
 
-  constructor(private readonly view: RecorderView, private readonly cfg: ControlConfig) {
+  /** `commandToken`: what commands need, the configured token or the one the recorder wrote into `tokenFile`. */
+  constructor(private readonly view: RecorderView, private readonly cfg: ControlConfig, commandToken: string, tokenFile?: string) {
     this.registry = createMetricsRegistry(view);
-    this.tokenDigest = cfg.token === undefined ? undefined : digest(cfg.token);
+    this.guard = new RequestGuard(cfg, commandToken, tokenFile);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: Error) => sendJson(res, 500, { error: `internal error: ${err.message}` }));
     });
@@ -46,7 +53,9 @@ export class ControlServer {
       this.server.once('error', onError);
       this.server.listen(port, host, () => {
         this.server.off('error', onError);
-        resolve(urlOf(this.server.address() as AddressInfo));
+        const address = this.server.address() as AddressInfo;
+        this.guard.listening(address);
+        resolve(urlOf(address));
       });
     });
   }
@@ -62,20 +71,28 @@ export class ControlServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.tokenDigest && !this.authorized(req)) {
-      res.setHeader('WWW-Authenticate', 'Bearer realm="nsr"');
-      return sendJson(res, 401, { error: req.headers.authorization ? 'invalid token' : 'missing token: send Authorization: Bearer <control.token>' });
-    }
+    const refused = this.guard.checkRequest(req);
+    if (refused) return refuse(res, refused);
     const path = (req.url ?? '/').split('?', 1)[0];
-    const streamPath = /^\/streams(?:\/([^/]+))?$/.exec(path);
-    if (streamPath && (req.method === 'POST' || req.method === 'DELETE')) return this.changeStreams(req, res, streamPath[1] && decodeURIComponent(streamPath[1]));
-    const command = commandOf(path);
-    if (command) {
+    let route: Route | undefined;
+    try {
+      route = routeOf(path);
+    } catch {
+      return sendJson(res, 400, { error: `the path ${JSON.stringify(path.slice(0, 200))} has a malformed %-escape; escape a stream name with encodeURIComponent` });
+    }
+    if (route?.kind === 'streams' && (req.method === 'POST' || req.method === 'DELETE')) {
+      const denied = this.guard.checkCommand(req);
+      if (denied) return refuse(res, denied);
+      return this.changeStreams(req, res, route.name);
+    }
+    if (route && route.kind !== 'streams') {
       if (req.method !== 'POST') {
         res.setHeader('Allow', 'POST');
         return sendJson(res, 405, { error: `method ${req.method} not allowed on ${path}; commands are POST` });
       }
-      return this.runCommand(command, res);
+      const denied = this.guard.checkCommand(req);
+      if (denied) return refuse(res, denied);
+      return this.runCommand(route, res);
     }
     if (!ROUTES.has(path)) return sendJson(res, 404, { error: 'Not Found', routes: [...ROUTES] });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -108,8 +125,9 @@ export class ControlServer {
       if (name) return sendJson(res, 405, { error: 'POST /streams adds a stream: {"name": …, "kind": …}' });
       let body: unknown;
       try {
-        body = JSON.parse(await readBody(req, 64 * 1024));
+        body = JSON.parse(await readBody(req, BODY_LIMIT));
       } catch (err) {
+        if (err instanceof BodyTooLarge) return sendJson(res, 413, { error: `${err.message}; a stream's settings fit in far less: send them alone` });
         return sendJson(res, 400, { error: `the body must be a JSON object: {"name": "graphinfo", "kind": "ndtwin", "data": "graph"} (${(err as Error).message})` });
       }
       if (!body || typeof body !== 'object' || Array.isArray(body) || typeof (body as { name?: unknown }).name !== 'string') {
@@ -138,12 +156,6 @@ export class ControlServer {
       return sendJson(res, 404, { error: `no stream "${command.stream}"`, streams: this.view.streams().map((s) => s.name) });
     }
     sendJson(res, 200, { stream: command.stream, paused });
-  }
-
-  private authorized(req: IncomingMessage): boolean {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    // Digests have equal length whatever was sent, so the comparison takes constant time.
-    return m !== null && timingSafeEqual(digest(m[1]), this.tokenDigest!);
   }
 
   private healthz(res: ServerResponse): void {
@@ -213,33 +225,25 @@ export class ControlServer {
 }
 
 type Command = { kind: 'rotate' } | { kind: 'reload' } | { kind: 'pause' | 'resume'; stream: string };
+type Route = Command | { kind: 'streams'; name: string | undefined };
 
-/** `POST /rotate`, `POST /reload`, `POST /streams/<name>/pause`, `POST /streams/<name>/resume`. */
-function commandOf(path: string): Command | undefined {
+/**
+ * `POST /rotate`, `POST /reload`, `POST /streams/<name>/pause|resume`, and
+ * `/streams[/<name>]` (POST adds, DELETE removes). Throws URIError on a malformed %-escape.
+ */
+function routeOf(path: string): Route | undefined {
   if (path === '/rotate') return { kind: 'rotate' };
   if (path === '/reload') return { kind: 'reload' };
-  const m = /^\/streams\/([^/]+)\/(pause|resume)$/.exec(path);
-  return m ? { kind: m[2] as 'pause' | 'resume', stream: decodeURIComponent(m[1]) } : undefined;
+  const command = /^\/streams\/([^/]+)\/(pause|resume)$/.exec(path);
+  if (command) return { kind: command[2] as 'pause' | 'resume', stream: decodeURIComponent(command[1]) };
+  const streams = /^\/streams(?:\/([^/]+))?$/.exec(path);
+  if (streams) return { kind: 'streams', name: streams[1] === undefined ? undefined : decodeURIComponent(streams[1]) };
+  return undefined;
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        reject(new Error(`larger than ${limit} bytes`));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
+function refuse(res: ServerResponse, r: Refusal): void {
+  for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
+  sendJson(res, r.status, { error: r.error });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -12,7 +12,8 @@ import { systemClock, type Clock } from '../clock/clock.js';
 import { recoverDirectory, type RecoveryResult } from '../compress/recovery.js';
 import { EVENTS_STREAM, type LoadedConfig } from '../config/loader.js';
 import { ConfigError } from '../config/errors.js';
-import { readRuntimeStreams, writeRuntimeStreams } from '../config/runtime-streams.js';
+import { checkRuntimeRoom, readRuntimeStreams, writeRuntimeStreams } from '../config/runtime-streams.js';
+import { streamNameProblem } from '../config/schema-types.js';
 import type { ControlServer } from '../control/control-server.js';
 import type { RecorderView } from '../control/view.js';
 import type { Logger } from '../logging/logger.js';
@@ -23,7 +24,9 @@ import { controlView } from './control-view.js';
 import { startEvent } from './start-event.js';
 import { EventLog } from './event-log.js';
 import { OutputLane, type LaneContext } from './output-lane.js';
-import { announceControlUrl, lockOutputDir, prepareOutputDir } from './output-dir.js';
+import { prepareOutputDir } from './output-dir.js';
+import { announceControlUrl, lockOutputDir } from './lock-file.js';
+import { controlTokenFile, createControlToken, removeControlToken } from './control-token.js';
 import { Hurry, shutdown, type StopResult } from './shutdown.js';
 import { SinkSet } from './sink-set.js';
 import type { StreamStats } from './stream-stats.js';
@@ -154,10 +157,28 @@ export class Recorder {
   /** Starts the control server and writes its URL into the lock, where `nsr status` finds it. */
   private async startControl(): Promise<void> {
     const { ControlServer } = await import('../control/control-server.js');
-    this.control = new ControlServer(this.controlView(), this.loaded.control);
+    const configured = this.loaded.control.token;
+    // Without a configured token, commands need one of the recorder's own, kept
+    // in the output directory for its user (written before the URL is announced).
+    let tokenFile: string | undefined;
+    let generated: string | undefined;
+    if (!configured) {
+      generated = createControlToken(this.outputDir);
+      tokenFile = controlTokenFile(this.outputDir);
+      const release = this.releaseLock;
+      this.releaseLock = () => {
+        try {
+          removeControlToken(this.outputDir);
+        } catch {
+          /* the lock still goes */
+        }
+        release?.();
+      };
+    }
+    this.control = new ControlServer(this.controlView(), this.loaded.control, (configured ?? generated)!, tokenFile);
     const url = await this.control.listen();
     announceControlUrl(this.outputDir, url);
-    this.log.info({ url, auth: this.loaded.control.token ? 'bearer token' : 'none (loopback only)' }, 'control server listening');
+    this.log.info({ url, auth: configured ? 'bearer token on every request' : `reads open on loopback; commands need the token in ${tokenFile}` }, 'control server listening');
   }
 
   /**
@@ -200,10 +221,14 @@ export class Recorder {
    */
   async addStream(name: string, raw: Record<string, unknown>): Promise<ReloadResult> {
     const { loadConfig } = await import('../config/loader.js');
+    const badName = streamNameProblem(name);
+    if (badName) throw new ConfigError(`streams.${name}: ${badName}`);
     if (this.topology.has(name) || name === EVENTS_STREAM) {
       throw new ConfigError(`a stream "${name}" exists already: remove it first or choose another name`);
     }
     const rt = readRuntimeStreams(this.outputDir);
+    checkRuntimeRoom(rt, name, this.loaded.file);
+    // Checked like the file's streams, and for secrets the file does not allow (runtime-secrets.ts), before anything is kept.
     const candidate = { added: { ...rt.added, [name]: raw }, removed: rt.removed.filter((n) => n !== name) };
     loadConfig(this.loaded.file, process.env, candidate); // throws ConfigError naming streams.<name>.<key>
     writeRuntimeStreams(this.outputDir, candidate);
@@ -215,7 +240,7 @@ export class Recorder {
     if (!this.units.has(name)) return undefined;
     const rt = readRuntimeStreams(this.outputDir);
     const { [name]: _gone, ...added } = rt.added;
-    const fromFile = !(name in rt.added);
+    const fromFile = !Object.hasOwn(rt.added, name);
     writeRuntimeStreams(this.outputDir, { added, removed: fromFile ? [...new Set([...rt.removed, name])] : rt.removed });
     return this.reload();
   }
