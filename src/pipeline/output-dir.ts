@@ -2,9 +2,11 @@
  * The output directory: created if missing, proven writable before the first
  * tick, and locked so two recorders never write into the same windows.
  */
-import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { constants, existsSync, mkdirSync, openSync, closeSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
+import { createExclusiveSync } from '../fs/safe-files.js';
 
 /**
  * The lock is also the recorder's pidfile: `nsr stop` reads the pid from its
@@ -42,14 +44,21 @@ export function readLock(dir: string): { pid: number; controlUrl?: string } | un
  * the pid line stays readable throughout, so no reader ever takes the lock for stale.
  */
 export function announceControlUrl(dir: string, url: string): void {
-  appendFileSync(path.join(dir, LOCK_FILE), `${url}\n`);
+  // O_NOFOLLOW: a link put in the lock's place is not written through.
+  const fd = openSync(path.join(dir, LOCK_FILE), constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+  try {
+    writeSync(fd, `${url}\n`);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function prepareOutputDir(dir: string): void {
   try {
     makeDirectories(dir);
-    const probe = path.join(dir, `.nsr-write-test-${process.pid}`);
-    closeSync(openSync(probe, 'w'));
+    // A name no one can plant a link at in advance, created exclusively (a link is never followed).
+    const probe = path.join(dir, `.nsr-write-test-${randomBytes(6).toString('hex')}`);
+    closeSync(createExclusiveSync(probe));
     unlinkSync(probe);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
