@@ -155,7 +155,7 @@ export class OutputLane {
           this.failingSince = performance.now();
         }
         this.stats.writeError = { code: e.code, message: e.message };
-        if (this.ctx.hurried() || this.stopRetriesOver()) return; // what is queued now stays unwritten, reported at stop
+        if (this.ctx.hurried() || this.giveUpAtStop()) return; // what is queued now stays unwritten, reported at stop
         await new Promise((r) => setTimeout(r, WRITE_RETRY_MS));
         continue;
       }
@@ -173,8 +173,8 @@ export class OutputLane {
     }
   }
 
-  /** At a stop, writes failing for STOP_WRITE_RETRY_MS are given up: retrying until the deadline would only delay the same report. */
-  private stopRetriesOver(): boolean {
+  /** At a stop, writes failing for STOP_WRITE_RETRY_MS are given up (and reported): retrying until the deadline would only delay the same report. */
+  private giveUpAtStop(): boolean {
     const failingMs = performance.now() - this.failingSince;
     if (!this.closing || failingMs < STOP_WRITE_RETRY_MS) return false;
     const fields = { stream: this.name, unwritten: this.queue.depth, code: this.stats.writeError?.code, failing_ms: Math.round(failingMs) };
