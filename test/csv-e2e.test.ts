@@ -96,7 +96,8 @@ async function until(what: string, cond: () => boolean, ms = 20_000): Promise<vo
 
 t.test('csv: every NDJSON record gives exactly its CSV rows, in order; DPIDs exact; the zips verify', async (t) => {
   const dir = tempDir(t);
-  await simulatorWithConfig(t, dir, (url) => config(url, '2s', '500ms'));
+  // Testbed DPIDs (above 2^63): the CSV must write them digit for digit.
+  await simulatorWithConfig(t, dir, (url) => config(url, '2s', '500ms'), { dpids: 'testbed' });
   const nsr = startNsr(dir, ['run', '-c', 'r.yaml', '--for', '5s']);
   const { code } = await nsr.exit;
   t.equal(code, 0, `exit 0 (${nsr.output().slice(-500)})`);

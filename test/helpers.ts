@@ -1,7 +1,7 @@
 /** Shared by the tests: paths, temporary directories, reading archives back. */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { NdtwinSimulator } from '../src/simulate/ndtwin-simulator.js';
+import { NdtwinSimulator, type NdtwinSimulatorOptions } from '../src/simulate/ndtwin-simulator.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,8 +65,8 @@ export async function readEvents(dir: string): Promise<Record<string, any>[]> {
 export const seqOf = (line: string) => Number(/"sim_seq":(\d+)/.exec(line)?.[1]);
 
 /** Starts a simulator on a free loopback port (stopped at teardown) and writes `dir/r.yaml` from its URL. */
-export async function simulatorWithConfig(t: { teardown(fn: () => unknown): void }, dir: string, yaml: (url: string) => string): Promise<{ sim: NdtwinSimulator; url: string }> {
-  const sim = new NdtwinSimulator({ port: 0 });
+export async function simulatorWithConfig(t: { teardown(fn: () => unknown): void }, dir: string, yaml: (url: string) => string, options: Omit<NdtwinSimulatorOptions, 'port'> = {}): Promise<{ sim: NdtwinSimulator; url: string }> {
+  const sim = new NdtwinSimulator({ port: 0, ...options });
   const { url } = await sim.start();
   t.teardown(() => sim.stop());
   writeFileSync(path.join(dir, 'r.yaml'), yaml(url));

@@ -1,6 +1,6 @@
 // Window boundaries and file names (DESIGN 2.2).
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatWindowTime, freeWindowBase, parseWindowName, parseWindowTime, windowStart } from '../src/sinks/window-naming.js';
 import { tempDir } from './helpers.js';
@@ -39,4 +39,17 @@ t.test('a taken name is never reused: the new file moves to a free second', asyn
   writeFileSync(path.join(dir, '2026_02_10_14-03-12_flowinfo.json'), 'x');
   t.equal(freeWindowBase(dir, 'flowinfo', start, first), '2026_02_10_14-03-13_flowinfo', 'then the next free second');
   t.equal(freeWindowBase(dir, 'graphinfo', start, first), '2026_02_10_14-00-00_graphinfo', 'other streams unaffected');
+});
+
+t.test('any entry takes a name, a dangling symlink too; one that is not a regular file is reported', async (t) => {
+  const dir = tempDir(t);
+  const start = new Date(2026, 1, 10, 14, 0, 0).getTime();
+  symlinkSync(path.join(dir, 'nowhere'), path.join(dir, '2026_02_10_14-00-00_flowinfo.json'));
+  const reported: string[] = [];
+  t.equal(freeWindowBase(dir, 'flowinfo', start, start + 12_345, 'json', (file, found) => reported.push(`${file}: ${found}`)), '2026_02_10_14-00-12_flowinfo');
+  t.same(reported, ['2026_02_10_14-00-00_flowinfo.json: a symbolic link']);
+});
+
+t.test('zip temporaries with a random part parse as temporaries', async (t) => {
+  t.match(parseWindowName('2026_02_10_14-03-12_flowinfo_json.zip.0123456789ab.tmp'), { type: 'tmp', stream: 'flowinfo', base: '2026_02_10_14-03-12_flowinfo' });
 });

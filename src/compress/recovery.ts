@@ -6,15 +6,20 @@
  * overwritten. The same steps serve every window file nsr writes: NDJSON
  * `.json` windows and the CSV sink's `.csv` ones (there a row may span lines
  * inside quotes, so rows are found by csv-scan.ts).
+ *
+ * Only nsr's own regular files are touched (lstat, then O_NOFOLLOW): a
+ * symlink, a directory or a hard-linked file at one of those names is
+ * reported as unsafe and left alone, so nothing outside the directory is ever
+ * cut, removed or archived through it.
  */
-import { createReadStream } from 'node:fs';
-import { readdir, rename, stat, truncate, unlink } from 'node:fs/promises';
+import { lstat, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { recordTimestamp } from '../pipeline/record.js';
 import { readZipInfo } from '../archive/zip-reader.js';
+import { lstatIfAny, openOwnFile, STATE_TEMPORARY, UnsafeFileError, unsafeEntry } from '../fs/safe-files.js';
 import { CsvScanner } from '../sinks/csv/csv-scan.js';
-import { freeWindowBase, jsonName, parseOutputFile, parseWindowTime, zipName, type WindowExt } from '../sinks/window-naming.js';
+import { freeWindowBase, jsonName, parseOutputFile, parseWindowTime, zipName, type ParsedWindowName, type WindowExt } from '../sinks/window-naming.js';
 import type { ClosedWindow } from '../sinks/window-writer.js';
 
 export type RecoveryAction =
@@ -24,66 +29,89 @@ export type RecoveryAction =
   | { action: 'cut_torn_line'; file: string; bytes: number }
   | { action: 'unreadable'; file: string; error: string };
 
+/** An entry at one of nsr's names that is not its regular file (a symlink…): left alone. */
+export interface UnsafeFile {
+  file: string;
+  found: string;
+}
+
 export interface RecoveryResult {
   actions: RecoveryAction[];
   /** Windows left by an earlier run, ready for compression. */
   windows: ClosedWindow[];
+  /** What was left alone, for the events stream. */
+  unsafe: UnsafeFile[];
 }
 
 export async function recoverDirectory(dir: string): Promise<RecoveryResult> {
-  const actions: RecoveryAction[] = [];
-  const windows: ClosedWindow[] = [];
+  const result: RecoveryResult = { actions: [], windows: [], unsafe: [] };
   const names = new Set(await readdir(dir));
   for (const name of [...names].sort()) {
     const parsed = parseOutputFile(name);
-    if (!parsed) continue;
-    const { ext } = parsed;
-    const file = path.join(dir, name);
+    const temporary = parsed?.type === 'tmp' || STATE_TEMPORARY.test(name);
+    if (!temporary && parsed?.type !== 'json') continue;
     try {
-      if (parsed.type === 'tmp') {
-        await unlink(file);
-        actions.push({ action: 'removed_temporary', file: name });
+      // What is at the name itself, not what a link there points to.
+      const found = unsafeEntry(await lstat(path.join(dir, name)), true);
+      if (found) {
+        result.unsafe.push({ file: name, found });
         continue;
       }
-      if (parsed.type !== 'json') continue;
-      let base = parsed.base;
-      let jsonPath = file;
-      if (names.has(zipName(base, ext))) {
-        if (await sameContent(jsonPath, path.join(dir, zipName(base, ext)))) {
-          // The crash came after the rename and before the unlink: the zip is complete.
-          await unlink(jsonPath);
-          actions.push({ action: 'removed_duplicate_json', file: name, zip: zipName(base, ext) });
-          continue;
-        }
-        // Different content under the same name: keep both, the window file moves to a free name.
-        const start = parseWindowTime(parsed.time);
-        base = freeWindowBase(dir, parsed.stream, start, start + 1000, ext);
-        const moved = path.join(dir, jsonName(base, ext));
-        await rename(jsonPath, moved);
-        actions.push({ action: 'renamed_conflicting_json', file: name, to: jsonName(base, ext) });
-        jsonPath = moved;
-      }
-      const scan = await scanWindowFile(jsonPath, ext);
-      if (scan.tornBytes > 0) {
-        await truncate(jsonPath, scan.bytes);
-        actions.push({ action: 'cut_torn_line', file: jsonName(base, ext), bytes: scan.tornBytes });
-      }
-      if (scan.records === 0) {
-        await unlink(jsonPath); // nothing complete in it; the cut was reported above
+      if (temporary) {
+        await unlink(path.join(dir, name));
+        result.actions.push({ action: 'removed_temporary', file: name });
         continue;
       }
-      const windowStart = parseWindowTime(parsed.time);
-      if (ext === 'csv') {
-        // A CSV row need not carry its record's time: the window's bounds stand in (its start, the file's last write).
-        scan.last = Math.floor((await stat(jsonPath)).mtimeMs);
-        scan.first = Math.min(windowStart, scan.last);
-      }
-      windows.push({ dir, base, jsonPath, ...(ext === 'json' ? {} : { ext }), stream: parsed.stream, windowStart, records: scan.records, first: scan.first, last: scan.last, bytes: scan.bytes });
+      await recoverWindowFile(dir, name, parsed!, names, result);
     } catch (err) {
-      actions.push({ action: 'unreadable', file: name, error: (err as Error).message });
+      if (err instanceof UnsafeFileError) result.unsafe.push({ file: name, found: err.found });
+      else result.actions.push({ action: 'unreadable', file: name, error: (err as Error).message });
     }
   }
-  return { actions, windows };
+  return result;
+}
+
+/** One leftover window file: removed if its zip is complete, else cut back to its last record and handed back for compression. */
+async function recoverWindowFile(dir: string, name: string, parsed: ParsedWindowName & { ext: WindowExt }, names: Set<string>, result: RecoveryResult): Promise<void> {
+  const { ext } = parsed;
+  let base = parsed.base;
+  let jsonPath = path.join(dir, name);
+  const handle = await openOwnFile(jsonPath, 'update');
+  try {
+    if (names.has(zipName(base, ext))) {
+      if (await sameContent(handle, path.join(dir, zipName(base, ext)), result)) {
+        // The crash came after the rename and before the unlink: the zip is complete.
+        await unlink(jsonPath);
+        result.actions.push({ action: 'removed_duplicate_json', file: name, zip: zipName(base, ext) });
+        return;
+      }
+      // Different content under the same name: keep both, the window file moves to a free name.
+      const start = parseWindowTime(parsed.time);
+      base = freeWindowBase(dir, parsed.stream, start, start + 1000, ext);
+      const moved = path.join(dir, jsonName(base, ext));
+      await rename(jsonPath, moved);
+      result.actions.push({ action: 'renamed_conflicting_json', file: name, to: jsonName(base, ext) });
+      jsonPath = moved;
+    }
+    const scan = await scanWindowFile(handle, ext);
+    if (scan.tornBytes > 0) {
+      await handle.truncate(scan.bytes);
+      result.actions.push({ action: 'cut_torn_line', file: jsonName(base, ext), bytes: scan.tornBytes });
+    }
+    if (scan.records === 0) {
+      await unlink(jsonPath); // nothing complete in it; the cut was reported above
+      return;
+    }
+    const windowStart = parseWindowTime(parsed.time);
+    if (ext === 'csv') {
+      // A CSV row need not carry its record's time: the window's bounds stand in (its start, the file's last write).
+      scan.last = Math.floor((await handle.stat()).mtimeMs);
+      scan.first = Math.min(windowStart, scan.last);
+    }
+    result.windows.push({ dir, base, jsonPath, ...(ext === 'json' ? {} : { ext }), stream: parsed.stream, windowStart, records: scan.records, first: scan.first, last: scan.last, bytes: scan.bytes });
+  } finally {
+    await handle.close();
+  }
 }
 
 export interface WindowScan {
@@ -100,10 +128,10 @@ export interface WindowScan {
  * constant memory: NDJSON lines, or CSV rows after the header (their times
  * are not in the file: 0).
  */
-export async function scanWindowFile(file: string, ext: WindowExt = 'json'): Promise<WindowScan> {
+export async function scanWindowFile(file: FileHandle, ext: WindowExt = 'json'): Promise<WindowScan> {
   if (ext === 'csv') {
     const csv = new CsvScanner();
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) csv.feed(chunk);
+    for await (const chunk of readAll(file)) csv.feed(chunk);
     return { records: Math.max(0, csv.rows - 1), first: 0, last: 0, bytes: csv.rowEnd, tornBytes: csv.tornBytes };
   }
   let records = 0;
@@ -112,7 +140,7 @@ export async function scanWindowFile(file: string, ext: WindowExt = 'json'): Pro
   let offset = 0;
   let completeBytes = 0;
   let lineHead = Buffer.alloc(0); // the first bytes of the line being read
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of readAll(file)) {
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
@@ -129,11 +157,23 @@ export async function scanWindowFile(file: string, ext: WindowExt = 'json'): Pro
     }
     offset += chunk.length;
   }
-  const { size } = await stat(file);
+  const { size } = await file.stat();
   return { records, first, last, bytes: completeBytes, tornBytes: size - completeBytes };
 }
 
-async function sameContent(jsonPath: string, zipPath: string): Promise<boolean> {
+/** The whole file from its start, in large chunks; the handle stays open. */
+function readAll(file: FileHandle): AsyncIterable<Buffer> {
+  return file.createReadStream({ start: 0, highWaterMark: 1 << 20, autoClose: false });
+}
+
+/** Whether the zip beside a window file holds exactly its bytes; a zip that is not a regular file is not read (and is reported). */
+async function sameContent(json: FileHandle, zipPath: string, result: RecoveryResult): Promise<boolean> {
+  const zip = await lstatIfAny(zipPath);
+  const found = zip && unsafeEntry(zip);
+  if (!zip || found) {
+    if (found) result.unsafe.push({ file: path.basename(zipPath), found });
+    return false;
+  }
   let info;
   try {
     info = await readZipInfo(zipPath);
@@ -142,9 +182,9 @@ async function sameContent(jsonPath: string, zipPath: string): Promise<boolean> 
   }
   const entry = info.entries[0];
   if (!entry || info.entries.length !== 1) return false;
-  const { size } = await stat(jsonPath);
+  const { size } = await json.stat();
   if (size !== entry.uncompressedSize) return false;
   let crc = 0;
-  for await (const chunk of createReadStream(jsonPath) as AsyncIterable<Buffer>) crc = crc32(chunk, crc);
+  for await (const chunk of readAll(json)) crc = crc32(chunk, crc);
   return crc >>> 0 === entry.crc32 >>> 0;
 }

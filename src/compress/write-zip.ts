@@ -1,12 +1,16 @@
 /**
- * Writes one window file into a zip atomically: deflate into `<zip>.tmp`,
- * fsync it, rename it over the final name, fsync the directory, and only then
- * remove the `.json`. A reader never sees a partial zip, and a crash at any
- * step leaves either the `.json` or the finished zip (or both) on disk.
+ * Writes one window file into a zip atomically: deflate into a temporary of a
+ * random name created exclusively (`<zip>.<hex>.tmp`: a link planted at a
+ * name nsr would use is never followed), fsync it, rename it over the final
+ * name, fsync the directory, and only then remove the `.json`. A reader never
+ * sees a partial zip, and a crash at any step leaves either the `.json` or the
+ * finished zip (or both) on disk. The `.json` is read only while it is still
+ * a regular file: a link put in its place is never archived.
  */
-import { open, rename, stat, unlink } from 'node:fs/promises';
-import { readZipInfo } from '../archive/zip-reader.js';
+import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { readZipInfo } from '../archive/zip-reader.js';
+import { createExclusive, lstatIfAny, openOwnFile, temporaryName, unsafeEntry } from '../fs/safe-files.js';
 import { writeSingleEntryZip } from './zip-writer.js';
 import type { ZipJob } from './zip-job.js';
 
@@ -20,29 +24,43 @@ export async function writeZip(job: ZipJob): Promise<{ bytesIn: number; bytesOut
       const done = await finishedEarlier(job);
       if (done) return done;
     }
-    // A failed attempt (disk full) leaves no partial temporary behind to take space.
-    await unlink(`${job.zipPath}.tmp`).catch(() => undefined);
     throw err;
   }
 }
 
 async function writeZipOnce(job: ZipJob): Promise<{ bytesIn: number; bytesOut: number }> {
-  const tmp = `${job.zipPath}.tmp`;
-  // The temporary is ours to replace if a crashed attempt left one.
-  const sizes = await writeSingleEntryZip({ source: job.jsonPath, target: tmp, entryName: job.entryName, level: job.level, comment: job.comment, mtime: new Date(job.mtime) });
-  await fsyncPath(tmp);
-  await rename(tmp, job.zipPath);
+  const source = await openOwnFile(job.jsonPath, 'read');
+  let sizes: { bytesIn: number; bytesOut: number };
+  try {
+    const tmp = temporaryName(job.zipPath);
+    const out = await createExclusive(tmp);
+    try {
+      sizes = await writeSingleEntryZip({ source, target: out, entryName: job.entryName, level: job.level, comment: job.comment, mtime: new Date(job.mtime) });
+      await out.sync();
+      await out.close();
+      await rename(tmp, job.zipPath);
+    } catch (err) {
+      // A failed attempt (disk full) leaves no partial temporary behind to take space.
+      await out.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    await source.close();
+  }
   await fsyncPath(path.dirname(job.zipPath));
   await unlink(job.jsonPath);
   return sizes;
 }
 
 async function finishedEarlier(job: ZipJob): Promise<{ bytesIn: number; bytesOut: number } | undefined> {
-  if (await stat(job.jsonPath).catch(() => undefined)) return undefined;
+  if (await lstatIfAny(job.jsonPath)) return undefined;
+  const zip = await lstatIfAny(job.zipPath);
+  if (!zip || unsafeEntry(zip)) return undefined;
   try {
     const info = await readZipInfo(job.zipPath);
     if (info.comment !== job.comment || info.entries.length !== 1 || info.entries[0].name !== job.entryName) return undefined;
-    return { bytesIn: info.entries[0].uncompressedSize, bytesOut: (await stat(job.zipPath)).size };
+    return { bytesIn: info.entries[0].uncompressedSize, bytesOut: zip.size };
   } catch {
     return undefined;
   }

@@ -9,14 +9,15 @@
  * directory header, and the end record carrying nsr's metadata as the archive
  * comment. No zip64: a window is capped far below 4 GiB.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { crc32, createDeflateRaw } from 'node:zlib';
 
 export interface SingleEntryZip {
-  source: string;
-  target: string;
+  /** The file to deflate: a path, or a handle opened by the caller (read from its start, left open). */
+  source: string | FileHandle;
+  /** Where the zip goes: a path (created or replaced, never through a symlink), or a handle of a new file (left open). */
+  target: string | FileHandle;
   entryName: string;
   level: number;
   comment: string;
@@ -37,6 +38,7 @@ export async function writeSingleEntryZip(z: SingleEntryZip): Promise<{ bytesIn:
   const { time, date } = dosTime(z.mtime);
   let bytesOut = 0;
   let bytesIn = 0;
+  const source = typeof z.source === 'string' ? await open(z.source, constants.O_RDONLY | constants.O_NOFOLLOW) : z.source;
 
   async function* zipBytes(): AsyncGenerator<Buffer> {
     const local = Buffer.alloc(30);
@@ -48,18 +50,22 @@ export async function writeSingleEntryZip(z: SingleEntryZip): Promise<{ bytesIn:
     let crc = 0;
     let compressed = 0;
     const deflate = createDeflateRaw({ level: z.level, chunkSize: 256 * 1024 });
-    const input = createReadStream(z.source, { highWaterMark: 1 << 20 });
+    const input = source.createReadStream({ start: 0, highWaterMark: 1 << 20, autoClose: false });
     input.on('data', (chunk) => {
       crc = crc32(chunk as Buffer, crc);
       bytesIn += chunk.length;
     });
     input.on('error', (err) => deflate.destroy(err));
     input.pipe(deflate);
-    for await (const chunk of deflate as AsyncIterable<Buffer>) {
-      compressed += chunk.length;
-      yield chunk;
+    try {
+      for await (const chunk of deflate as AsyncIterable<Buffer>) {
+        compressed += chunk.length;
+        yield chunk;
+      }
+    } finally {
+      input.destroy(); // stops reading if the zip could not be written (the handle is closed below)
     }
-    if (bytesIn > MAX_32 || compressed > MAX_32) throw new Error(`${z.source}: ${bytesIn} bytes is too large for a zip without zip64`);
+    if (bytesIn > MAX_32 || compressed > MAX_32) throw new Error(`${z.entryName}: ${bytesIn} bytes is too large for a zip without zip64`);
 
     const descriptor = Buffer.alloc(16);
     descriptor.writeUInt32LE(0x08074b50, 0);
@@ -88,8 +94,23 @@ export async function writeSingleEntryZip(z: SingleEntryZip): Promise<{ bytesIn:
     bytesOut = centralOffset + centralSize + end.length + comment.length;
   }
 
-  // pipeline: backpressure, and an error on either side ends both.
-  await pipeline(Readable.from(zipBytes()), createWriteStream(z.target, { flags: 'w' }));
+  let target: FileHandle | undefined;
+  try {
+    target = typeof z.target === 'string' ? await open(z.target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o666) : z.target;
+    // Written chunk by chunk, each write awaited (backpressure). Not a stream on the
+    // handle: Node 20's FileHandle.close() then waits forever for a write stream left open.
+    let at = 0;
+    for await (const chunk of zipBytes()) {
+      for (let off = 0; off < chunk.length; ) {
+        const { bytesWritten } = await target.write(chunk, off, chunk.length - off, at);
+        off += bytesWritten;
+        at += bytesWritten;
+      }
+    }
+  } finally {
+    if (source !== z.source) await source.close();
+    if (target && target !== z.target) await target.close();
+  }
   return { bytesIn, bytesOut };
 }
 

@@ -5,8 +5,8 @@
  * lays it over the configuration file's `streams` before validation, so a
  * runtime stream is checked exactly like one in the file.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { readOwnFileSync, replaceOwnFileSync, UnsafeFileError } from '../fs/safe-files.js';
 import { ConfigError } from './errors.js';
 
 export const RUNTIME_FILE = '.nsr.runtime.json';
@@ -20,11 +20,18 @@ export function runtimeFile(outputDir: string): string {
   return path.join(outputDir, RUNTIME_FILE);
 }
 
+/** Read only if it is a regular file: a link there is refused, never followed (its streams would come from anywhere). */
 export function readRuntimeStreams(outputDir: string): RuntimeStreams {
   const file = runtimeFile(outputDir);
-  if (!existsSync(file)) return { added: {}, removed: [] };
+  let text: string | undefined;
   try {
-    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    text = readOwnFileSync(file)?.toString('utf8');
+  } catch (err) {
+    throw asConfigError(err, file);
+  }
+  if (text === undefined) return { added: {}, removed: [] };
+  try {
+    const doc = JSON.parse(text);
     return { added: doc.added ?? {}, removed: doc.removed ?? [] };
   } catch (err) {
     throw new ConfigError(`${file}: the runtime streams file is not valid JSON (${(err as Error).message}); fix or remove it`);
@@ -46,11 +53,20 @@ export function checkRuntimeRoom(rt: RuntimeStreams, name: string, configFile: s
   }
 }
 
-/** Written to a temporary and renamed: a crash never leaves half a file. */
+/** Written to a fresh temporary and renamed: a crash never leaves half a file, and no link is written through. */
 export function writeRuntimeStreams(outputDir: string, rt: RuntimeStreams): void {
   const file = runtimeFile(outputDir);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(rt, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  try {
+    replaceOwnFileSync(file, `${JSON.stringify(rt, null, 2)}\n`);
+  } catch (err) {
+    throw asConfigError(err, file);
+  }
+}
+
+/** Something not a regular file at the runtime file's name is left alone and named, with the fix. */
+function asConfigError(err: unknown, file: string): unknown {
+  if (err instanceof UnsafeFileError) return new ConfigError(`${err.message}; the streams added at run time are kept in that file`);
+  return err;
 }
 
 /** The configuration's raw `streams` with the runtime changes laid over them. */

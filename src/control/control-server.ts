@@ -172,8 +172,11 @@ export class ControlServer {
         });
       }
     }
-    if (stale.length === 0) return sendJson(res, 200, { status: 'ok' });
-    sendJson(res, 503, { status: 'stale', stale });
+    // A stream whose window files cannot be written records nothing, however fresh its fetches.
+    const failing = this.view.writeFailures().map((f) => ({ stream: f.stream, failing_for_ms: now - f.since, code: f.code ?? null, message: f.message ?? null }));
+    if (stale.length === 0 && failing.length === 0) return sendJson(res, 200, { status: 'ok' });
+    if (failing.length === 0) return sendJson(res, 503, { status: 'stale', stale });
+    sendJson(res, 503, { status: 'write_failing', write_failing: failing, ...(stale.length ? { stale } : {}) });
   }
 
   /** No record within the freshness bound (counted from the first tick while none came yet). */

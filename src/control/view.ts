@@ -40,6 +40,15 @@ export interface ReloadSummary {
   restart_required: string[];
 }
 
+/** A stream (or the events stream) whose window file writes keep failing, until one succeeds. */
+export interface WriteFailure {
+  stream: string;
+  /** Clock ms of the first failure of this run of failures. */
+  since: number;
+  code?: string;
+  message?: string;
+}
+
 export interface RecorderView {
   version: string;
   pid: number;
@@ -52,6 +61,8 @@ export interface RecorderView {
   streams(): readonly StreamView[];
   /** Window files open now (every stream, the events stream too). */
   windowsOpen(): number;
+  /** Every output (the events stream included) whose writes are failing now. */
+  writeFailures(): WriteFailure[];
   /** Windows waiting for or in compression (including those waiting for a retry). */
   compressionBacklog(): number;
   compressionSeconds: DurationHistogram;

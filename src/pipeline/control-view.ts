@@ -52,6 +52,11 @@ export function controlView(r: ViewSource): RecorderView {
       for (const u of r.units()) for (const l of u.lanes) if (l.writer.openWindow) n++;
       return n;
     },
+    writeFailures: () =>
+      [r.eventsLane, ...[...r.units()].flatMap((u) => u.lanes)].flatMap((l) => {
+        const since = l.stats.writeFailingSince;
+        return since === undefined ? [] : [{ stream: l.name, since, code: l.stats.writeError?.code, message: l.stats.writeError?.message }];
+      }),
     compressionBacklog: r.compressionBacklog,
     compressionSeconds: r.compressionSeconds,
     recentEvents: r.recentEvents,

@@ -2,15 +2,18 @@
  * The output directory: created if missing and proven writable before the
  * first tick (its lock, which keeps two recorders out of the same windows, is in lock-file.ts).
  */
-import { existsSync, mkdirSync, openSync, closeSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, closeSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
+import { createExclusiveSync } from '../fs/safe-files.js';
 
 export function prepareOutputDir(dir: string): void {
   try {
     makeDirectories(dir);
-    const probe = path.join(dir, `.nsr-write-test-${process.pid}`);
-    closeSync(openSync(probe, 'w'));
+    // A name no one can plant a link at in advance, created exclusively (a link is never followed).
+    const probe = path.join(dir, `.nsr-write-test-${randomBytes(6).toString('hex')}`);
+    closeSync(createExclusiveSync(probe));
     unlinkSync(probe);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

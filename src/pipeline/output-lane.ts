@@ -6,6 +6,7 @@
  * extra output (a joined view); the events stream is a lane too.
  */
 import { recordEncoder, type RecordEncoder } from './record.js';
+import { unsafeFileMessage } from '../fs/safe-files.js';
 import { BoundedQueue } from './bounded-queue.js';
 import { StreamStats } from './stream-stats.js';
 import type { Payload } from './payload.js';
@@ -22,6 +23,12 @@ const CLOSE_SLACK_MS = 1000;
 const WRITE_RETRY_MS = 1000;
 /** A quiet lane still looks at its window this often, to close it on time. */
 const IDLE_CHECK_MS = 1000;
+/**
+ * At a stop, writes are retried until they have failed for this long (a
+ * failure that began long before the stop gets one more try), not until the
+ * deadline: what is still queued then is reported unwritten (the stop exits 1).
+ */
+const STOP_WRITE_RETRY_MS = 5000;
 
 export interface LaneContext {
   log: Logger;
@@ -44,6 +51,8 @@ export class OutputLane {
   private readonly encode: RecordEncoder | undefined;
   private consumer: Promise<void> | undefined;
   private closing = false;
+  /** Since when (performance.now(), immune to clock steps) writes have failed: bounds their retries at a stop. */
+  private failingSince = 0;
   private rotateWaiters: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
 
@@ -57,7 +66,7 @@ export class OutputLane {
   ) {
     this.encode = shape && recordEncoder(shape);
     this.queue = new BoundedQueue<Payload>(ctx.queue.maxRecords, ctx.queue.maxBytes, (p) => p.line.length);
-    this.writer = new WindowWriter({ ...ctx.window, stream: name, windowMs, now: ctx.now });
+    this.writer = new WindowWriter({ ...ctx.window, stream: name, windowMs, now: ctx.now, onUnsafeFile: (u) => this.unsafeFile(u) });
   }
 
   /** A record on its way to the window file; its timestamp is when it arrived unless it brings its own (DESIGN 2.1). */
@@ -110,7 +119,6 @@ export class OutputLane {
 
   /** Writes the queue into windows, in order, until the lane closes and its queue is empty. */
   private async consume(): Promise<void> {
-    let writeFailing = false;
     for (;;) {
       // Rotation happens here, between two writes, so it never closes a window under one.
       if (this.rotateWaiters.length) {
@@ -132,18 +140,22 @@ export class OutputLane {
       }
       try {
         await this.writer.append(item.line, item.receivedAt);
-        if (writeFailing) this.ctx.note('write_recovered', { stream: this.name }, 'info');
-        writeFailing = false;
+        if (this.stats.writeFailingSince !== undefined) this.ctx.note('write_recovered', { stream: this.name }, 'info');
+        this.stats.writeFailingSince = undefined;
+        this.stats.writeError = undefined;
       } catch (err) {
         this.collectWindows(); // a window closed before the failure still goes to compression
         const e = err as NodeJS.ErrnoException;
-        if (!writeFailing) {
+        if (this.stats.writeFailingSince === undefined) {
           const fields = { stream: this.name, code: e.code, message: e.message, queued: this.queue.depth };
           if (this.reportsEvents) this.ctx.note('write_error', fields, 'error', `${this.name}: cannot write window file, retrying`);
           else this.ctx.log.error(fields, `${this.name}: cannot write window file, retrying`);
+          // /healthz reports the lane from now until a write succeeds.
+          this.stats.writeFailingSince = this.ctx.now();
+          this.failingSince = performance.now();
         }
-        writeFailing = true;
-        if (this.ctx.hurried()) return; // what is queued now stays unwritten, reported at stop
+        this.stats.writeError = { code: e.code, message: e.message };
+        if (this.ctx.hurried() || this.giveUpAtStop()) return; // what is queued now stays unwritten, reported at stop
         await new Promise((r) => setTimeout(r, WRITE_RETRY_MS));
         continue;
       }
@@ -159,6 +171,25 @@ export class OutputLane {
       for (const sink of this.sinks) sink.offer(this.name, item.receivedAt, item.line, item.tick);
       this.collectWindows();
     }
+  }
+
+  /** At a stop, writes failing for STOP_WRITE_RETRY_MS are given up (and reported): retrying until the deadline would only delay the same report. */
+  private giveUpAtStop(): boolean {
+    const failingMs = performance.now() - this.failingSince;
+    if (!this.closing || failingMs < STOP_WRITE_RETRY_MS) return false;
+    const fields = { stream: this.name, unwritten: this.queue.depth, code: this.stats.writeError?.code, failing_ms: Math.round(failingMs) };
+    const message = `${this.name}: the window file still cannot be written at the stop; ${this.queue.depth} records stay unwritten`;
+    if (this.reportsEvents) this.ctx.note('write_abandoned', fields, 'error', message);
+    else this.ctx.log.error(fields, message);
+    return true;
+  }
+
+  /** A symlink or the like at a window's name: reported; the window took the next free name. */
+  private unsafeFile(u: { file: string; found: string; window: string }): void {
+    const fields = { stream: this.name, file: u.file, found: u.found, action: 'left_alone', window: u.window };
+    const message = `${unsafeFileMessage(u.file, u.found)}; the window is written as ${u.window}`;
+    if (this.reportsEvents) this.ctx.note('unsafe_file', fields, 'error', message);
+    else this.ctx.log.error(fields, message);
   }
 
   private waitForItem(): Promise<void> {

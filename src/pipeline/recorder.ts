@@ -10,6 +10,7 @@ import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import { systemClock, type Clock } from '../clock/clock.js';
 import { recoverDirectory, type RecoveryResult } from '../compress/recovery.js';
+import { unsafeFileMessage } from '../fs/safe-files.js';
 import { EVENTS_STREAM, type LoadedConfig } from '../config/loader.js';
 import { ConfigError } from '../config/errors.js';
 import { checkRuntimeRoom, readRuntimeStreams, writeRuntimeStreams } from '../config/runtime-streams.js';
@@ -146,8 +147,9 @@ export class Recorder {
     this.topology.activate();
   }
 
-  private reportRecovery({ actions, windows }: RecoveryResult): void {
+  private reportRecovery({ actions, windows, unsafe }: RecoveryResult): void {
     for (const a of actions) this.events.emit('recovery', { ...a }, a.action === 'unreadable' ? 'error' : 'warn');
+    for (const u of unsafe) this.events.emit('unsafe_file', { ...u, action: 'left_alone' }, 'error', unsafeFileMessage(u.file, u.found));
     for (const w of windows) {
       this.events.emit('recovery', { action: 'compress_leftover', file: jsonName(w.base, w.ext), stream: w.stream, records: w.records }, 'warn');
       this.compressor.compress(w);

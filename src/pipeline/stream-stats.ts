@@ -16,6 +16,10 @@ export class StreamStats {
   lastRecordAt = 0;
   /** The reason of the latest missed tick (for /healthz and /status). */
   lastMissedReason: string | undefined;
+  /** Since when (clock ms) writes of this stream's window files have failed, until one succeeds: /healthz is 503 meanwhile. */
+  writeFailingSince: number | undefined;
+  /** The latest failed write's error, while they fail. */
+  writeError: { code?: string; message: string } | undefined;
   /** How long fetches took (seconds), all of them: for /metrics. */
   readonly fetchSeconds = new DurationHistogram(FETCH_SECONDS_BUCKETS);
   /** The latest fetch durations (ms): for the live percentiles of /status. */

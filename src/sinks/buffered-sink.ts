@@ -9,9 +9,9 @@
  * stop), so a restart, even after SIGKILL, reads back what may be missing.
  * Writers must take a record sent twice without harm (keys, ids).
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readCatalog } from '../archive/catalog.js';
+import { readOwnFileSync, replaceOwnFileSync, UnsafeFileError } from '../fs/safe-files.js';
 import { readRecords } from '../archive/records.js';
 import type { NoteEvent } from '../logging/note-event.js';
 import type { Sink, SinkFeed } from './kind.js';
@@ -88,6 +88,7 @@ export class BufferedSink implements Sink {
   private retryAt = 0;
   private backoff = RETRY_MIN_MS;
   private stateWritten = '';
+  private unsafeReported = false;
   private closed = false;
 
   constructor(
@@ -218,28 +219,34 @@ export class BufferedSink implements Sink {
   }
 
   private readState(): Record<string, number> {
-    const file = this.stateFile;
-    if (!existsSync(file)) return {};
     try {
-      return JSON.parse(readFileSync(file, 'utf8')).inserted_below ?? {};
-    } catch {
+      const text = readOwnFileSync(this.stateFile);
+      return text === undefined ? {} : (JSON.parse(text.toString('utf8')).inserted_below ?? {});
+    } catch (err) {
+      if (err instanceof UnsafeFileError) this.unsafeState(err);
       return {};
     }
   }
 
-  /** The marks, written whole under a temporary name and renamed (never half a file). */
+  /** The marks, written whole under a fresh temporary and renamed (never half a file, never through a link). */
   private saveState(): void {
     const marks = Object.fromEntries([...this.streams.values()].map((s) => [s.name, oldest(s.readBackFrom, s.spilledFrom, s.buffer[0]?.ts) ?? s.insertedBelow]).filter(([, v]) => v !== undefined));
     const text = JSON.stringify({ to: this.writer.describe, inserted_below: { ...this.readState(), ...marks } });
     if (text === this.stateWritten) return;
-    const file = this.stateFile;
     try {
-      writeFileSync(`${file}.tmp`, text);
-      renameSync(`${file}.tmp`, file);
+      replaceOwnFileSync(this.stateFile, text);
       this.stateWritten = text;
     } catch (err) {
-      this.note('sink_state_error', { sink: this.opts.sink, message: (err as Error).message }, 'error');
+      if (err instanceof UnsafeFileError) this.unsafeState(err);
+      else this.note('sink_state_error', { sink: this.opts.sink, message: (err as Error).message }, 'error');
     }
+  }
+
+  /** A link (or the like) where the state file goes: left alone, reported once; the marks then live in memory only. */
+  private unsafeState(err: UnsafeFileError): void {
+    if (this.unsafeReported) return;
+    this.unsafeReported = true;
+    this.note('unsafe_file', { sink: this.opts.sink, file: path.basename(err.file), found: err.found, action: 'left_alone' }, 'error', `${err.message}; until it is removed, what ${this.writer.describe} may be missing is not kept across a restart`);
   }
 
   /**

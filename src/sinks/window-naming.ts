@@ -4,8 +4,9 @@
  * all streams line up; names use the local time of the window start, as the
  * Python NSR does: `YYYY_MM_DD_HH-MM-SS_<stream>.json`.
  */
-import { existsSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
+import { unsafeEntry } from '../fs/safe-files.js';
 
 import { windowStart } from '../clock/window-grid.js';
 export { windowStart };
@@ -22,10 +23,11 @@ export function formatWindowTime(t: number): string {
 export const jsonName = (base: string, ext = 'json') => `${base}.${ext}`;
 /** The zip of a closed window (`_json.zip`, `_csv.zip`). */
 export const zipName = (base: string, ext = 'json') => `${base}_${ext}.zip`;
+/** A zip is written under `<zip>.<12 random hex>.tmp` (temporaryName); older versions wrote `<zip>.tmp`. */
 export const tmpZipSuffix = '.tmp';
 
 /** The NDJSON window files nsr writes; anything else in the directory is left alone by the archive tools. */
-export const WINDOW_FILE = /^(\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2})_([A-Za-z0-9][A-Za-z0-9_.-]*?)(\.json|_json\.zip|_json\.zip\.tmp)$/;
+export const WINDOW_FILE = /^(\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2})_([A-Za-z0-9][A-Za-z0-9_.-]*?)(\.json|_json\.zip|_json\.zip(?:\.[0-9a-f]{12})?\.tmp)$/;
 
 /**
  * Every window file nsr writes: NDJSON (`json`) and the files of sinks that
@@ -35,7 +37,7 @@ export const WINDOW_FILE = /^(\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2})_([A-Za-z0-9][
 export const WINDOW_EXTS = ['json', 'csv'] as const;
 export type WindowExt = (typeof WINDOW_EXTS)[number];
 const EXT = `(${WINDOW_EXTS.join('|')})`;
-const OUTPUT_FILE = new RegExp(String.raw`^(\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2})_([A-Za-z0-9][A-Za-z0-9_.-]*?)(?:\.${EXT}|_${EXT}\.zip|_${EXT}\.zip\.tmp)$`);
+const OUTPUT_FILE = new RegExp(String.raw`^(\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2})_([A-Za-z0-9][A-Za-z0-9_.-]*?)(?:\.${EXT}|_${EXT}\.zip|_${EXT}\.zip(?:\.[0-9a-f]{12})?\.tmp)$`);
 
 export interface ParsedWindowName {
   base: string;
@@ -72,11 +74,19 @@ export function parseWindowTime(time: string): number {
  * Picks the base name of a new window file that collides with nothing already
  * on disk (a window of this stream may exist from before a restart, or a size
  * cap may have closed it early). Nothing is ever overwritten: the name moves to
- * the first record's second, then on by one second until it is free.
+ * the first record's second, then on by one second until it is free. Any entry
+ * takes a name, a dangling symlink too (lstat, not exists: that follows links);
+ * one that is not a regular file is told to `onUnsafe` (it is left alone).
  */
-export function freeWindowBase(dir: string, stream: string, windowStartMs: number, firstRecordMs: number, ext = 'json'): string {
-  const taken = (base: string) =>
-    existsSync(path.join(dir, jsonName(base, ext))) || existsSync(path.join(dir, zipName(base, ext))) || existsSync(path.join(dir, zipName(base, ext) + tmpZipSuffix));
+export function freeWindowBase(dir: string, stream: string, windowStartMs: number, firstRecordMs: number, ext = 'json', onUnsafe?: (file: string, found: string) => void): string {
+  const present = (file: string) => {
+    const st = lstatSync(path.join(dir, file), { throwIfNoEntry: false });
+    if (!st) return false;
+    const why = unsafeEntry(st);
+    if (why) onUnsafe?.(file, why);
+    return true;
+  };
+  const taken = (base: string) => present(jsonName(base, ext)) || present(zipName(base, ext)) || present(zipName(base, ext) + tmpZipSuffix);
   let base = `${formatWindowTime(windowStartMs)}_${stream}`;
   if (!taken(base)) return base;
   for (let t = Math.max(Math.floor(firstRecordMs / 1000) * 1000, windowStartMs + 1000); ; t += 1000) {

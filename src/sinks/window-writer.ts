@@ -6,6 +6,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { CREATE_EXCLUSIVE } from '../fs/safe-files.js';
 import { freeWindowBase, jsonName, windowStart } from './window-naming.js';
 
 export interface WindowMeta {
@@ -52,6 +53,11 @@ export interface WindowWriterOptions {
   ext?: string;
   /** Written first into every new window file (a CSV header row); not counted as a record. */
   header?: Buffer;
+  /**
+   * Something that is not a regular file (a symlink, even a dangling one) took
+   * a window's name: it is left alone and the window is written as `window`.
+   */
+  onUnsafeFile?: (info: { file: string; found: string; window: string }) => void;
 }
 
 export type FsyncPolicy = 'record' | 'interval' | 'close';
@@ -158,10 +164,12 @@ export class WindowWriter {
     const { dir, stream, windowMs } = this.opts;
     const start = windowStart(timestamp, windowMs);
     const ext = this.opts.ext ?? 'json';
-    const base = freeWindowBase(dir, stream, start, timestamp, ext);
+    const unsafe: { file: string; found: string }[] = [];
+    const base = freeWindowBase(dir, stream, start, timestamp, ext, (file, found) => unsafe.push({ file, found }));
     const jsonPath = path.join(dir, jsonName(base, ext));
-    // 'wx': never truncate or append to a file that is already there.
-    const handle = await open(jsonPath, 'wx');
+    // Exclusive and O_NOFOLLOW: never truncate or append to a file that is already there, nor write through a link.
+    const handle = await open(jsonPath, CREATE_EXCLUSIVE, 0o666);
+    for (const u of unsafe) this.opts.onUnsafeFile?.({ ...u, window: jsonName(base, ext) });
     // The new name must survive a power loss too, or the window goes with it.
     await fsyncDirectory(dir).catch((err) => (this.syncError = err as Error));
     const header = this.opts.header;

@@ -11,6 +11,7 @@
  * whose end has passed, so a quiet stream's CSV still closes on time.
  */
 import type { Sink, SinkContext, SinkFeed } from '../kind.js';
+import { unsafeFileMessage } from '../../fs/safe-files.js';
 import { WindowWriter } from '../window-writer.js';
 import { compileLayout, recordRows, type CsvLayout, type CsvSettings } from './csv-row.js';
 
@@ -26,6 +27,8 @@ const MAX_PENDING_BYTES = 256 * 1024 ** 2;
 const REJECT_REPORT_MS = 10_000;
 /** How long a stream taken out by a reload may take to write what waits. */
 const REMOVE_DEADLINE_MS = 30_000;
+/** At a stop, writes are retried until they have failed this long (as the NDJSON lanes do), not until the deadline. */
+const STOP_WRITE_RETRY_MS = 5000;
 
 interface Pending {
   ts: number;
@@ -41,6 +44,8 @@ class CsvStream {
   private deadline = Infinity;
   private readonly loop: Promise<void>;
   private writeFailing = false;
+  /** Since when (performance.now()) writes have failed: bounds their retries at a stop. */
+  private failingSince = 0;
   /** Records whose rows path is not an array: all of them, and those not yet in an event. */
   private rejected = { total: 0, unreported: 0, found: '', lastReport: 0 };
   /** Records refused because too many waited (never silently: reported at close). */
@@ -54,7 +59,9 @@ class CsvStream {
     after: Promise<unknown>,
   ) {
     const { output, dir, now } = ctx;
-    this.writer = new WindowWriter({ dir, stream: feed.stream, windowMs: feed.windowMs, maxBytes: output.maxWindowBytes, fsync: output.fsync, syncIntervalMs: output.fsyncIntervalMs, now, ext: 'csv', header: layout.header });
+    const onUnsafeFile = (u: { file: string; found: string; window: string }) =>
+      ctx.note('unsafe_file', { stream: feed.stream, sink: 'csv', file: u.file, found: u.found, action: 'left_alone', window: u.window }, 'error', `${unsafeFileMessage(u.file, u.found)}; the window is written as ${u.window}`);
+    this.writer = new WindowWriter({ dir, stream: feed.stream, windowMs: feed.windowMs, maxBytes: output.maxWindowBytes, fsync: output.fsync, syncIntervalMs: output.fsyncIntervalMs, now, ext: 'csv', header: layout.header, onUnsafeFile });
     this.loop = after.then(() => this.run());
   }
 
@@ -98,7 +105,8 @@ class CsvStream {
         this.collect();
         continue;
       }
-      if (this.closing && this.ctx.now() >= this.deadline) return; // what waits is reported as unwritten
+      // What waits is reported as unwritten: at the deadline, or once writes have failed for a while.
+      if (this.closing && (this.ctx.now() >= this.deadline || (this.writeFailing && performance.now() - this.failingSince >= STOP_WRITE_RETRY_MS))) return;
       const out = rowsOf(this.layout, next.line);
       if ('rejected' in out) this.reject(out.rejected);
       else if (out.rows > 0 && !(await this.write(out.text, next.ts, out.rows))) continue;
@@ -117,7 +125,10 @@ class CsvStream {
     } catch (err) {
       this.collect(); // a window closed before the failure still goes to compression
       const e = err as NodeJS.ErrnoException;
-      if (!this.writeFailing) this.ctx.note('write_error', { stream: this.feed.stream, sink: 'csv', code: e.code, message: e.message, queued: this.pending.length }, 'error', `${this.feed.stream}: cannot write the CSV window, retrying`);
+      if (!this.writeFailing) {
+        this.ctx.note('write_error', { stream: this.feed.stream, sink: 'csv', code: e.code, message: e.message, queued: this.pending.length }, 'error', `${this.feed.stream}: cannot write the CSV window, retrying`);
+        this.failingSince = performance.now();
+      }
       this.writeFailing = true;
       await new Promise((r) => setTimeout(r, WRITE_RETRY_MS));
       return false;

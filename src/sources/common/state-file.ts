@@ -1,27 +1,28 @@
 /**
  * Small JSON state a source keeps beside its windows (checkpoints, the last
  * inventory seen): read leniently (a missing or broken file is a fresh
- * start), written whole under a temporary name and renamed.
+ * start), written whole under a fresh temporary and renamed. Never through a
+ * link: a symlink (or anything but a regular file) at the name is not read,
+ * and is left alone rather than replaced (the state is then not kept).
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { readOwnFileSync, replaceOwnFileSync } from '../../fs/safe-files.js';
 
 export const sourceStateFile = (dir: string, kind: string, stream: string) => path.join(dir, `.nsr.${kind}.${stream}.json`);
 
 export function readState<T extends object>(file: string, empty: T): T {
-  if (!existsSync(file)) return empty;
   try {
-    return { ...empty, ...JSON.parse(readFileSync(file, 'utf8')) };
+    const text = readOwnFileSync(file);
+    return text === undefined ? empty : { ...empty, ...JSON.parse(text.toString('utf8')) };
   } catch {
     return empty;
   }
 }
 
-/** False when it could not be written (the directory is gone or full): the next write tries again. */
+/** False when it could not be written (the directory is gone or full, or a link is in its place): the next write tries again. */
 export function writeState(file: string, state: object): boolean {
   try {
-    writeFileSync(`${file}.tmp`, JSON.stringify(state));
-    renameSync(`${file}.tmp`, file);
+    replaceOwnFileSync(file, JSON.stringify(state));
     return true;
   } catch {
     return false;
