@@ -1,12 +1,15 @@
 // The archiver's input is whatever anyone allowed to publish to the exchange
 // sends: a message is written only when it is exactly one record line with a
 // sane timestamp; anything else is rejected (not requeued) and reported, and
-// the messages after it are still written. Runs against this machine's
-// RabbitMQ with an exchange and a queue of its own (the broker is not restarted).
+// the messages after it are still written. And what a collector publishes is
+// its line's bytes exactly. Runs against this machine's RabbitMQ with
+// exchanges and queues of its own (the broker is not restarted).
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import amqp from 'amqplib';
+import { amqpSchema, resolveAmqp } from '../src/connections/amqp-settings.js';
+import { startAmqpSink } from '../src/sinks/amqp/amqp-sink.js';
 import { checkRecordFrame, checkRecordJson } from '../src/sources/amqp/record-message.js';
 import { needService, readArchives, readEvents, sleep, startNsr, tempDir } from './helpers.js';
 
@@ -111,4 +114,33 @@ t.test('what counts as one record line: the checks, case by case', async (t) => 
   for (const [what, body, want] of cases) t.equal(await verdict(body), want, what);
   const big = Buffer.concat([Buffer.from(`{"timestamp":${ts},"a":"`), Buffer.alloc(2 * 1024 * 1024, 0x61), Buffer.from('"')]);
   t.equal(await verdict(big, 4 * 1024 * 1024), 'not_json', 'a large body is checked too (on the JSON thread)');
+});
+
+t.test('a collector publishes the record line’s own bytes, also when they are not valid UTF-8', async (t) => {
+  const conn = await needService(t, `RabbitMQ at ${BROKER}`, 'rabbitmq-server -detached', () => amqp.connect(BROKER, { timeout: 3000 }));
+  if (!conn) return;
+  conn.on('error', () => {});
+  const tag = `nsrbytes${process.pid}${Date.now() % 100000}`;
+  const ch = await conn.createChannel();
+  await ch.assertExchange(tag, 'topic', { durable: true }); // as the sink declares it
+  const { queue } = await ch.assertQueue('', { exclusive: true });
+  await ch.bindQueue(queue, tag, '#');
+  t.teardown(async () => {
+    await ch.deleteExchange(tag).catch(() => {});
+    await conn.close().catch(() => {});
+  });
+  const section = amqpSchema.parse({ url: 'amqp://guest@127.0.0.1:5672/', password: 'guest', exchange: tag, flush_interval: '100ms' });
+  const sink = startAmqpSink(resolveAmqp(section, 'amqp')!, tempDir(t), () => {});
+  sink.addStream({ stream: 'latin1', kind: 'http', windowMs: 60_000, settings: true });
+  const line = Buffer.concat([Buffer.from(`{"timestamp":${Date.now()},"data":{"name":"caf`), Buffer.from([0xe9]), Buffer.from('"}}\n')]);
+  sink.offer('latin1', Date.now(), line);
+  await sink.flush();
+  let got: amqp.GetMessage | false = false;
+  for (let i = 0; i < 50 && !got; i++) {
+    got = await ch.get(queue, { noAck: true });
+    if (!got) await sleep(100);
+  }
+  await sink.close(Date.now() + 2000);
+  t.ok(got, 'published');
+  if (got) t.ok(got.content.equals(line.subarray(0, -1)), 'the body is the line’s bytes without its newline (0xE9 kept, not U+FFFD)');
 });
