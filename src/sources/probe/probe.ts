@@ -53,7 +53,7 @@ const schema = z.strictObject({
   concurrency: z.int().min(1).max(100_000).default(2000).meta({ description: 'probes in flight at once' }),
   match_bytes: size('how much of the start of a body the match: patterns look at (the rest is counted, not kept)')
     .default(DEFAULT_MATCH_BYTES)
-    .refine((n) => n >= 1 && n <= MAX_MATCH_BYTES, { error: `expected 1 byte to 1MB (a match takes time linear in it), e.g. 64KB` }),
+    .refine((n) => n >= 1 && n <= MAX_MATCH_BYTES, { error: 'expected at most 1MB (1048576 bytes: a match takes time linear in it) and at least 1 byte, e.g. 64KB' }),
   tls_verify: z.boolean().default(true),
   ...commonStreamFields,
 });
