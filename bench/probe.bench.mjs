@@ -75,7 +75,7 @@ async function clientRun() {
   const agents = probeAgents(Infinity, true);
   const gotAgent = new http.Agent({ keepAlive: true });
   const clients = {
-    'node:http (nsr)': (i) => runProbe({ url: `${url}/p/c${i % 1000}`, timeoutMs: 2000, expectStatus: [200], maxBodyBytes: 1 << 20 }, agents, new AbortController().signal),
+    'node:http (nsr)': (i) => runProbe({ url: `${url}/p/c${i % 1000}`, timeoutMs: 2000, expectStatus: [200], matchBytes: 64 * 1024 }, agents, new AbortController().signal),
     got: (i) => got(`${url}/p/c${i % 1000}`, { agent: { http: gotAgent }, retry: { limit: 0 }, throwHttpErrors: false, timeout: { request: 2000 } }),
     'fetch (undici)': async (i) => {
       const res = await fetch(`${url}/p/c${i % 1000}`);

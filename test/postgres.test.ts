@@ -2,10 +2,12 @@
 // test): nsr db init, batched writes of probe and other records, page text with
 // quotes and SQL stored as data, uint64 digits kept, an uninitialised database refused.
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { readZipEntries } from '../src/archive/zip-reader.js';
+import { listen, sendJson } from '../src/simulate/listen.js';
 import { ProbeSimulator } from '../src/simulate/probe-simulator.js';
-import { pgSchema, readArchives, startNsr, tempDir } from './helpers.js';
+import { pgSchema, readArchives, readEvents, startNsr, tempDir } from './helpers.js';
 
 /** A schema of the test's own, a working directory and the probe simulator; undefined when the test is skipped. */
 async function withDatabase(t: Tap.Test) {
@@ -112,3 +114,46 @@ t.test('targets from the probe_targets table: bad rows reported, rows added late
   const events = (await readArchives(path.join(dir, 'out'), 'events')).flatMap((w) => w.lines.map((l) => JSON.parse(l)));
   t.match(events.find((e) => e.event === 'targets_rejected'), { problems: [/probe_targets row \d+: url: "not a url" is not a URL/] });
 });
+
+t.test('a record line that is not valid UTF-8 is refused with sink_rejected, never stored with other bytes', async (t) => {
+  const db = await pgSchema(t);
+  if (!db) return;
+  const dir = tempDir(t);
+  // An upstream whose JSON carries a Latin-1 byte (0xE9, "é" in Latin-1) inside a string: recorded
+  // verbatim in the window file, but a text column would turn it into U+FFFD.
+  const latin1 = Buffer.concat([Buffer.from('{"name":"caf'), Buffer.from([0xe9]), Buffer.from('","n":1}')]);
+  const upstream = await listen((req, res) => sendJson(res, 200, req.url === '/latin1' ? latin1 : '{"name":"café","n":2}'), 0, '127.0.0.1');
+  t.teardown(() => upstream.close());
+  writeFileSync(
+    path.join(dir, 'r.yaml'),
+    `output: {dir: out, window: 1m}
+postgres: {url: "${db.url}", batch: 10, flush_interval: 200ms}
+streams:
+  latin1: {kind: http, url: "${upstream.url}/latin1", interval: 500ms, expect: object, record: merge, postgres: true}
+  utf8: {kind: http, url: "${upstream.url}/utf8", interval: 500ms, expect: object, record: merge, postgres: true}
+`,
+  );
+  t.equal((await startNsr(dir, ['db', 'init', '-c', 'r.yaml']).exit).code, 0);
+  const nsr = startNsr(dir, ['run', '-c', 'r.yaml', '--for', '2500ms']);
+  t.equal((await nsr.exit).code, 0, nsr.output().slice(-1500));
+
+  const zips = readdirSync(path.join(dir, 'out')).filter((f) => f.endsWith('_latin1_json.zip'));
+  const archived = Buffer.concat(await Promise.all(zips.map(async (f) => Buffer.concat(await zipEntryBytes(path.join(dir, 'out', f))))));
+  t.ok(archived.includes(latin1.subarray(1)), 'the window file has the upstream bytes as sent');
+  const rows = await db.query('SELECT stream, raw FROM nsr_records ORDER BY ts_ms');
+  t.same(rows.filter((r) => r.stream === 'latin1'), [], 'no row with altered bytes');
+  const utf8 = await records(dir, 'utf8');
+  t.ok(utf8.length >= 2, `${utf8.length} utf8 records`);
+  t.same(rows.filter((r) => r.stream === 'utf8').map((r) => r.raw), utf8, 'valid UTF-8 (é included) is stored byte for byte');
+  const rejected = (await readEvents(path.join(dir, 'out'))).filter((e) => e.event === 'sink_rejected');
+  t.ok(rejected.length >= 1, 'reported');
+  t.match(rejected[0], { sink: 'postgres', stream: 'latin1', first: [{ error: /not valid UTF-8/ }] });
+  t.notOk(rejected.some((e) => e.stream === 'utf8'));
+});
+
+/** The inflated bytes of a zip's entries, as stored (no decoding). */
+async function zipEntryBytes(file: string): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  await readZipEntries(file, (_e, chunk) => chunks.push(chunk));
+  return chunks;
+}

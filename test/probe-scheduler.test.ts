@@ -5,7 +5,7 @@ import { nextTurn, ProbeScheduler, type DueProbe } from '../src/sources/probe/pr
 import { checkTarget, checkTargets, inShard, parseCsv, parseShard, targetHash, type ProbeTarget } from '../src/sources/probe/probe-targets.js';
 import { sleep } from './helpers.js';
 
-const defaults = { intervalMs: 1000, timeoutMs: 800, expectStatus: [200], maxBodyBytes: 1 << 20 };
+const defaults = { intervalMs: 1000, timeoutMs: 800, expectStatus: [200], matchBytes: 64 * 1024 };
 const target = (id: string, intervalMs = 1000) => checkTarget({ id, url: `http://127.0.0.1:1/p/${id}`, interval: intervalMs }, defaults) as ProbeTarget;
 
 t.test('each target has its own stable offset on its own grid, spread over the interval', async (t) => {
@@ -109,6 +109,6 @@ t.test('a header Node refuses: the target is rejected when checked, and a probe 
   t.match(checkTarget({ url: 'http://a/', headers: { 'bad name': 'x' } }, defaults), /headers: Header name must be a valid HTTP token/);
   t.match(checkTarget({ url: 'http://a/', headers: { x: 'one\ntwo' } }, defaults), /headers: Invalid character in header content/);
   const { runProbe, probeAgents } = await import('../src/sources/probe/probe-client.js');
-  const r = await runProbe({ url: 'http://127.0.0.1:1/', timeoutMs: 500, expectStatus: [200], maxBodyBytes: 100, headers: { 'bad name': 'x' } }, probeAgents(10, true), new AbortController().signal);
+  const r = await runProbe({ url: 'http://127.0.0.1:1/', timeoutMs: 500, expectStatus: [200], matchBytes: 100, headers: { 'bad name': 'x' } }, probeAgents(10, true), new AbortController().signal);
   t.match(r, { error: 'bad_request', status: null });
 });

@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { recordTimestamp } from '../pipeline/record.js';
 import type { StreamCatalog, WindowInfo } from './catalog.js';
-import { splitLines } from './lines.js';
+import { LineTooLongError, splitLines } from './lines.js';
 import { zipEntryChunks } from './zip-reader.js';
 
 export interface RecordRange {
@@ -63,19 +63,25 @@ export async function* readRecords(catalog: StreamCatalog, opts: ReadOptions = {
       }
     }
     const chunks = w.type === 'zip' ? zipEntryChunks(w.path) : (createReadStream(w.path) as AsyncIterable<Buffer>);
-    for await (const { bytes, complete } of splitLines(chunks)) {
-      if (!complete) {
-        opts.onProblem?.({ file: w.file, problem: `its last line is incomplete (${bytes.length} bytes, torn or still being written); skipped` });
-        break;
+    try {
+      for await (const { bytes, complete } of splitLines(chunks)) {
+        if (!complete) {
+          opts.onProblem?.({ file: w.file, problem: `its last line is incomplete (${bytes.length} bytes, torn or still being written); skipped` });
+          break;
+        }
+        const timestamp = recordTimestamp(bytes);
+        if (timestamp === undefined) {
+          if (bytes.length > 0) opts.onProblem?.({ file: w.file, problem: `a line without a leading integer timestamp: ${bytes.subarray(0, 60).toString('utf8')}…; skipped` });
+          continue;
+        }
+        if (timestamp < from) continue;
+        if (timestamp >= to) break; // records are in time order within a window
+        yield { line: bytes, timestamp, window: w };
       }
-      const timestamp = recordTimestamp(bytes);
-      if (timestamp === undefined) {
-        if (bytes.length > 0) opts.onProblem?.({ file: w.file, problem: `a line without a leading integer timestamp: ${bytes.subarray(0, 60).toString('utf8')}…; skipped` });
-        continue;
-      }
-      if (timestamp < from) continue;
-      if (timestamp >= to) break; // records are in time order within a window
-      yield { line: bytes, timestamp, window: w };
+    } catch (err) {
+      // A line too long to hold costs the rest of its window, not the whole read.
+      if (!(err instanceof LineTooLongError)) throw err;
+      opts.onProblem?.({ file: w.file, problem: `${err.message}; the rest of this window is skipped` });
     }
   }
 }

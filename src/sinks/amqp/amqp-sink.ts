@@ -10,7 +10,7 @@
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { NoteEvent } from '../../logging/note-event.js';
 import { messageId, type AmqpSettings } from '../../connections/amqp-settings.js';
-import { BufferedSink, lineText, type Pending, type SinkStream, type SinkWriter } from '../buffered-sink.js';
+import { BufferedSink, type Pending, type SinkStream, type SinkWriter } from '../buffered-sink.js';
 
 class AmqpWriter implements SinkWriter {
   readonly describe: string;
@@ -49,7 +49,9 @@ class AmqpWriter implements SinkWriter {
     const key = routingKey(s);
     try {
       for (const p of batch) {
-        const body = Buffer.from(lineText(p.line));
+        // The line's own bytes, not a decoded copy: a body that is not valid UTF-8 would
+        // otherwise reach the archiver's windows with other bytes than the collector's.
+        const body = p.line[p.line.length - 1] === 0x0a ? p.line.subarray(0, p.line.length - 1) : p.line;
         const ok = channel.publish(this.settings.exchange, key, body, {
           persistent: true,
           contentType: 'application/json',

@@ -6,12 +6,15 @@
  * parameterised (arrays through unnest); a record sent twice is stored once
  * (unique keys, ON CONFLICT DO NOTHING).
  */
+import { isUtf8 } from 'node:buffer';
 import pg from 'pg';
 import { recordTimestamp } from '../../pipeline/record.js';
 import type { NoteEvent } from '../../logging/note-event.js';
 import { BufferedSink, lineText, type Pending, type Rejected, type SinkStream, type SinkWriter } from '../buffered-sink.js';
 import { schemaVersion, SCHEMA_VERSION } from './postgres-schema.js';
 import { describeDatabase, type PostgresSettings } from '../../connections/postgres-settings.js';
+
+const NOT_UTF8 = 'its line is not valid UTF-8, and a text column would store other bytes than the window file';
 
 class PostgresWriter implements SinkWriter {
   readonly describe: string;
@@ -20,7 +23,17 @@ class PostgresWriter implements SinkWriter {
     this.describe = describeDatabase(settings);
   }
 
-  async write(s: SinkStream, batch: Pending[]): Promise<void | Rejected[]> {
+  async write(s: SinkStream, all: Pending[]): Promise<void | Rejected[]> {
+    // A line that is not valid UTF-8 (an upstream's bytes are recorded verbatim) cannot go into
+    // a text column as it is: decoding would replace bytes, and `raw` would differ from the
+    // window file. Refused (sink_rejected) rather than stored altered.
+    const batch = all.filter((p) => isUtf8(p.line));
+    const notUtf8: Rejected[] = all.filter((p) => !isUtf8(p.line)).map((p) => ({ ts: p.ts, error: NOT_UTF8 }));
+    const refused = batch.length ? await this.writeValid(s, batch) : undefined;
+    return notUtf8.length ? [...notUtf8, ...(refused ?? [])] : refused;
+  }
+
+  private async writeValid(s: SinkStream, batch: Pending[]): Promise<void | Rejected[]> {
     try {
       await this.insertBatch(s, batch);
     } catch (err) {

@@ -8,7 +8,10 @@
  * makes the broker deliver it again, and the message id (stream + line) of
  * what is already written (this run's, and the last `dedup_window` of the
  * windows at start) drops it then, so nothing is lost and nothing written
- * twice.
+ * twice. A message that is not exactly one record line with a sane timestamp
+ * (record-message.ts) is rejected without requeue (the broker dead-letters it
+ * when the queue has a dead-letter exchange) and reported; it never reaches a
+ * window.
  */
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { z } from 'zod';
@@ -16,8 +19,9 @@ import { ConfigError } from '../../config/errors.js';
 import { commonStreamFields, duration, streamName } from '../../config/schema-types.js';
 import { readCatalog } from '../../archive/catalog.js';
 import { readRecords } from '../../archive/records.js';
-import { recordTimestamp } from '../../pipeline/record.js';
 import { messageId } from '../../connections/amqp-settings.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../common/http-fetcher.js';
+import { checkRecordFrame, checkRecordJson, type Rejection } from './record-message.js';
 import type { SourceKind } from '../kind.js';
 import type { Source } from '../source.js';
 
@@ -52,6 +56,8 @@ export const amqpKind: SourceKind<typeof schema> = {
   build(name, cfg, { timing, amqp: settings, outputDir }): Source {
     if (!settings) throw new ConfigError(`streams.${name}: an amqp stream needs the amqp: section (url, password)`);
     const streams = new Set(cfg.streams);
+    // A record line is its body plus the fields nsr puts around it (well under 4 KB).
+    const maxMessageBytes = (cfg.max_body_size ?? DEFAULT_MAX_BODY_BYTES) + 4096;
     return {
       name,
       kind: 'amqp',
@@ -93,12 +99,24 @@ export const amqpKind: SourceKind<typeof schema> = {
             const closed = new Promise<void>((resolve) => (lost = resolve));
             conn.once('close', () => lost());
             ch.once('close', () => lost());
+            // Messages are written in the order they came, even when a large one's JSON check takes longer.
+            let order: Promise<void> = Promise.resolve();
             const { consumerTag } = await ch.consume(cfg.queue, (msg: ConsumeMessage | null) => {
               if (!msg) return lost();
               const header = msg.properties.headers?.stream;
               const stream = typeof header === 'string' && streams.has(header) ? header : undefined;
               const id = msg.properties.messageId ?? messageId(stream ?? '', msg.content);
-              const ts = recordTimestamp(msg.content);
+              const reject = (delivery: { msg: ConsumeMessage; ch: Channel }, why: Rejection) => {
+                // To the queue's dead-letter exchange, if it has one; never into a window. The body is not repeated (anyone who can publish wrote it).
+                note('message_rejected', { queue: cfg.queue, stream: typeof header === 'string' ? header.slice(0, 64) : undefined, message_id: String(id).slice(0, 128), reason: why.reason, detail: why.detail, bytes: msg.content.length }, 'warn', `a message that is not one record line was rejected (${why.reason}: ${why.detail})`);
+                try {
+                  delivery.ch.nack(delivery.msg, false, false);
+                } catch {
+                  // The channel is gone: the broker delivers it again, and it is refused again then.
+                }
+              };
+              const ts = checkRecordFrame(msg.content, maxMessageBytes, Date.now());
+              if (typeof ts !== 'number') return reject({ msg, ch }, ts);
               if (seen.has(id)) {
                 duplicates++;
                 return ch.ack(msg);
@@ -112,29 +130,35 @@ export const amqpKind: SourceKind<typeof schema> = {
                 waiting.ch = ch;
                 return;
               }
-              if (ts === undefined) {
-                // Not a record line: it cannot go into a window. Rejected (to the queue's dead-letter exchange, if it has one) and reported.
-                note('message_rejected', { queue: cfg.queue, stream: header, preview: msg.content.subarray(0, 80).toString('utf8') }, 'warn', 'a message that is not a record line was rejected');
-                return ch.nack(msg, false, false);
-              }
               pending++;
               const delivery = { msg, ch };
               inFlight.set(id, delivery);
-              emit({
-                output: stream,
-                body: msg.content,
-                timestamp: ts,
-                onWritten: () => {
+              const checked = checkRecordJson(msg.content);
+              order = order.then(async () => {
+                const notJson = await checked;
+                if (notJson) {
                   pending--;
                   inFlight.delete(id);
-                  seen.add(id);
-                  try {
-                    delivery.ch.ack(delivery.msg);
-                  } catch {
-                    // The channel is gone: the broker delivers it again, and `seen` drops it then.
-                  }
-                },
+                  return reject(delivery, notJson);
+                }
+                emit({
+                  output: stream,
+                  body: msg.content,
+                  timestamp: ts,
+                  onWritten: () => {
+                    pending--;
+                    inFlight.delete(id);
+                    seen.add(id);
+                    try {
+                      delivery.ch.ack(delivery.msg);
+                    } catch {
+                      // The channel is gone: the broker delivers it again, and `seen` drops it then.
+                    }
+                  },
+                });
               });
+              // A failure here must not stop the messages after this one from being written.
+              order = order.catch((err: Error) => note('bus_error', { queue: cfg.queue, message: err.message }, 'error', `a message could not be handed to the writer: ${err.message}`));
             });
             if (!connected) note('bus_connected', { queue: cfg.queue, to: settings.describe }, 'info');
             else note('bus_reconnected', { queue: cfg.queue, to: settings.describe }, 'info', `consuming ${cfg.queue} again`);

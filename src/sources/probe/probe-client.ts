@@ -7,15 +7,16 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { BodyMatch } from './body-match.js';
 
 export interface ProbeSpec {
   url: string;
   timeoutMs: number;
   headers?: Record<string, string>;
   expectStatus: number[];
-  match?: RegExp;
-  /** Bytes of the body kept for the match; more are counted, not kept. */
-  maxBodyBytes: number;
+  match?: BodyMatch;
+  /** The match looks at this many bytes of the body, its start; the rest is counted, not kept. */
+  matchBytes: number;
 }
 
 export interface ProbeResult {
@@ -92,15 +93,16 @@ export function runProbe(spec: ProbeSpec, agents: ProbeAgents, signal: AbortSign
       status = res.statusCode ?? null;
       res.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
-        if (spec.match && keptBytes < spec.maxBodyBytes) {
+        if (spec.match && keptBytes < spec.matchBytes) {
           kept.push(chunk);
           keptBytes += chunk.length;
         }
       });
       res.once('end', () => {
-        const found = spec.match ? spec.match.exec(Buffer.concat(kept).subarray(0, spec.maxBodyBytes).toString('utf8')) : null;
+        // Linear in the bytes kept (RE2), so the time a match takes is bounded by matchBytes.
+        const found = spec.match?.find(Buffer.concat(kept).subarray(0, spec.matchBytes).toString('utf8'));
         const expected = status !== null && spec.expectStatus.includes(status);
-        finish({ match: spec.match ? found !== null : null, matched: found?.[0].slice(0, 200), error: expected ? null : 'unexpected_status', message: expected ? undefined : `HTTP ${status}, expected ${spec.expectStatus.join(' or ')}` });
+        finish({ match: spec.match ? found !== undefined : null, matched: found?.slice(0, 200), error: expected ? null : 'unexpected_status', message: expected ? undefined : `HTTP ${status}, expected ${spec.expectStatus.join(' or ')}` });
       });
       res.once('error', (err) => finish({ match: null, ...classify(err, timedOut, signal) }));
       // Closed before its end (a reset mid-body, the timeout): 'end' never comes.

@@ -183,5 +183,5 @@ export class ProbeScheduler {
 }
 
 function sameTarget(a: ProbeTarget, b: ProbeTarget): boolean {
-  return a.url === b.url && a.intervalMs === b.intervalMs && a.timeoutMs === b.timeoutMs && String(a.match) === String(b.match) && a.expectStatus.join() === b.expectStatus.join() && JSON.stringify(a.headers) === JSON.stringify(b.headers);
+  return a.url === b.url && a.intervalMs === b.intervalMs && a.timeoutMs === b.timeoutMs && a.match?.source === b.match?.source && a.matchBytes === b.matchBytes && a.expectStatus.join() === b.expectStatus.join() && JSON.stringify(a.headers) === JSON.stringify(b.headers);
 }

@@ -1,7 +1,7 @@
 /**
  * Probe targets: from the YAML file, a CSV file or a PostgreSQL table, each
  * checked the same way (a URL, an interval of at least 1 s, a timeout shorter
- * than it, a regular expression that compiles). A bad row of a CSV file or a
+ * than it, a regular expression that RE2 compiles: body-match.ts). A bad row of a CSV file or a
  * table is left out and reported; it never stops the others.
  *
  * Each target's id (its URL when it has none) gives it a stable hash: the
@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { parseDuration } from '../../config/duration.js';
+import { compileBodyMatch, type BodyMatch } from './body-match.js';
 import type { ProbeSpec } from './probe-client.js';
 import { redactUrl } from '../common/redact.js';
 
@@ -30,7 +31,7 @@ export interface TargetDefaults {
   intervalMs: number;
   timeoutMs: number;
   expectStatus: number[];
-  maxBodyBytes: number;
+  matchBytes: number;
 }
 
 /** One target as written: YAML, a CSV row or a table row (durations as text or ms). */
@@ -96,13 +97,11 @@ export function checkTarget(raw: RawTarget, defaults: TargetDefaults): ProbeTarg
     expectStatus = list.map(Number);
     if (expectStatus.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) return `${label}: expect_status: got ${JSON.stringify(raw.expect_status)}; expected HTTP status codes such as 200 or 200|301`;
   }
-  let match: RegExp | undefined;
+  let match: BodyMatch | undefined;
   if (raw.match !== undefined && raw.match !== null && raw.match !== '') {
-    try {
-      match = new RegExp(String(raw.match));
-    } catch (err) {
-      return `${label}: match: ${(err as Error).message}`;
-    }
+    const compiled = compileBodyMatch(String(raw.match));
+    if (typeof compiled === 'string') return `${label}: match: ${compiled}`;
+    match = compiled;
   }
   let headers: Record<string, string> | undefined;
   if (raw.headers !== undefined && raw.headers !== null && raw.headers !== '') {
@@ -118,7 +117,7 @@ export function checkTarget(raw: RawTarget, defaults: TargetDefaults): ProbeTarg
       }
     }
   }
-  return { id, label, url, shownUrl, intervalMs, timeoutMs, expectStatus, match, headers, maxBodyBytes: defaults.maxBodyBytes, hash: targetHash(id) };
+  return { id, label, url, shownUrl, intervalMs, timeoutMs, expectStatus, match, headers, matchBytes: defaults.matchBytes, hash: targetHash(id) };
 }
 
 function safeJson(text: string): unknown {

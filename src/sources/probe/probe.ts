@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises';
 import PQueue from 'p-queue';
 import { z } from 'zod';
 import { ConfigError } from '../../config/errors.js';
-import { commonStreamFields, duration } from '../../config/schema-types.js';
+import { commonStreamFields, duration, size } from '../../config/schema-types.js';
 import type { SourceKind } from '../kind.js';
 import { probeAgents, runProbe } from './probe-client.js';
 import { ProbeScheduler, type DueProbe } from './probe-scheduler.js';
@@ -23,6 +23,10 @@ import { checkTargets, inShard, parseCsv, type ProbeTarget, type RawTarget, type
 import { readTargetsTable } from './probe-targets-table.js';
 import { redactUrlsIn } from '../common/redact.js';
 import type { CycleFailure, Source } from '../source.js';
+
+/** The match looks at the first 64 KB of a body by default: a page's head, where a title or a status sits. */
+const DEFAULT_MATCH_BYTES = 64 * 1024;
+const MAX_MATCH_BYTES = 1024 * 1024;
 
 const statusList = z.union([z.int().min(100).max(599), z.array(z.int().min(100).max(599)).min(1)]);
 
@@ -32,7 +36,7 @@ const targetSchema = z.strictObject({
   interval: duration('the probe interval (at least 1s)').optional(),
   timeout: duration('the probe timeout').optional(),
   expect_status: statusList.optional(),
-  match: z.string().optional().meta({ description: 'regular expression the body must match' }),
+  match: z.string().optional().meta({ description: 'regular expression (RE2 syntax: no lookaround or backreferences) the start of the body (match_bytes) must match' }),
   headers: z.record(z.string(), z.string()).optional(),
 });
 
@@ -48,6 +52,9 @@ const schema = z.strictObject({
   refresh: duration('how often targets_file or targets_table is read again').default(60_000),
   expect_status: statusList.default(200).meta({ description: 'the status a target must answer unless it says otherwise' }),
   concurrency: z.int().min(1).max(100_000).default(2000).meta({ description: 'probes in flight at once' }),
+  match_bytes: size('how much of the start of a body the match: patterns look at (the rest is counted, not kept)')
+    .default(DEFAULT_MATCH_BYTES)
+    .refine((n) => n >= 1 && n <= MAX_MATCH_BYTES, { error: 'expected at most 1MB (1048576 bytes: a match takes time linear in it) and at least 1 byte, e.g. 64KB' }),
   tls_verify: z.boolean().default(true),
   ...commonStreamFields,
 });
@@ -64,7 +71,7 @@ export const probeKind: SourceKind<typeof schema> = {
       intervalMs: timing.intervalMs,
       timeoutMs: timing.timeoutMs,
       expectStatus: Array.isArray(cfg.expect_status) ? cfg.expect_status : [cfg.expect_status],
-      maxBodyBytes: cfg.max_body_size ?? 1024 * 1024,
+      matchBytes: cfg.match_bytes,
     };
     if (cfg.targets) {
       const { problems } = checkTargets(cfg.targets as RawTarget[], defaults, (i) => `streams.${name}.targets.${i}`);
@@ -152,7 +159,7 @@ export const probeKind: SourceKind<typeof schema> = {
           targets.map((t) =>
             queue.add(async () => {
               const r = await runProbe(t, agents, signal);
-              if (r.error || r.match === false) failures.push({ item: t.label, reason: r.error ?? 'no_match', message: r.message ? redactUrlsIn(r.message) : `the body does not match ${t.match}` });
+              if (r.error || r.match === false) failures.push({ item: t.label, reason: r.error ?? 'no_match', message: r.message ? redactUrlsIn(r.message) : `the first ${t.matchBytes} bytes of the body do not match ${JSON.stringify(t.match?.source)}` });
             }),
           ),
         );
