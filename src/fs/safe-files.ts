@@ -95,7 +95,9 @@ export function readOwnFileSync(file: string): Buffer | undefined {
   try {
     fd = openSync(file, O_RDONLY | OPEN_OWN);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // ENOTDIR: a component of the path is a file, so there is no such file either (the caller reports the directory).
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw asUnsafe(err, file);
   }
   try {
