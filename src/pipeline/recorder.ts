@@ -26,8 +26,8 @@ import { startEvent } from './start-event.js';
 import { EventLog } from './event-log.js';
 import { OutputLane, type LaneContext } from './output-lane.js';
 import { prepareOutputDir } from './output-dir.js';
-import { announceControlUrl, lockOutputDir } from './lock-file.js';
-import { controlTokenFile, createControlToken, removeControlToken } from './control-token.js';
+import { lockOutputDir } from './lock-file.js';
+import { startControlPlane } from './control-plane.js';
 import { Hurry, shutdown, type StopResult } from './shutdown.js';
 import { SinkSet } from './sink-set.js';
 import type { StreamStats } from './stream-stats.js';
@@ -158,29 +158,13 @@ export class Recorder {
 
   /** Starts the control server and writes its URL into the lock, where `nsr status` finds it. */
   private async startControl(): Promise<void> {
-    const { ControlServer } = await import('../control/control-server.js');
-    const configured = this.loaded.control.token;
-    // Without a configured token, commands need one of the recorder's own, kept
-    // in the output directory for its user (written before the URL is announced).
-    let tokenFile: string | undefined;
-    let generated: string | undefined;
-    if (!configured) {
-      generated = createControlToken(this.outputDir);
-      tokenFile = controlTokenFile(this.outputDir);
-      const release = this.releaseLock;
-      this.releaseLock = () => {
-        try {
-          removeControlToken(this.outputDir);
-        } catch {
-          /* the lock still goes */
-        }
-        release?.();
-      };
-    }
-    this.control = new ControlServer(this.controlView(), this.loaded.control, (configured ?? generated)!, tokenFile);
-    const url = await this.control.listen();
-    announceControlUrl(this.outputDir, url);
-    this.log.info({ url, auth: configured ? 'bearer token on every request' : `reads open on loopback; commands need the token in ${tokenFile}` }, 'control server listening');
+    const { server, removeToken } = await startControlPlane(this.outputDir, this.controlView(), this.loaded.control, this.log);
+    this.control = server;
+    const release = this.releaseLock;
+    this.releaseLock = () => {
+      removeToken();
+      release?.();
+    };
   }
 
   /**
