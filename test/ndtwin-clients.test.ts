@@ -319,3 +319,24 @@ t.test('in Chromium, a page on another loopback port reads replay and the simula
   t.same(results.simTopK, { status: 200, body: (await call(simUrl, `${TOP_K}?k=3`)).body }, "and the simulator's Top-K flows");
   t.match(results.replayStatus, { error: /TypeError/ }, 'but not the replay status: it stays same-origin');
 });
+
+t.test('DNS rebinding: a request on loopback naming another host is refused by replay and the simulator', async (t) => {
+  const { dir } = archive(t);
+  const replay = new ReplayServer({ dir, port: 0, now: () => 0, pumpMs: 0 });
+  const { url: replayUrl } = await replay.start();
+  t.teardown(() => replay.stop());
+  const sim = new NdtwinSimulator({ port: 0 });
+  const { url: simUrl } = await sim.start();
+  t.teardown(() => sim.stop());
+  for (const [name, url] of [['replay', replayUrl], ['simulator', simUrl]]) {
+    const port = new URL(url).port;
+    for (const path of [GRAPH, name === 'replay' ? '/replay/status' : '/sim/served']) {
+      const rebound = await call(url, path, 'GET', { Host: `attacker.example:${port}` });
+      t.equal(rebound.status, 403, `${name} ${path}: a rebinding page's Host is refused`);
+      t.match(rebound.body, /not a loopback name/, `${name}: and told why`);
+      t.notMatch(rebound.body, /switch|dpid/i, `${name}: no recorded data in the answer`);
+    }
+    t.equal((await call(url, GRAPH, 'GET', { Host: `localhost:${port}` })).status, 200, `${name}: localhost is served`);
+    t.equal((await call(url, GRAPH, 'GET', { Host: `127.0.0.1:${port}` })).status, 200, `${name}: 127.0.0.1 is served`);
+  }
+});

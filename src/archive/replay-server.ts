@@ -25,6 +25,7 @@ import { shapeForEndpoint, type BodyShape } from './record-body.js';
 import type { EndpointSource, ReplayOptions, ReplayPlan, ReplayStarted, ReplayStreamInfo } from './replay/plan.js';
 import { StreamPlayer, UNREADABLE } from './replay/stream-player.js';
 import { allowAnyOrigin, answerPreflight, isKernelRoute } from '../sources/ndtwin/kernel-cors.js';
+import { rebindingProblem } from '../control/local-address.js';
 import { NDTWIN_ENDPOINTS } from '../sources/ndtwin/ndtwin-endpoints.js';
 import { TOP_K_PATH, topKFlows, topKRequest } from '../sources/ndtwin/top-k-flows.js';
 import { withoutSecretParams } from '../sources/common/redact.js';
@@ -211,6 +212,8 @@ export class ReplayServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const target = req.url ?? '';
+      const rebound = rebindingProblem(req.socket.localAddress, req.headers.host);
+      if (rebound) return send(res, 403, Buffer.from(JSON.stringify({ error: 'Forbidden', details: rebound })));
       // The NDTwin Web-GUI calls the kernel from another origin, preflighted.
       if (isKernelRoute(target)) {
         allowAnyOrigin(res);

@@ -30,3 +30,17 @@ export function isWildcard(host: string): boolean {
 export function bare(host: string): string {
   return host.replace(/^\[|\]$/g, '').toLowerCase();
 }
+
+/**
+ * DNS rebinding: a page whose own name has been made to resolve to 127.0.0.1
+ * reaches a loopback server with that name in `Host`. A request that arrived on
+ * a loopback address must name a loopback host; undefined when it does (or when
+ * it came in over the network, where clients use whatever name they know the
+ * machine by), else why not.
+ */
+export function rebindingProblem(localAddress: string | undefined, hostHeader: string | undefined): string | undefined {
+  if (hostHeader === undefined || localAddress === undefined || !isLoopbackHost(localAddress)) return undefined;
+  const name = /^(\[[^\]]+\]|[^:[\]]+)(?::\d{1,5})?$/.exec(hostHeader.trim())?.[1];
+  if (name !== undefined && isLoopbackHost(name)) return undefined;
+  return `Host ${JSON.stringify(hostHeader.slice(0, 100))} is not a loopback name, on a connection to loopback (a web page using DNS rebinding sends its own); use http://127.0.0.1:<port>`;
+}

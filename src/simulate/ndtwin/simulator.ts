@@ -13,6 +13,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { allowAnyOrigin, answerPreflight, isKernelRoute } from '../../sources/ndtwin/kernel-cors.js';
+import { rebindingProblem } from '../../control/local-address.js';
 import { topKFlows, topKRequest, type TopKRequest } from '../../sources/ndtwin/top-k-flows.js';
 import { FAULT_KINDS, FaultPicker, type FaultKind, type FaultPlan, type NormalizedFaultPlan } from '../faults.js';
 import { DynamicBodies, type DynamicKind } from './bodies.js';
@@ -146,6 +147,8 @@ export class NdtwinSimulator {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const target = req.url ?? '';
+    const rebound = rebindingProblem(req.socket.localAddress, req.headers.host);
+    if (rebound) return send(res, 403, Buffer.from(JSON.stringify({ error: 'Forbidden', details: rebound })));
     if (target.startsWith(SIM_PREFIX)) return handleSim(req, res, target, this.control);
     // The NDTwin Web-GUI calls the kernel from another origin, preflighted.
     if (isKernelRoute(target)) {
