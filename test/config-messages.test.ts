@@ -204,3 +204,19 @@ t.test('the original recorder settings with request_interval: 0.001 load, with a
   t.match(r.out, /^warning: .*request_interval: 0\.001 s is shorter than nsr's shortest interval/m);
   t.notMatch(r.out, /not shorter than the interval/);
 });
+
+t.test('a secret a stream added at run time reads, put where a duration goes, is not echoed either', async (t) => {
+  const env = { NSR_RT_SECRET: 'hunter2-runtime-secret' };
+  const text = 'control: {runtime_secrets: [NSR_RT_SECRET]}\nstreams:\n  f: {kind: ndtwin, data: flow}\n';
+  const runtime = { added: { r: { kind: 'http', url: 'http://127.0.0.1:9/x', interval: '${NSR_RT_SECRET}' } }, removed: [] };
+  const err = (() => {
+    try {
+      parseConfig(text, 'r.yaml', env, runtime);
+    } catch (e) {
+      return e as Error;
+    }
+  })();
+  t.ok(err instanceof ConfigError, 'refused as a configuration error');
+  t.match(err!.message, /streams\.r\.interval: got the value of \$\{NSR_RT_SECRET\}/, 'names the reference');
+  t.notMatch(err!.message, /hunter2/, 'never the value');
+});

@@ -10,7 +10,8 @@
  */
 import { ConfigError } from './errors.js';
 
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/** `${NAME}` and `${NAME:-default}`. */
+export const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /** The values that hold something from the environment: the text as written (`${SECRET}`), by path (see pathKey). */
 export type EnvValues = ReadonlyMap<string, string>;
@@ -18,7 +19,8 @@ export type EnvValues = ReadonlyMap<string, string>;
 /** The key of a path (`['streams', 'f', 'interval']`) in EnvValues. */
 export const pathKey = (path: readonly PropertyKey[]): string => JSON.stringify(path.map(String));
 
-export function substituteEnv(doc: unknown, env: NodeJS.ProcessEnv, file: string): { value: unknown; fromEnv: EnvValues } {
+/** `root`: the path of `doc` in the whole configuration (streams added at run time are substituted on their own). */
+export function substituteEnv(doc: unknown, env: NodeJS.ProcessEnv, file: string, root: (string | number)[] = []): { value: unknown; fromEnv: Map<string, string> } {
   const fromEnv = new Map<string, string>();
   const walk = (value: unknown, path: (string | number)[]): unknown => {
     if (typeof value === 'string') {
@@ -39,7 +41,7 @@ export function substituteEnv(doc: unknown, env: NodeJS.ProcessEnv, file: string
     if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, [...path, k])]));
     return value;
   };
-  return { value: walk(doc, []), fromEnv };
+  return { value: walk(doc, root), fromEnv };
 }
 
 /** How a message names a value from the environment: by what was written, never by the value. */

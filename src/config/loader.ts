@@ -19,7 +19,7 @@ import { pathKey, showValue, substituteEnv, type EnvValues } from './env-substit
 import { describe, formatIssues } from './issue-messages.js';
 import { streamTiming, type TimingContext } from './timing.js';
 import { overlayStreams, readRuntimeStreams, runtimeFile, type RuntimeStreams } from './runtime-streams.js';
-import { guardRuntimeStreams, runtimeSecretsOf } from './runtime-secrets.js';
+import { checkRuntimeSecrets, runtimeSecretsOf } from './runtime-secrets.js';
 import { RESERVED_STREAM_NAMES, streamNameProblem } from './schema-types.js';
 import { SOURCE_KINDS } from '../sources/registry.js';
 import { isLoopbackHost } from '../control/local-address.js';
@@ -104,7 +104,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const runtimeDir = typeof outputDir === 'string' ? outputDir : 'recorded_info';
   const runtime = runtimeOverride ?? readRuntimeStreams(runtimeDir);
   if (Object.keys(runtime.added).length || runtime.removed.length) {
-    raw = { ...top, streams: overlayStreams(top.streams, { ...runtime, added: guardedRuntime(runtime, top, env, file, runtimeOverride ? undefined : runtimeFile(runtimeDir)) }) };
+    guardRuntime(runtime, top, file, runtimeOverride ? undefined : runtimeFile(runtimeDir));
+    // Allowed references are substituted as in the file, and remembered the same way: never echoed in an error.
+    const added = substituteEnv(runtime.added, env, file, ['streams']);
+    for (const [at, written] of added.fromEnv) fromEnv.set(at, written);
+    raw = { ...top, streams: overlayStreams(top.streams, { ...runtime, added: added.value as RuntimeStreams['added'] }) };
   }
   const reserved = reservedStreamNames((raw as Record<string, unknown>).streams);
   if (reserved.length) {
@@ -129,9 +133,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 }
 
 /** Runtime streams may read only the secrets the file allows (runtime-secrets.ts); `kept` names the runtime file they came from. */
-function guardedRuntime(runtime: RuntimeStreams, top: Record<string, unknown>, env: NodeJS.ProcessEnv, file: string, kept: string | undefined) {
+function guardRuntime(runtime: RuntimeStreams, top: Record<string, unknown>, file: string, kept: string | undefined): void {
   try {
-    return guardRuntimeStreams(runtime.added, runtimeSecretsOf(top.control), env, file);
+    checkRuntimeSecrets(runtime.added, runtimeSecretsOf(top.control), file);
   } catch (err) {
     if (err instanceof ConfigError && kept) throw new ConfigError(`${err.message}\n(the stream was added at run time and is kept in ${kept}: allow it as said, or remove it from that file)`);
     throw err;
