@@ -42,6 +42,15 @@ export interface LaneContext {
   window: Omit<WindowWriterOptions, 'stream' | 'windowMs' | 'now'>;
 }
 
+export interface LaneClose {
+  /** Asked once the window is closed: false (a hurried stop) leaves it for the next start. */
+  compress?: () => boolean;
+  /** The recorder's stop, not a reload: writes failing for a while are given up and reported. */
+  atStop?: boolean;
+  /** Called once the queue is written (or given up), before the window is closed. */
+  onDrained?: () => void;
+}
+
 export class OutputLane {
   readonly queue: BoundedQueue<Payload>;
   readonly writer: WindowWriter;
@@ -51,6 +60,8 @@ export class OutputLane {
   private readonly encode: RecordEncoder | undefined;
   private consumer: Promise<void> | undefined;
   private closing = false;
+  /** Closing for the recorder's stop (not a reload): writes that keep failing are given up after a while. */
+  private atStop = false;
   /** Since when (performance.now(), immune to clock steps) writes have failed: bounds their retries at a stop. */
   private failingSince = 0;
   private rotateWaiters: (() => void)[] = [];
@@ -93,10 +104,14 @@ export class OutputLane {
    * (unless `compress()` says no by then: a hurried stop leaves it for the next start).
    * Resolves with how many records stayed unwritten.
    */
-  async close(compress: () => boolean = () => true): Promise<number> {
+  async close(opts: LaneClose = {}): Promise<number> {
+    const { compress = () => true } = opts;
     this.closing = true;
+    this.atStop = opts.atStop ?? false;
     this.queue.wake();
     await this.consumer;
+    // Nothing more is written from here: what arrives now (a late event) must know it.
+    opts.onDrained?.();
     await this.writer.close();
     this.collectWindows(compress());
     return this.queue.depth;
@@ -176,7 +191,7 @@ export class OutputLane {
   /** At a stop, writes failing for STOP_WRITE_RETRY_MS are given up (and reported): retrying until the deadline would only delay the same report. */
   private giveUpAtStop(): boolean {
     const failingMs = performance.now() - this.failingSince;
-    if (!this.closing || failingMs < STOP_WRITE_RETRY_MS) return false;
+    if (!this.atStop || failingMs < STOP_WRITE_RETRY_MS) return false;
     const fields = { stream: this.name, unwritten: this.queue.depth, code: this.stats.writeError?.code, failing_ms: Math.round(failingMs) };
     const message = `${this.name}: the window file still cannot be written at the stop; ${this.queue.depth} records stay unwritten`;
     if (this.reportsEvents) this.ctx.note('write_abandoned', fields, 'error', message);

@@ -78,9 +78,10 @@ export async function shutdown(p: RunningParts, reason: string, deadlineMs: numb
   }
   p.abortFetches();
   // 3. drain every queue into its windows, 4. close and fsync the windows
-  const unwritten = (await Promise.all(p.units.map((u) => u.closeLanes(compressing)))).reduce((a, b) => a + b, 0);
+  const unwritten = (await Promise.all(p.units.map((u) => u.closeLanes({ compress: compressing, atStop: true })))).reduce((a, b) => a + b, 0);
   // The sinks get up to half the deadline; what they do not take is read back from the window files at the next start.
-  const sinkWaiting = p.hurry.on ? 0 : await p.sinks.close(began + deadlineMs / 2);
+  // Hurried, they close at once: files of their own are closed, marks saved, nothing more is sent.
+  const sinkWaiting = await p.sinks.close(p.hurry.on ? p.now() : began + deadlineMs / 2);
   // 5. compress (windows waiting for a retry get one last try)
   p.compressor.beginStop(p.hurry.on);
   if (compressing()) await p.compressor.drain(p.hurry.signal);
@@ -96,8 +97,7 @@ export async function shutdown(p: RunningParts, reason: string, deadlineMs: numb
     deadline_reached: deadlineReached || undefined,
     streams: Object.fromEntries(p.units.flatMap((u) => u.lanes).map((l) => [l.name, l.stats.summary()])),
   }, unwritten > 0 ? 'error' : 'info');
-  const eventsUnwritten = await p.eventsLane.close(compressing);
-  p.closeEvents();
+  const eventsUnwritten = await p.eventsLane.close({ compress: compressing, atStop: true, onDrained: p.closeEvents });
   if (compressing()) await p.compressor.drain(p.hurry.signal);
   await p.compressor.close();
   for (const u of p.units) u.source.close();

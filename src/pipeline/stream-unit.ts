@@ -12,7 +12,7 @@ import type { Clock } from '../clock/clock.js';
 import { Ticker } from '../clock/ticker.js';
 import type { StreamConfig } from '../config/stream-config.js';
 import { FetchError, type EmitRecord, type NoteEvent, type Source, type SourceRecord } from '../sources/source.js';
-import { OutputLane, type LaneContext } from './output-lane.js';
+import { OutputLane, type LaneClose, type LaneContext } from './output-lane.js';
 
 /** An eager first fetch is made only if it has at least this long (or its timeout) before the first grid tick. */
 const EAGER_MIN_MS = 2000;
@@ -208,8 +208,8 @@ export class StreamUnit {
   }
 
   /** 3–4. Every lane writes what it holds and closes its window; resolves with the records left unwritten. */
-  async closeLanes(compress?: () => boolean): Promise<number> {
-    const unwritten = await Promise.all(this.lanes.map((l) => l.close(compress)));
+  async closeLanes(opts: LaneClose = {}): Promise<number> {
+    const unwritten = await Promise.all(this.lanes.map((l) => l.close(opts)));
     return unwritten.reduce((a, b) => a + b, 0);
   }
 
