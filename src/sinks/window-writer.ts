@@ -4,7 +4,7 @@
  * passes the window end or the size cap would be passed, and on `closeIfDue`
  * so a window closes on time even when its stream has gone quiet.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { CREATE_EXCLUSIVE } from '../fs/safe-files.js';
 import { freeWindowBase, jsonName, windowStart } from './window-naming.js';
@@ -173,7 +173,16 @@ export class WindowWriter {
     // The new name must survive a power loss too, or the window goes with it.
     await fsyncDirectory(dir).catch((err) => (this.syncError = err as Error));
     const header = this.opts.header;
-    if (header) await writeFully(handle, header, 0);
+    if (header) {
+      try {
+        await writeFully(handle, header, 0);
+      } catch (err) {
+        // Not opened then: the empty file nsr just created goes, so a retry does not leave one per attempt.
+        await handle.close().catch(() => undefined);
+        await unlink(jsonPath).catch(() => undefined);
+        throw err;
+      }
+    }
     this.current = { dir, base, jsonPath, ...(this.opts.ext ? { ext } : {}), stream, windowStart: start, windowEnd: start + windowMs, handle, records: 0, first: 0, last: 0, bytes: header?.length ?? 0, unsynced: false, lastSync: (this.opts.now ?? Date.now)() };
     return this.current;
   }
