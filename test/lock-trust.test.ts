@@ -4,7 +4,7 @@
 // user's, mode 0600, names a URL on this machine, and its pid is still the
 // node process that wrote it (same start time).
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
@@ -179,4 +179,17 @@ t.test('a lock nsr does not trust still keeps a second recorder out while its wr
   release();
   t.notOk(existsSync(gone.lock), 'and removed at the release');
   t.ok(running(fake.pid!), 'the named process was left alone');
+});
+
+t.test('a named pipe planted as the lock hangs neither nsr status nor a start', async (t) => {
+  const dir = tempDir(t);
+  const out = path.join(dir, 'out');
+  mkdirSync(out);
+  execFileSync('mkfifo', [path.join(out, '.nsr.lock')]);
+  writeFileSync(path.join(dir, 'r.yaml'), 'output: {dir: out}\ncontrol: {enabled: false}\nstreams:\n  f: {kind: ndtwin, kernel: "http://127.0.0.1:9", data: flow}\n');
+  const status = await nsrAsync(dir, ['status', '-c', 'r.yaml']);
+  t.equal(status.code, 1, 'status ends, refusing the lock');
+  t.match(status.out, /not a regular file/, 'and says why');
+  const run = await nsrAsync(dir, ['run', '-c', 'r.yaml', '--for', '1s']);
+  t.not(run.code, null, `a start ends too (exit ${run.code})`);
 });

@@ -7,7 +7,9 @@
  */
 import { closeSync, constants, fchmodSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 
-const { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, O_APPEND } = constants;
+const { O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_WRONLY, O_APPEND } = constants;
+/** O_NONBLOCK: a named pipe planted at the name must not hang the recorder or nsr status (no effect on regular files). */
+const NO_FOLLOW = O_NOFOLLOW | O_NONBLOCK;
 
 /** Creates `file` holding `text`; fails with EEXIST when anything (a symlink too) is there. */
 export function createPrivateFile(file: string, text: string): void {
@@ -22,8 +24,10 @@ export function createPrivateFile(file: string, text: string): void {
 
 /** Appends to a file this process created; refuses a symlink put in its place. */
 export function appendPrivateFile(file: string, text: string): void {
-  const fd = openSync(file, O_WRONLY | O_APPEND | O_NOFOLLOW);
+  const fd = openSync(file, O_WRONLY | O_APPEND | NO_FOLLOW);
   try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.nlink !== 1) throw new Error(`${file} is not the lock file this recorder created (not a regular file with one link); it is left alone`);
     writeSync(fd, text);
   } finally {
     closeSync(fd);
@@ -32,8 +36,9 @@ export function appendPrivateFile(file: string, text: string): void {
 
 /** The text of `file`, whoever owns it, never through a symlink (ELOOP then); for a decision trust does not enter. */
 export function readFileNoFollow(file: string, maxBytes = 4096): string {
-  const fd = openSync(file, O_RDONLY | O_NOFOLLOW);
+  const fd = openSync(file, O_RDONLY | NO_FOLLOW);
   try {
+    if (!fstatSync(fd).isFile()) return '';
     const buf = Buffer.alloc(maxBytes);
     const n = readSync(fd, buf, 0, buf.length, 0);
     return buf.subarray(0, n).toString('utf8');
@@ -51,7 +56,7 @@ export type PrivateRead = { text: string } | { problem: string } | undefined;
 export function readPrivateFile(file: string, maxBytes = 4096): PrivateRead {
   let fd: number;
   try {
-    fd = openSync(file, O_RDONLY | O_NOFOLLOW);
+    fd = openSync(file, O_RDONLY | NO_FOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
