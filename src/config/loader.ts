@@ -30,7 +30,6 @@ import { EVENTS_STREAM } from './defaults.js';
 export { DEFAULT_CONFIG_FILE, EVENTS_STREAM } from './defaults.js';
 
 export type { StreamConfig } from './stream-config.js';
-export { defaultTimeout } from './timing.js';
 
 export interface ControlConfig {
   enabled: boolean;

@@ -52,7 +52,6 @@ export const trackChangesSchema = z
 
 export type TrackChanges = z.output<typeof trackChangesSchema>;
 
-export { changesStream };
 
 /**
  * Compares each snapshot with the last one (kept by the caller across

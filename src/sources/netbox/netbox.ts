@@ -22,7 +22,8 @@ import type { SourceKind } from '../kind.js';
 import { NetboxClient, type ListedItem } from './netbox-client.js';
 import { redactUrl } from '../common/redact.js';
 import type { CycleReport, EmitRecord, InventoryProvider, Source } from '../source.js';
-import { ChangeTracker, changesStream, itemDigest, trackChangesSchema } from '../common/inventory-changes.js';
+import { changesStream } from '../../config/stream-config.js';
+import { ChangeTracker, itemDigest, trackChangesSchema } from '../common/inventory-changes.js';
 import { readState, sourceStateFile, writeState } from '../common/state-file.js';
 
 const schema = z.strictObject({
