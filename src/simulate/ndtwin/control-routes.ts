@@ -7,6 +7,7 @@
 // `Origin` (a browser's, which a cross-site POST sends without any preflight) is refused,
 // so a page the operator visits cannot inject faults or take the simulator down.
 
+import { BodyTooLarge, readBody } from '../../control/request-body.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FaultPlan, NormalizedFaultPlan } from '../faults.js';
 import { jsonBody, send } from './responses.js';
@@ -89,22 +90,16 @@ export function handleSim(req: IncomingMessage, res: ServerResponse, target: str
   return send(res, 404, sim.notFound);
 }
 
+/** The control body through the control server's reader: a body over the limit gets a 413 the client sees, never a reset. */
 function readControlBody(req: IncomingMessage, res: ServerResponse, onBody: (text: string) => void): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let tooLarge = false;
-  req.on('data', (c: Buffer) => {
-    if (tooLarge) return;
-    size += c.length;
-    if (size > MAX_CONTROL_BODY) {
-      tooLarge = true;
-      res.writeHead(413, { 'Content-Type': 'application/json', Connection: 'close' });
-      res.end('{"error":"Payload Too Large"}');
-      return;
-    }
-    chunks.push(c);
-  });
-  req.on('end', () => {
-    if (!tooLarge && !res.destroyed) onBody(Buffer.concat(chunks).toString('utf8'));
-  });
+  readBody(req, MAX_CONTROL_BODY).then(
+    (text) => !res.destroyed && onBody(text),
+    (err) => {
+      if (res.headersSent || res.destroyed) return;
+      if (err instanceof BodyTooLarge) {
+        res.writeHead(413, { 'Content-Type': 'application/json', Connection: 'close' });
+        res.end('{"error":"Payload Too Large"}');
+      } else res.destroy();
+    },
+  );
 }
