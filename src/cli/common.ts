@@ -1,7 +1,7 @@
 /** What every command shares: the config option, exit codes, error printing. */
 import { existsSync, readFileSync } from 'node:fs';
 import { Option } from 'commander';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError, OperatorError } from '../config/errors.js';
 import { DEFAULT_CONFIG_FILE } from '../config/defaults.js';
 
 export const EXIT_OK = 0;
@@ -27,8 +27,7 @@ export function version(): string {
   }
 }
 
-/** A runtime failure the operator can act on: printed without a stack trace, exit code 1. */
-export class OperatorError extends Error {}
+export { OperatorError };
 
 /** Prints an error the way every command does and exits with its code. */
 export function fail(err: unknown): never {

@@ -5,3 +5,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** A runtime failure the operator can act on (a port taken): the CLI prints it without a stack trace, exit code 1. */
+export class OperatorError extends Error {}

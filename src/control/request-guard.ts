@@ -13,14 +13,14 @@
  *    application/json`, which a page cannot send cross-site without a CORS
  *    preflight that this server never grants.
  *
- * Tokens are compared as SHA-256 digests, in constant time.
+ * Tokens are compared as SHA-256 digests, in constant time (bearer-token.ts).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { ControlConfig } from '../config/loader.js';
 import { bare, isLoopbackHost, isWildcard, localAddresses } from './local-address.js';
+import { bearerMatches as matches, tokenDigest as digest } from './bearer-token.js';
 
 export interface Refusal {
   status: number;
@@ -119,14 +119,4 @@ export class RequestGuard {
     const host = isWildcard(a.address) ? '127.0.0.1' : a.address.includes(':') ? `[${a.address}]` : a.address;
     return `http://${host}:${a.port}`;
   }
-}
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
-}
-
-/** Digests have equal length whatever was sent, so the comparison takes constant time. */
-function matches(req: IncomingMessage, expected: Buffer): boolean {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-  return m !== null && timingSafeEqual(digest(m[1]), expected);
 }

@@ -131,6 +131,7 @@ export class Recorder {
       const leftovers = await recoverDirectory(this.outputDir);
       await this.sinks.start(units);
       if (this.loaded.control.enabled) await this.startControl();
+      for (const u of units) await u.open(true);
       this.eventsLane.start();
       for (const u of units) u.startLanes();
       this.events.emit('start', startEvent(this.loaded, units, { version: this.opts.version, outputDir: this.outputDir }));

@@ -62,6 +62,21 @@ export class StreamUnit {
     for (const l of this.lanes) l.start();
   }
 
+  /**
+   * Opens what the source serves (source.open). At the start a failure is the
+   * start's; on a reload it is an event and the stream records without it.
+   */
+  async open(atStart: boolean): Promise<void> {
+    if (!this.source.open) return;
+    try {
+      await this.source.open();
+    } catch (err) {
+      if (atStart) throw err;
+      const message = (err as Error).message;
+      this.ctx.note('source_open_failed', { stream: this.name, message }, 'error', `${this.name}: ${message}; the stream records, without it`);
+    }
+  }
+
   /** Starts the source: on its ticker, or running on its own; an inventory fetches at once too. */
   activate(): void {
     if (this.source.run) return this.startRunning();

@@ -114,6 +114,7 @@ export class Topology {
   private async startUnit(unit: StreamUnit): Promise<void> {
     this.units.set(unit.name, unit);
     await this.sinks.attachNew(unit);
+    await unit.open(false);
     unit.startLanes();
     if (this.running) unit.activate();
   }

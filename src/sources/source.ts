@@ -102,6 +102,12 @@ export interface Source {
   readonly eager?: boolean;
   /** The device inventory this source keeps (netbox), for sources that poll its devices. */
   readonly inventory?: InventoryProvider;
+  /**
+   * Starts what the source serves to others (a junos stream's `publish`
+   * listener), before its first fetch. Rejects with a message naming the
+   * setting and the fix: at the recorder's start that stops the start.
+   */
+  open?(): Promise<void>;
   close(): void;
 }
 
