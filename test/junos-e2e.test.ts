@@ -118,7 +118,7 @@ streams:
   const views = (await lines(out, 'routers_view')).map((l) => JSON.parse(l));
   t.equal(views.length, raw.length, 'one view per device answer');
   const pe01 = views.find((v) => v.device === 'msk1-pe01');
-  t.same(pe01.region, ['Russia', 'Center', 'Moscow']);
+  t.same(pe01.regions, ['Moscow', 'Center', 'Russia'], 'site first, root last');
   t.match(pe01.interfaces.find((i: { name: string }) => i.name === 'xe-0/1/0').far_end, [{ device: 'spb2-p01', interface: 'xe-0/0/0', cable: 501 }]);
   const r1 = views.find((v) => v.device === 'sim-r0001');
   t.match(r1.interfaces.find((i: { name: string }) => i.name === 'xe-0/1/0').far_end, [{ device: 'sim-r0002', interface: 'xe-0/1/1' }], 'generated ring cabling');

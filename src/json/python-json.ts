@@ -1,41 +1,22 @@
 /**
- * JSON written the way Python's `json.dump(obj, f, ensure_ascii=False, indent=N)`
- * writes it, byte for byte, so a document nsr serves in place of a Python tool
- * (the Juniper agent's `tmp.json`) reads the same to its consumers' diffs and
- * parsers. Dicts are `Map`s: a JS object would move integer-like keys (SNMP
- * indexes, MPLS labels) ahead of the others, where Python keeps insertion order.
+ * JSON laid out as Python's `json.dump(value, ensure_ascii=False, indent=4)`
+ * writes it, for documents that must be drop-in replacements for ones a Python
+ * program served. Maps are written as objects in insertion order: a plain JS
+ * object would move integer-like keys (SNMP indexes, MPLS labels) to the front
+ * in numeric order, where Python keeps the order they were added in.
  */
-export type PyValue = string | number | boolean | null | readonly PyValue[] | ReadonlyMap<string, PyValue> | { readonly [key: string]: PyValue };
 
-export function pythonJsonDump(value: PyValue, indent = 4): string {
-  const parts: string[] = [];
-  write(value, 0);
-  return parts.join('');
+/** The text of `value`; Maps and plain objects as JSON objects, undefined members left out. */
+export function stringifyPythonJson(value: unknown, indent = 4): string {
+  return write(value, '', ' '.repeat(indent));
+}
 
-  function write(v: PyValue, depth: number): void {
-    if (v === null) return void parts.push('null');
-    if (typeof v === 'string') return void parts.push(JSON.stringify(v));
-    if (typeof v === 'boolean') return void parts.push(v ? 'true' : 'false');
-    if (typeof v === 'number') {
-      // Python writes integers as digits and refuses nothing here; NaN/Infinity would be Python's own tokens, never produced by nsr.
-      if (!Number.isFinite(v)) throw new Error(`pythonJsonDump: ${v} has no JSON form`);
-      return void parts.push(String(v));
-    }
-    const entries: [string | undefined, PyValue][] = Array.isArray(v)
-      ? (v as readonly PyValue[]).map((x) => [undefined, x])
-      : v instanceof Map
-        ? [...(v as ReadonlyMap<string, PyValue>)]
-        : Object.entries(v as Record<string, PyValue>);
-    const [open, close] = Array.isArray(v) ? ['[', ']'] : ['{', '}'];
-    // Python writes an empty container on one line, whatever the indent.
-    if (entries.length === 0) return void parts.push(open + close);
-    const inner = '\n' + ' '.repeat(indent * (depth + 1));
-    parts.push(open);
-    entries.forEach(([key, x], i) => {
-      parts.push(i === 0 ? inner : ',' + inner);
-      if (key !== undefined) parts.push(JSON.stringify(key), ': ');
-      write(x, depth + 1);
-    });
-    parts.push('\n' + ' '.repeat(indent * depth), close);
-  }
+function write(value: unknown, outer: string, step: string): string {
+  const inner = outer + step;
+  const block = (open: string, close: string, items: string[]) => (items.length ? `${open}\n${inner}${items.join(`,\n${inner}`)}\n${outer}${close}` : open + close);
+  if (value instanceof Map) return block('{', '}', [...value].filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(String(k))}: ${write(v, inner, step)}`));
+  if (Array.isArray(value)) return block('[', ']', value.map((v) => write(v ?? null, inner, step)));
+  if (value !== null && typeof value === 'object') return block('{', '}', Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(k)}: ${write(v, inner, step)}`));
+  // Strings: JSON.stringify escapes what Python's ensure_ascii=False escapes (", \, control characters, lower-case \u00XX).
+  return JSON.stringify(value) ?? 'null';
 }

@@ -114,19 +114,33 @@ export function parseRegion(r: Obj): [number, { name: string; parent: number | n
   return [num(r.id) ?? -1, { name: str(r.name) ?? '', parent: num(obj(r.parent)?.id) ?? null }];
 }
 
-/** The names of a site's region and its parents, outermost first; empty for a site without a region. */
-export function regionPath(inv: Inventory, siteId: number | null): string[] {
-  const path: string[] = [];
+/**
+ * The names of a site's region and its parents, the site's own region first and
+ * the root last (the order the old Junos agent published); empty for a site
+ * without a region.
+ */
+export function regionsSiteFirst(inv: Inventory, siteId: number | null): string[] {
+  const names: string[] = [];
   let id = siteId === null ? null : (inv.sites.get(siteId)?.region ?? null);
-  const seen = new Set<number>();
+  const seen = new Set<number>(); // a cycle in a hand-edited NetBox must not hang the poller
   while (id !== null && !seen.has(id)) {
     seen.add(id);
     const r = inv.regions.get(id);
     if (!r) break;
-    path.unshift(r.name);
+    names.push(r.name);
     id = r.parent;
   }
-  return path;
+  return names;
+}
+
+/**
+ * Devices by primary IPv4 (without prefix length). Two devices with the same
+ * address: the later in the inventory wins, as in the old agent's dict of exporters.
+ */
+export function devicesByAddress4(inv: Inventory): Map<string, InventoryDevice> {
+  const map = new Map<string, InventoryDevice>();
+  for (const d of inv.devices) if (d.address4 !== null) map.set(d.address4, d);
+  return map;
 }
 
 const slugs = z

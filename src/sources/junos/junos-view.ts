@@ -2,7 +2,8 @@
  * nsr's joined view of one Junos device: its physical interfaces (speed,
  * status, description, counters, logical units) with the far end of each from
  * the NetBox cabling, its next hops (inet.3) and its MPLS label operations
- * (mpls.0). Cables are matched by physical interface (`xe-0/1/0` for the unit
+ * (mpls.0), each next hop's destination resolved to the NetBox device whose
+ * primary IPv4 it is. Cables are matched by physical interface (`xe-0/1/0` for the unit
  * `xe-0/1/0.0`): NetBox cables end on physical interfaces, never on units.
  *
  * Junos JSON renders every element as an array of objects whose leaves carry
@@ -10,7 +11,7 @@
  * Counters stay the device's digits (RawJson): they pass 2^53 on fast links.
  */
 import type { CableEnd, Inventory, InventoryDevice } from '../common/inventory.js';
-import { regionPath } from '../common/inventory.js';
+import { devicesByAddress4, regionsSiteFirst } from '../common/inventory.js';
 import { rawInteger, RawJson } from '../../json/raw-json.js';
 
 type Node = Record<string, unknown>;
@@ -98,6 +99,8 @@ function unitView(u: Node) {
   return {
     name,
     description: leaf(u, 'description'),
+    // The unit's own ifIndex: flow exporters (Akvorado) report traffic by it, not by the physical's.
+    snmp_index: rawInteger(leaf(u, 'snmp-index')) ?? null,
     // Units 16384 and up are created by Junos itself (e.g. .32767 for VLAN control, lo0.16385).
     internal: unit >= 16384 || undefined,
     families,
@@ -186,6 +189,32 @@ export function mplsView(body: unknown, cabling: Map<string, FarEnd[]>) {
   });
 }
 
+/** A route's destination as the NetBox device it leads to. */
+export interface ResolvedDevice {
+  id: number;
+  name: string | null;
+  /** Site slug, like the view's own `site`. */
+  site: string | null;
+  /** The site's region first, then its parents up to the root. */
+  regions: string[];
+}
+
+/** `10.255.0.2/32` or `10.255.0.2` → `10.255.0.2`; any other prefix (a subnet, IPv6) → null. */
+export function hostAddress4(destination: string | null): string | null {
+  const m = destination ? /^(\d{1,3}(?:\.\d{1,3}){3})(?:\/32)?$/.exec(destination) : null;
+  return m ? m[1] : null;
+}
+
+/** inet.3 destination → the device with that primary IPv4, or null (a subnet, or an address NetBox does not know). */
+export function destinationResolver(inv: Inventory | undefined): (destination: string | null) => ResolvedDevice | null {
+  const byAddress = inv ? devicesByAddress4(inv) : new Map<string, InventoryDevice>();
+  return (destination) => {
+    const address = hostAddress4(destination);
+    const d = address === null ? undefined : byAddress.get(address);
+    return d && inv ? { id: d.id, name: d.name, site: d.site, regions: regionsSiteFirst(inv, d.site_id) } : null;
+  };
+}
+
 export interface DeviceReplies {
   interfaces?: unknown;
   'inet.3'?: unknown;
@@ -195,15 +224,17 @@ export interface DeviceReplies {
 /** The joined document of one device. Parts whose RPC failed are left out (the raw record says why). */
 export function deviceView(device: { label: string; host: string; netbox?: InventoryDevice }, replies: DeviceReplies, inv: Inventory | undefined) {
   const cabling = cablingOf(inv, { id: device.netbox?.id, name: device.netbox ? device.netbox.name : device.label });
+  const resolve = destinationResolver(inv);
   return {
     device: device.label,
     host: device.host,
     netbox_id: device.netbox?.id,
     site: device.netbox?.site ?? undefined,
-    region: inv && device.netbox ? regionPath(inv, device.netbox.site_id) : undefined,
+    // Site first, root last (the old agent's order); named `regions` so a reader of the old root-first `region` notices.
+    regions: inv && device.netbox ? regionsSiteFirst(inv, device.netbox.site_id) : undefined,
     cabling_at: inv?.at,
     interfaces: replies.interfaces !== undefined ? interfacesView(replies.interfaces, cabling) : undefined,
-    next_hops: replies['inet.3'] !== undefined ? routesView(replies['inet.3'], cabling) : undefined,
+    next_hops: replies['inet.3'] !== undefined ? routesView(replies['inet.3'], cabling).map(({ next_hops, ...route }) => ({ ...route, netbox: resolve(route.destination), next_hops })) : undefined,
     mpls_labels: replies['mpls.0'] !== undefined ? mplsView(replies['mpls.0'], cabling) : undefined,
   };
 }
