@@ -194,6 +194,8 @@ export class JunosNetconfSimulator {
 
   private accept(state: DeviceState, conn: Connection): void {
     this.connections.add(conn);
+    // As the client: small handshake messages must not wait for delayed ACKs (ssh2 has it, its types miss it).
+    (conn as Connection & { setNoDelay(on: boolean): unknown }).setNoDelay(true);
     conn.on('close', () => this.connections.delete(conn));
     conn.on('error', () => undefined); // a client that goes away is no fault of the simulator
     conn.on('authentication', (ctx) => this.authenticate(ctx));

@@ -211,6 +211,9 @@ export class NetconfSession {
       };
       try {
         client.connect(config);
+        // Each handshake step is a small message awaiting an answer: without
+        // this, Nagle's algorithm and delayed ACKs add tens of ms per open.
+        client.setNoDelay(true);
       } catch (err) {
         // ssh2 parses the private key synchronously; its message names the problem, never the key.
         finish(new FetchError('private_key_error', `cannot use the private key for ${where}: ${(err as Error).message}`));
