@@ -10,14 +10,16 @@ import { JunosNetconfSimulator, type JunosNetconfSimulatorOptions } from '../src
 import { HostKeyVerifier } from '../src/sources/junos/host-keys.js';
 import { NetconfSession, type NetconfSessionOptions, type NetconfTarget } from '../src/sources/junos/netconf-session.js';
 import { NetconfPool } from '../src/sources/junos/netconf-pool.js';
+import { JUNOS_NETCONF_RPCS } from '../src/sources/junos/netconf-rpcs.js';
 import { FetchError } from '../src/sources/source.js';
 
 const PORT = 18830;
 const dir = mkdtempSync(join(tmpdir(), 'nsr-netconf-'));
 const fixture = (f: string) => readFileSync(new URL(`../fixtures/junos/${f}`, import.meta.url), 'utf8');
+// The namespaced mpls.0 form is the old ncclient agent's: the device must accept both.
 const RPCS = [
-  { body: '<get-interface-information/>', fixture: fixture('get-interface-information.rpc-reply.xml') },
-  { body: '<get-route-information><table>inet.3</table></get-route-information>', fixture: fixture('get-route-information.inet.3.rpc-reply.xml') },
+  { body: JUNOS_NETCONF_RPCS.interfaces, fixture: fixture('get-interface-information.rpc-reply.xml') },
+  { body: JUNOS_NETCONF_RPCS['inet.3'], fixture: fixture('get-route-information.inet.3.rpc-reply.xml') },
   { body: '<get-route-information xmlns="http://yang.juniper.net/junos/rpc/route"><table>mpls.0</table></get-route-information>', fixture: fixture('get-route-information.mpls.0.rpc-reply.xml') },
 ];
 const withoutMessageId = (s: string) => s.replace(/(<rpc-reply\b[^>]*?\smessage-id=")[^"]*"/, '$1"');
