@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { NdtwinSimulator } from '../simulate/ndtwin-simulator.js';
 import { JunosSimulator } from '../simulate/junos-simulator.js';
+import { JunosNetconfSimulator } from '../simulate/junos-netconf-simulator.js';
 import { NetboxSimulator } from '../simulate/netbox-simulator.js';
 import { ProbeSimulator } from '../simulate/probe-simulator.js';
 import { NetbeamSimulator } from '../simulate/netbeam-simulator.js';
@@ -12,9 +13,12 @@ interface SimulateCliOptions {
   ndtwin: boolean;
   netboxPort?: string;
   junosDevices?: string;
-  junosPort: string;
+  junosPort?: string;
   junosLatency: string;
   junosFailureRate?: string;
+  junosTransport: string;
+  junosHostKey?: string;
+  junosKnownHosts?: string;
   probePort?: string;
   netbeamPort?: string;
   host: string;
@@ -123,7 +127,10 @@ export function registerSimulate(program: Command): void {
     .option('--no-ndtwin', 'do not serve the NDTwin kernel (only NetBox and Junos devices)')
     .option('--netbox-port <port>', 'also serve a NetBox API (fixtures plus the generated routers) on this port')
     .option('--junos-devices <n>', 'also run the fixtures\' Juniper devices plus N generated ones, each on its own loopback address (127.20.0.x, 127.21.x.y)')
-    .option('--junos-port <port>', 'REST API port of the simulated devices', '3443')
+    .option('--junos-transport <rest|netconf>', 'what the simulated devices answer: the Junos REST API, or NETCONF over SSH', 'rest')
+    .option('--junos-port <port>', 'port of the simulated devices (default 3443 for rest, 830 for netconf)')
+    .option('--junos-host-key <file>', 'netconf: the devices\' SSH host key (PEM or OpenSSH); generated and written there 0600 if missing, so clients that remembered it still trust it after a restart')
+    .option('--junos-known-hosts <file>', 'netconf: write an OpenSSH known_hosts file listing every device address with the host key')
     .option('--junos-latency <min-max>', 'latency of each device in ms, drawn once per device (e.g. 50-2000)', '0-0')
     .option('--junos-failure-rate <0..1>', 'share of device requests answered with HTTP 500')
     .option('--netbeam-port <port>', 'also serve a Netbeam API (interfaces and their traffic, errors and discards) on this port')
@@ -187,6 +194,12 @@ function parseLatencyRange(value: string): { min: number; max: number } {
   return { min: Number(m[1]), max: Number(m[2] ?? m[1]) };
 }
 
+function parseJunosTransport(value: string, opts: SimulateCliOptions): 'rest' | 'netconf' {
+  if (value !== 'rest' && value !== 'netconf') fail(`invalid --junos-transport '${value}': expected rest or netconf`, 2);
+  if (value === 'rest' && (opts.junosHostKey !== undefined || opts.junosKnownHosts !== undefined)) fail('--junos-host-key and --junos-known-hosts need --junos-transport netconf (the REST devices have no SSH host key)', 2);
+  return value;
+}
+
 /** The simulated Netbeam API, probe targets, NetBox and Junos devices, when asked for. */
 async function startNetwork(opts: SimulateCliOptions, host: string): Promise<{ lines: string[]; stop: () => Promise<unknown> }> {
   const lines: string[] = [];
@@ -220,9 +233,17 @@ async function startNetwork(opts: SimulateCliOptions, host: string): Promise<{ l
     await serve(netbox, netboxPort, '--netbox-port', (url) => `NetBox API simulator listening on ${url} (${netbox.items.devices.length} devices, ${netbox.items.cables.length} cables)`);
   }
   if (opts.junosDevices !== undefined) {
-    const junosPort = parsePort(String(opts.junosPort));
+    const transport = parseJunosTransport(String(opts.junosTransport), opts);
+    const junosPort = opts.junosPort !== undefined ? parsePort(String(opts.junosPort)) : transport === 'netconf' ? 830 : 3443;
     const failureRate = opts.junosFailureRate === undefined ? 0 : parseFaultRate(String(opts.junosFailureRate));
-    const junos = new JunosSimulator({ devices: netbox.devices(), port: junosPort, latencyMs: parseLatencyRange(String(opts.junosLatency)), failureRate });
+    const common = { devices: netbox.devices(), port: junosPort, latencyMs: parseLatencyRange(String(opts.junosLatency)), failureRate };
+    let junos: JunosSimulator | JunosNetconfSimulator;
+    try {
+      junos = transport === 'netconf' ? new JunosNetconfSimulator({ ...common, ...(opts.junosHostKey !== undefined ? { hostKeyFile: String(opts.junosHostKey) } : {}) }) : new JunosSimulator(common);
+    } catch (err) {
+      await stop();
+      fail(`cannot use the host key: ${(err as Error).message}`, 1);
+    }
     try {
       await junos.start();
       stops.push(() => junos.stop());
@@ -231,7 +252,18 @@ async function startNetwork(opts: SimulateCliOptions, host: string): Promise<{ l
       fail(listenError(err, `port ${junosPort} of the device addresses`, '--junos-port'), 1);
     }
     const skipped = junos.unavailable.length ? ` (not on ${junos.unavailable.join(', ')}: no IPv6 loopback)` : '';
-    lines.push(`${netbox.devices().length} Junos devices answering on port ${junosPort} of 127.20.0.x and 127.21.x.y${skipped}`);
+    if (junos instanceof JunosNetconfSimulator) {
+      lines.push(`${netbox.devices().length} Junos devices answering NETCONF over SSH on port ${junosPort} of 127.20.0.x and 127.21.x.y${skipped}; host key ${junos.publicKey.split(' ')[0]} ${junos.fingerprint}`);
+      if (opts.junosKnownHosts !== undefined) {
+        try {
+          junos.writeKnownHosts(String(opts.junosKnownHosts));
+        } catch (err) {
+          await stop();
+          fail(`cannot write --junos-known-hosts ${opts.junosKnownHosts}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
+        }
+        lines.push(`known_hosts for the devices written to ${opts.junosKnownHosts}`);
+      }
+    } else lines.push(`${netbox.devices().length} Junos devices answering on port ${junosPort} of 127.20.0.x and 127.21.x.y${skipped}`);
   }
   return { lines, stop };
 }

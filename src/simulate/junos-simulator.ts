@@ -7,13 +7,12 @@
  * share of failing requests across all devices. Interface packet counters move
  * with the clock unless `static` is set (then bodies are the fixtures' bytes).
  */
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { listen, sendJson, type Listening } from './listen.js';
 import type { SimulatedDevice } from './netbox-simulator.js';
+import { RPC_ERROR_XML, deviceLatency, junosFixture, movingJsonCounters, type DeviceFault } from './simulated-junos.js';
 
-export type DeviceFault = 'hang' | 'error';
+export type { DeviceFault } from './simulated-junos.js';
 
 export interface JunosSimulatorOptions {
   devices: SimulatedDevice[];
@@ -32,21 +31,8 @@ export interface JunosSimulatorOptions {
   static?: boolean;
 }
 
-const RPC_ERROR = '<rpc-reply><rpc-error><error-type>protocol</error-type><error-severity>error</error-severity><error-message>simulated failure: mgd is busy</error-message></rpc-error></rpc-reply>';
-
-function fixture(name: string): string {
-  return readFileSync(fileURLToPath(new URL(`../../fixtures/junos/${name}`, import.meta.url)), 'utf8');
-}
-
-/** A stable number in [0, 1) from a string (FNV-1a): the same device has the same latency every run. */
-function unitHash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return (h >>> 0) / 2 ** 32;
-}
-
 export class JunosSimulator {
-  readonly bodies = { interfaces: fixture('get-interface-information.json'), inet3: fixture('get-route-information.inet.3.json'), mpls0: fixture('get-route-information.mpls.0.json') };
+  readonly bodies = { interfaces: junosFixture('get-interface-information.json'), inet3: junosFixture('get-route-information.inet.3.json'), mpls0: junosFixture('get-route-information.mpls.0.json') };
   /** Requests answered, by device name. */
   readonly served = new Map<string, number>();
   private readonly byAddress = new Map<string, { device: SimulatedDevice; latency: number }>();
@@ -57,8 +43,7 @@ export class JunosSimulator {
   readonly unavailable: string[] = [];
 
   constructor(private readonly opts: JunosSimulatorOptions) {
-    const { min, max } = opts.latencyMs ?? { min: 0, max: 0 };
-    for (const device of opts.devices) this.byAddress.set(device.address, { device, latency: Math.round(min + (max - min) * unitHash(device.name)) });
+    for (const device of opts.devices) this.byAddress.set(device.address, { device, latency: deviceLatency(device.name, opts.latencyMs) });
   }
 
   /** Each device's latency, by name (the benchmark computes its ideal cycle from these). */
@@ -97,7 +82,7 @@ export class JunosSimulator {
     }
     const url = new URL(req.url ?? '/', 'http://device');
     let body: string | undefined;
-    if (url.pathname === '/rpc/get-interface-information') body = this.opts.static ? this.bodies.interfaces : movingCounters(this.bodies.interfaces, Date.now() - this.startedAt);
+    if (url.pathname === '/rpc/get-interface-information') body = this.opts.static ? this.bodies.interfaces : movingJsonCounters(this.bodies.interfaces, Date.now() - this.startedAt);
     else if (url.pathname === '/rpc/get-route-information') body = url.searchParams.get('table') === 'inet.3' ? this.bodies.inet3 : url.searchParams.get('table') === 'mpls.0' ? this.bodies.mpls0 : undefined;
     if (body === undefined) return sendJson(res, 404, '<rpc-reply><rpc-error><error-message>syntax error</error-message></rpc-error></rpc-reply>', 'application/xml');
     const fault = this.opts.faults?.[device.name];
@@ -105,7 +90,7 @@ export class JunosSimulator {
     const fail = fault === 'error' || Math.random() < (this.opts.failureRate ?? 0);
     const answer = () => {
       this.served.set(device.name, (this.served.get(device.name) ?? 0) + 1);
-      if (fail) sendJson(res, 500, RPC_ERROR, 'application/xml');
+      if (fail) sendJson(res, 500, RPC_ERROR_XML, 'application/xml');
       else sendJson(res, 200, body!);
     };
     if (latency <= 0) return answer();
@@ -116,10 +101,4 @@ export class JunosSimulator {
     this.timers.add(t);
     res.once('close', () => this.timers.delete(t) && clearTimeout(t));
   }
-}
-
-/** Packet counters that grow with time, as on a live router (1000 packets a second per counter). */
-function movingCounters(text: string, elapsedMs: number): string {
-  const add = BigInt(Math.floor(elapsedMs / 1000) * 1000);
-  return text.replace(/("(?:input|output)-packets": \[\s*\{\s*"data": ")(\d+)/g, (_, head: string, n: string) => `${head}${BigInt(n) + add}`);
 }

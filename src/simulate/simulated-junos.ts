@@ -1,0 +1,47 @@
+/**
+ * What the simulated Juniper devices share whatever API they answer (REST or
+ * NETCONF): the fixtures, each device's latency from its name, faults, the
+ * error a failing device gives, and packet counters that move with the clock.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export type DeviceFault = 'hang' | 'error';
+
+/** The rpc-error a failing device answers with (Junos's words when mgd cannot take the request). */
+export const RPC_ERROR_MESSAGE = 'simulated failure: mgd is busy';
+export const RPC_ERROR_XML = `<rpc-reply><rpc-error><error-type>protocol</error-type><error-severity>error</error-severity><error-message>${RPC_ERROR_MESSAGE}</error-message></rpc-error></rpc-reply>`;
+
+export function junosFixture(name: string): string {
+  return readFileSync(fileURLToPath(new URL(`../../fixtures/junos/${name}`, import.meta.url)), 'utf8');
+}
+
+/** A stable number in [0, 1) from a string (FNV-1a): the same device has the same latency every run. */
+export function unitHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0) / 2 ** 32;
+}
+
+/** A device's latency in ms, drawn once from its name, uniformly in [min, max]. */
+export function deviceLatency(name: string, range: { min: number; max: number } | undefined): number {
+  const { min, max } = range ?? { min: 0, max: 0 };
+  return Math.round(min + (max - min) * unitHash(name));
+}
+
+/** Packets added to every counter after `elapsedMs`: 1000 a second, as on a live router. */
+function packetsSince(elapsedMs: number): bigint {
+  return BigInt(Math.floor(elapsedMs / 1000) * 1000);
+}
+
+/** Junos JSON with its packet counters moved on by `elapsedMs`. */
+export function movingJsonCounters(text: string, elapsedMs: number): string {
+  const add = packetsSince(elapsedMs);
+  return text.replace(/("(?:input|output)-packets": \[\s*\{\s*"data": ")(\d+)/g, (_, head: string, n: string) => `${head}${BigInt(n) + add}`);
+}
+
+/** A Junos XML reply with its packet counters moved on by `elapsedMs`. */
+export function movingXmlCounters(text: string, elapsedMs: number): string {
+  const add = packetsSince(elapsedMs);
+  return text.replace(/(<(?:input|output)-packets>)(\d+)(?=<)/g, (_, head: string, n: string) => `${head}${BigInt(n) + add}`);
+}
