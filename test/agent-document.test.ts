@@ -86,7 +86,7 @@ t.test('python-json: the layout of json.dump(indent=4, ensure_ascii=False)', asy
 
 t.test("Akvorado's exporter", async (t) => {
   const dflt = { name: 'unknown', description: 'unknown', speed: 1000 };
-  const exp = akvoradoExporter(pe01, replies, inventory, dflt)!;
+  const exp = akvoradoExporter(pe01, replies, inventory, { default: dflt })!;
   t.same(Object.keys(exp), ['exportersubnet', 'name', 'site', 'region', 'default', 'interfaces']);
   t.match(exp, { exportersubnet: '10.255.0.1/32', name: 'msk1-pe01', site: 'MSK1', region: 'Moscow', default: dflt });
   t.same(exp.interfaces.slice(0, 2), [
@@ -95,8 +95,12 @@ t.test("Akvorado's exporter", async (t) => {
   ], 'ifindex a number; no description → the unit name; 10Gbps → 10000 Mbps');
   t.same(exp.interfaces.map((i) => [i.ifindex, i.speed]).slice(4), [[601, 20000], [610, 0], [16, 0], [21, 0], [537, 800]], 'LAG 20Gbps; irb none and lo0 Unspecified → 0; 800mbps → 800');
   t.ok(exp.interfaces.every((i) => Object.keys(i).join() === 'ifindex,name,description,speed'), 'lower-case keys, no dashes');
-  const lab = akvoradoExporter(inventory.devices.find((d) => d.name === 'lab-pe01')!, {}, inventory, dflt)!;
+  const lab = akvoradoExporter(inventory.devices.find((d) => d.name === 'lab-pe01')!, {}, inventory, { skipMissingInterfaces: true })!;
+  t.same(Object.keys(lab), ['exportersubnet', 'name', 'site', 'skipmissinginterfaces', 'interfaces'], 'skipping missing interfaces: no default (Akvorado refuses both)');
   t.notOk('region' in lab, 'a site without a region: region omitted');
   t.same(lab.interfaces, []);
-  t.equal(akvoradoExporter(inventory.devices.find((d) => d.name === 'nsk1-pe01')!, replies, inventory, dflt), null, 'no primary IPv4: no exporter');
+  const v6only = inventory.devices.find((d) => d.name === 'nsk1-pe01')!;
+  t.equal(v6only.address4, null);
+  t.equal(akvoradoExporter(v6only, replies, inventory, { default: dflt })!.exportersubnet, `${v6only.address6}/128`, 'IPv6 only: a /128');
+  t.equal(akvoradoExporter({ ...v6only, address6: null }, replies, inventory, { default: dflt }), null, 'no address: no exporter');
 });

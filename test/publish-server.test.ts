@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { PublishedDocuments } from '../src/sources/junos/publish/published-documents.js';
 import { PublishServer } from '../src/sources/junos/publish/publish-server.js';
 import { publishSettings, publishSchema } from '../src/sources/junos/publish/publish-config.js';
-import { pythonJsonDump } from '../src/json/python-json.js';
+import { stringifyPythonJson } from '../src/json/python-json.js';
 import { ConfigError } from '../src/config/errors.js';
 
 interface Answer {
@@ -50,7 +50,7 @@ t.test('python json.dump(indent=4, ensure_ascii=False) byte for byte, integer-li
     ['list', [] as never],
     ['nested', new Map([['b', [1, 'x\n"y"', null, true]], ['a', new Map([['k', 'v']])]]) as never],
   ]);
-  const ours = pythonJsonDump(value as never, 4);
+  const ours = stringifyPythonJson(value, 4);
   const py = spawnSync('python3', ['-c', 'import json,sys; d=json.loads(sys.stdin.read(), object_pairs_hook=dict); sys.stdout.write(json.dumps(d, ensure_ascii=False, indent=4))'], { input: ours, encoding: 'utf8' });
   if (py.status !== 0) return t.skip(`python3 not usable here: ${py.stderr}`);
   t.equal(ours, py.stdout, 'Python re-dumps our bytes unchanged');

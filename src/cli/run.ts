@@ -3,6 +3,7 @@
  * signal skips compression (the files are recovered at the next start).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import type { LoadedConfig } from '../config/loader.js';
@@ -97,6 +98,9 @@ async function run(opts: RunOptions): Promise<number> {
   return result.complete && !result.deadlineReached ? EXIT_OK : EXIT_RUNTIME;
 }
 
+/** The simulated routers' SSH host key, kept in the output directory (0600) between demo runs. */
+const SIMULATOR_HOST_KEY = '.simulator-junos-host-key';
+
 /** Generated Juniper routers the simulator adds for a junos stream (besides the NetBox fixtures' devices). */
 const SIMULATED_ROUTERS = 20;
 
@@ -126,8 +130,12 @@ async function startSimulator(loaded: LoadedConfig, log: Logger): Promise<ChildP
   if (probeUrl) args.push('--probe-port', loopback('probe target', probeUrl).port || '80');
   if (netbeam) args.push('--netbeam-port', loopback('Netbeam', netbeam.options.url).port || '80');
   if (junos) {
-    if (junos.options.scheme !== 'http') throw new ConfigError(`--simulate: streams.${junos.name}.scheme: the simulated devices speak plain HTTP; set scheme: http to record from them`);
-    args.push('--junos-devices', String(SIMULATED_ROUTERS), '--junos-port', String(junos.options.port), '--junos-latency', '20-200');
+    const netconf = junos.options.transport === 'netconf';
+    if (!netconf && junos.options.scheme !== 'http') throw new ConfigError(`--simulate: streams.${junos.name}.scheme: the simulated devices speak plain HTTP; set scheme: http to record from them`);
+    const port = junos.options.port ?? (netconf ? 830 : 3443);
+    args.push('--junos-devices', String(SIMULATED_ROUTERS), '--junos-port', String(port), '--junos-latency', '20-200');
+    // The simulated routers keep one host key across runs (beside the windows), so a known_hosts that remembered it stays right.
+    if (netconf) args.push('--junos-transport', 'netconf', '--junos-host-key', path.join(loaded.config.output.dir, SIMULATOR_HOST_KEY));
   }
   const main = fileURLToPath(new URL('../../bin/nsr', import.meta.url));
   const child = fork(main, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });

@@ -175,7 +175,7 @@ export class StreamUnit {
       note('item_failed', { stream: this.name, tick, item, reason, message, ...detail }, 'debug', `${this.name}: ${item}: ${reason}: ${message}`);
     }
     const failed = report.failures.length;
-    const summary = { stream: this.name, tick, scheduled_at: scheduledAt, items: report.items, records: report.records, failed, ms: Math.round(performance.now() - started) };
+    const summary = { stream: this.name, tick, scheduled_at: scheduledAt, items: report.items, records: report.records, failed, ms: Math.round(performance.now() - started), ...report.counters };
     const level = failed && this.stats.shouldWarn('item_failed', clock.now()) ? 'warn' : 'debug';
     note('cycle', summary, level, `${this.name}: cycle of ${report.items} items, ${failed} failed (see item_failed events)`);
     if (report.records > 0) return;

@@ -8,7 +8,8 @@
  * REST simulator. All devices share one host key, kept in a file when asked so
  * trust on first use survives a restart of the simulator.
  */
-import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import ssh2, { type AuthContext, type Connection, type ParsedKey, type Server, type ServerChannel } from 'ssh2';
 import type { SimulatedDevice } from './netbox-simulator.js';
 import { RPC_ERROR_MESSAGE, deviceLatency, junosFixture, movingXmlCounters, type DeviceFault } from './simulated-junos.js';
@@ -59,7 +60,8 @@ function loadHostKey(opts: JunosNetconfSimulatorOptions): { text: string | Buffe
   if (pem === undefined) {
     pem = utils.generateKeyPairSync('ed25519', {}).private;
     if (opts.hostKeyFile !== undefined) {
-      // Exclusive and never through a link: a key file is a secret.
+      // Exclusive and never through a link: a key file is a secret. Its directory may not exist yet (nsr run --simulate keeps it in the output directory, made at the recorder's start).
+      mkdirSync(dirname(opts.hostKeyFile), { recursive: true, mode: 0o700 });
       writePrivate(opts.hostKeyFile, pem, constants.O_EXCL);
     }
   }

@@ -65,6 +65,8 @@ export interface CycleReport {
   /** Records emitted. */
   records: number;
   failures: CycleFailure[];
+  /** Counters of the source's own the cycle event carries (NETCONF sessions opened and reused). */
+  counters?: Record<string, number>;
 }
 
 /** Emits a record as soon as it is ready, so one slow item never holds back the others. */

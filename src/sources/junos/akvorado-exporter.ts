@@ -31,13 +31,18 @@ export interface AkvoradoExporter {
   name: string;
   site: string;
   region?: string;
-  default: AkvoradoInterfaceDefault;
+  /** Absent with skipmissinginterfaces: Akvorado refuses both together. */
+  default?: AkvoradoInterfaceDefault;
+  skipmissinginterfaces?: true;
   interfaces: AkvoradoInterface[];
 }
 
-/** The exporter, or null for a device without a primary IPv4 (flows cannot be matched to it). */
-export function akvoradoExporter(device: InventoryDevice, replies: DeviceReplies, inv: Inventory | undefined, interfaceDefault: AkvoradoInterfaceDefault): AkvoradoExporter | null {
-  if (device.address4 === null) return null;
+/** What Akvorado does with an ifIndex the device did not list: answer this default, or ask its next provider. */
+export type MissingInterfaces = { default: AkvoradoInterfaceDefault } | { skipMissingInterfaces: true };
+
+/** The exporter, or null for a device without a primary address (flows cannot be matched to it). An IPv6-only device is a /128: Akvorado's subnets are IPv6 inside. */
+export function akvoradoExporter(device: InventoryDevice, replies: DeviceReplies, inv: Inventory | undefined, missing: MissingInterfaces): AkvoradoExporter | null {
+  if (device.address4 === null && device.address6 === null) return null;
   const interfaces: AkvoradoInterface[] = [];
   for (const [snmpIndex, unit] of agentInterfaces(replies.interfaces, agentConnections(inv, device))) {
     const ifindex = Number(snmpIndex);
@@ -48,11 +53,12 @@ export function akvoradoExporter(device: InventoryDevice, replies: DeviceReplies
   // The site's own region only: Akvorado has one region per exporter.
   const region = inv ? regionsSiteFirst(inv, device.site_id)[0] : undefined;
   return {
-    exportersubnet: `${device.address4}/32`,
-    name: device.name ?? '',
+    exportersubnet: device.address4 !== null ? `${device.address4}/32` : `${device.address6}/128`,
+    // Akvorado requires a name: one bad entry would reject the whole document.
+    name: device.name ?? `#${device.id}`,
     site: siteName(inv, device.site_id),
     ...(region !== undefined ? { region } : {}),
-    default: { ...interfaceDefault },
+    ...('default' in missing ? { default: { ...missing.default } } : { skipmissinginterfaces: true as const }),
     interfaces,
   };
 }

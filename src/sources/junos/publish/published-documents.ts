@@ -12,8 +12,7 @@
  * polling a steady network gets 304s.
  */
 import { createHash } from 'node:crypto';
-import type { PyValue } from '../../../json/python-json.js';
-import { pythonJsonDump } from '../../../json/python-json.js';
+import { stringifyPythonJson } from '../../../json/python-json.js';
 
 /** The parsed replies of one device (Junos JSON form), by RPC key. */
 export type ReplyParts = Record<string, unknown>;
@@ -35,9 +34,9 @@ export interface PublishedSnapshot {
 /** How one device's parts become the agent's exporter object and Akvorado's one; supplied by the caller. */
 export interface ExporterBuilders<D> {
   /** The agent's exporter object (name, site, regions, interfaces, nexthops, mpls_labels), keys in the agent's order. */
-  agent(device: D, parts: ReplyParts): Map<string, PyValue>;
+  agent(device: D, parts: ReplyParts): Map<string, unknown>;
   /** Akvorado's per-exporter object, or undefined when the device cannot be described to it. */
-  akvorado(device: D, parts: ReplyParts): Record<string, unknown> | undefined;
+  akvorado(device: D, parts: ReplyParts): object | undefined;
 }
 
 interface Kept<D> {
@@ -77,8 +76,8 @@ export class PublishedDocuments<D> {
   commit(keys: readonly string[], at: number): PublishedSnapshot {
     const wanted = new Set(keys);
     for (const k of this.devices.keys()) if (!wanted.has(k)) this.devices.delete(k);
-    const exporters = new Map<string, PyValue>();
-    const akvorado: Record<string, unknown>[] = [];
+    const exporters = new Map<string, unknown>();
+    const akvorado: object[] = [];
     for (const key of keys) {
       const kept = this.devices.get(key);
       if (!kept) continue;
@@ -88,7 +87,7 @@ export class PublishedDocuments<D> {
       if (kept.failure) {
         agent.set(
           'stale',
-          new Map<string, PyValue>([
+          new Map<string, unknown>([
             ['reason', kept.failure.reason],
             ['message', kept.failure.message],
             ['failing_since', new Date(kept.failure.since).toISOString()],
@@ -105,7 +104,7 @@ export class PublishedDocuments<D> {
     }
     const previous = this.snapshot;
     const next: PublishedSnapshot = {
-      exporters: served(Buffer.from(pythonJsonDump(new Map([['exporters', exporters]]), 4)), previous?.exporters, at),
+      exporters: served(Buffer.from(stringifyPythonJson(new Map([['exporters', exporters]]), 4)), previous?.exporters, at),
       akvorado: served(Buffer.from(`${JSON.stringify({ exporters: akvorado }, null, 2)}\n`), previous?.akvorado, at),
       builtAt: at,
     };
