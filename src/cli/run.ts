@@ -48,7 +48,7 @@ async function run(opts: RunOptions): Promise<number> {
   if (opts.shard !== undefined && !shard) throw new ConfigError(`--shard: got ${JSON.stringify(opts.shard)}; expected k/N with 1 ≤ k ≤ N, e.g. --shard 2/3 on the second of three machines`);
   if (opts.for !== undefined && !forMs) throw new ConfigError(`--for: got ${JSON.stringify(opts.for)}; expected a duration such as 30s or 10m`);
   const { log: logCfg } = loaded.config;
-  const log = createLogger({ level: opts.logLevel ?? logCfg.level, console: logCfg.console, file: logCfg.file });
+  const log = createLogger({ level: opts.logLevel ?? logCfg.level, console: logCfg.console, file: logCfg.file, maxBytes: logCfg.max_size, keep: logCfg.keep });
   if (loaded.legacy) log.info({ config: loaded.file }, 'reading the original recorder settings format');
   for (const warning of loaded.warnings) log.warn({ config: loaded.file }, warning);
 

@@ -1,10 +1,12 @@
 /**
  * pino logs on stderr (stdout stays for command output): readable lines on a
- * terminal, JSON lines otherwise, optionally also JSON lines into a file.
+ * terminal, JSON lines otherwise, optionally also JSON lines into a file,
+ * rotated by size or by day (rotating-file.ts).
  * Credentials are redacted by key wherever they appear.
  */
 import { pino, type Logger, type DestinationStream, type StreamEntry, type Level } from 'pino';
 import pretty from 'pino-pretty';
+import { RotatingFile } from './rotating-file.js';
 
 export type { Logger };
 
@@ -12,6 +14,9 @@ export interface LoggerOptions {
   level: string;
   console: boolean;
   file?: string;
+  /** Rotation of `file` (rotating-file.ts). */
+  maxBytes?: number;
+  keep?: number;
   /** Force pretty (true) or JSON (false); default: pretty when stderr is a terminal. */
   pretty?: boolean;
 }
@@ -26,7 +31,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       : pino.destination({ dest: 2, sync: true });
     streams.push({ level, stream: dest });
   }
-  if (opts.file) streams.push({ level, stream: pino.destination({ dest: opts.file, mkdir: true, sync: false }) });
+  if (opts.file) streams.push({ level, stream: new RotatingFile({ file: opts.file, maxBytes: opts.maxBytes, keep: opts.keep ?? 5 }) });
   return pino(
     {
       level: opts.level,
