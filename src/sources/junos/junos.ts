@@ -190,7 +190,7 @@ export const junosKind: SourceKind<typeof schema> = {
               }
               publisher?.answered(t, parsed, first && { reason: first.reason, message: first.message });
               emit({ output: view, body: Buffer.from(stringifyWithRaw(deviceView(t, parsed, cablesInventory()))) });
-              records += replies.size ? 2 : 1;
+              records += 2;
             }),
           ),
         );
