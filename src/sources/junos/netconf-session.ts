@@ -292,10 +292,12 @@ export class NetconfSession {
 
   private onHello(message: Buffer): void {
     const text = message.toString('utf8');
-    if (!/^\s*(?:<\?xml[^>]*\?>)?\s*<(?:[\w.-]+:)?hello[\s>/]/.test(text)) {
+    // Device text: every regex here must be linear (one way to match each
+    // character); a backtracking one blocks the event loop, and no deadline fires.
+    if (!/^\s*(?:<\?xml[^>]*\?>\s*)?<(?:[\w.-]+:)?hello[\s>/]/.test(text)) {
       throw new FetchError('protocol_error', `${targetLabel(this.target)} sent something other than a <hello> first`);
     }
-    this.serverCapabilities = [...text.matchAll(/<(?:[\w.-]+:)?capability\s*>\s*([^<]*?)\s*<\/(?:[\w.-]+:)?capability\s*>/g)].map((m) => m[1]!);
+    this.serverCapabilities = [...text.matchAll(/<(?:[\w.-]+:)?capability\s*>([^<]*)<\/(?:[\w.-]+:)?capability\s*>/g)].map((m) => m[1]!.trim());
     const id = /<(?:[\w.-]+:)?session-id\s*>\s*(\d+)\s*</.exec(text)?.[1];
     if (id !== undefined) this.sessionId = id;
     const has11 = this.serverCapabilities.includes(CAP_BASE_11);
