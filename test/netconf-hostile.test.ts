@@ -6,7 +6,7 @@ import t from 'tap';
 import ssh2 from 'ssh2';
 import type { AddressInfo } from 'node:net';
 import { HostKeyVerifier, sshKeyFingerprint } from '../src/sources/junos/host-keys.js';
-import { NetconfSession } from '../src/sources/junos/netconf-session.js';
+import { NetconfSession, rpcErrorOf } from '../src/sources/junos/netconf-session.js';
 import { encodeEndOfMessage } from '../src/sources/junos/netconf-framing.js';
 import { FetchError } from '../src/sources/source.js';
 
@@ -65,4 +65,17 @@ t.test('capabilities with whitespace around them are still read', async (t) => {
   const hello = `<?xml version="1.0"?>\n  <hello><capabilities><capability>\n  urn:ietf:params:netconf:base:1.0  \n</capability></capabilities><session-id>7</session-id></hello>`;
   const { err } = await open(await device(t, encodeEndOfMessage(hello)));
   t.equal(err, undefined, 'opened on base:1.0');
+});
+
+t.test('an rpc-reply full of unclosed <rpc-error> and <error-message> openers is read in linear time', async (t) => {
+  // Before: [^>]*> and lazy [\s\S]*? scanned to the end from every opener (quadratic in the reply).
+  for (const reply of [`<rpc-reply message-id="1">${'<rpc-error>'.repeat(40_000)}</rpc-reply>`, `<rpc-reply message-id="1">${'<rpc-error'.repeat(40_000)}`, `<rpc-reply><rpc-error>${'<error-message>'.repeat(40_000)}</rpc-error></rpc-reply>`]) {
+    const started = Date.now();
+    rpcErrorOf(reply);
+    const ms = Date.now() - started;
+    t.ok(ms < 500, `read in ${ms} ms`);
+  }
+  t.same(rpcErrorOf(`<rpc-reply><rpc-error><error-severity>warning</error-severity><error-message>w</error-message></rpc-error><nc:rpc-error x="1"><nc:error-tag>operation-failed</nc:error-tag><nc:error-message>\nsyntax error &amp; more\n</nc:error-message></nc:rpc-error></rpc-reply>`), { message: 'syntax error & more', tag: 'operation-failed' }, 'the first error (not warning) is still found');
+  t.same(rpcErrorOf(`<rpc-reply><rpc-error><error-message>a</error-message></rpc-error></rpc-reply>`), { message: 'a' });
+  t.equal(rpcErrorOf(`<rpc-reply><ok/></rpc-reply>`), undefined);
 });
