@@ -121,3 +121,11 @@ t.test('a start tag with many attributes is parsed in linear time', async (t) =>
   t.throws(() => parseXml(many(10, (i) => (i === 9 ? 'a1' : `a${i}`))), /attribute a1 given twice/, 'past the scan, the set finds it');
   t.throws(() => parseXml('<a b="1<2"/>'), /"<" in a value/, 'a "<" inside a value is still refused');
 });
+
+t.test('elements named like Object.prototype members are ordinary keys', async (t) => {
+  // Before: out["constructor"] read the inherited Object function, and push() on it threw a TypeError.
+  for (const name of ['constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+    const json = xmlToJunosJson(`<rpc-reply><x><${name}>1</${name}><${name}>2</${name}></x></rpc-reply>`);
+    t.same(JSON.parse(JSON.stringify(json)), { x: [{ [name]: [{ data: '1' }, { data: '2' }] }] }, name);
+  }
+});
