@@ -114,10 +114,10 @@ t.test('a start tag with many attributes is parsed in linear time', async (t) =>
   let started = Date.now();
   const el = parseXml(many(40_000, (i) => `a${i}`));
   t.equal((el.children[0] as { attributes: unknown[] }).attributes.length, 40_000);
-  t.ok(Date.now() - started < 1000, `distinct names in ${Date.now() - started} ms`);
+  t.ok(Date.now() - started < 3000, `distinct names in ${Date.now() - started} ms`);
   started = Date.now();
   t.throws(() => parseXml(many(40_000, (i) => (i === 39_999 ? 'a0' : `a${i}`))), /attribute a0 given twice/);
-  t.ok(Date.now() - started < 1000, `a late duplicate in ${Date.now() - started} ms`);
+  t.ok(Date.now() - started < 3000, `a late duplicate in ${Date.now() - started} ms`);
   t.throws(() => parseXml(many(10, (i) => (i === 9 ? 'a1' : `a${i}`))), /attribute a1 given twice/, 'past the scan, the set finds it');
   t.throws(() => parseXml('<a b="1<2"/>'), /"<" in a value/, 'a "<" inside a value is still refused');
 });
