@@ -104,3 +104,13 @@ t.test("Akvorado's exporter", async (t) => {
   t.equal(akvoradoExporter(v6only, replies, inventory, { default: dflt })!.exportersubnet, `${v6only.address6}/128`, 'IPv6 only: a /128');
   t.equal(akvoradoExporter({ ...v6only, address6: null }, replies, inventory, { default: dflt }), null, 'no address: no exporter');
 });
+
+t.test('a JSON reply whose logical-interface is not a list (a REST device) loses only that physical interface', async (t) => {
+  // Before: the units were iterated as the device wrote them, and an object or number threw (not iterable).
+  const device = { id: 1, name: 'r1', status: null, site: null, site_id: null, role: null, platform: null, tags: [], address4: '10.0.0.1', address6: null };
+  const unit = (name: string, idx: string) => ({ name: [{ data: name }], 'snmp-index': [{ data: idx }] });
+  const interfaces = { 'interface-information': [{ 'physical-interface': [{ 'logical-interface': { name: 'x' } }, { 'logical-interface': 1 }, { 'logical-interface': [unit('xe-0/0/0.0', '530')] }] }] };
+  const e = agentExporter(device, { interfaces } as never, undefined);
+  t.same([...e.interfaces.keys()], ['530']);
+  t.same(akvoradoExporter(device, { interfaces } as never, undefined, { skipMissingInterfaces: true })?.interfaces.map((i) => i.ifindex), [530]);
+});

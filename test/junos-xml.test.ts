@@ -106,3 +106,26 @@ t.test('what the parser refuses, and where it says it is', async (t) => {
   t.equal(parseXml('<a><a><a><a><a><a><a><a></a></a></a></a></a></a></a></a>', { maxDepth: 8 }).name, 'a', 'exactly the bound is fine');
   t.throws(() => xmlToJunosJson('<r>\n\n<x></y></r>'), /XML line 3, column 4 \(offset 8\)/, 'the message names line, column and offset');
 });
+
+t.test('a start tag with many attributes is parsed in linear time', async (t) => {
+  // Before: each attribute searched the rest of the tag for "<" and compared its
+  // name with every earlier one (quadratic: 40000 attributes took seconds).
+  const many = (n: number, name: (i: number) => string) => `<rpc-reply><x${Array.from({ length: n }, (_, i) => ` ${name(i)}="v"`).join('')}/></rpc-reply>`;
+  let started = Date.now();
+  const el = parseXml(many(40_000, (i) => `a${i}`));
+  t.equal((el.children[0] as { attributes: unknown[] }).attributes.length, 40_000);
+  t.ok(Date.now() - started < 3000, `distinct names in ${Date.now() - started} ms`);
+  started = Date.now();
+  t.throws(() => parseXml(many(40_000, (i) => (i === 39_999 ? 'a0' : `a${i}`))), /attribute a0 given twice/);
+  t.ok(Date.now() - started < 3000, `a late duplicate in ${Date.now() - started} ms`);
+  t.throws(() => parseXml(many(10, (i) => (i === 9 ? 'a1' : `a${i}`))), /attribute a1 given twice/, 'past the scan, the set finds it');
+  t.throws(() => parseXml('<a b="1<2"/>'), /"<" in a value/, 'a "<" inside a value is still refused');
+});
+
+t.test('elements named like Object.prototype members are ordinary keys', async (t) => {
+  // Before: out["constructor"] read the inherited Object function, and push() on it threw a TypeError.
+  for (const name of ['constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+    const json = xmlToJunosJson(`<rpc-reply><x><${name}>1</${name}><${name}>2</${name}></x></rpc-reply>`);
+    t.same(JSON.parse(JSON.stringify(json)), { x: [{ [name]: [{ data: '1' }, { data: '2' }] }] }, name);
+  }
+});

@@ -2,6 +2,8 @@
 // real replies, malformed chunk headers and oversize messages refused.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ChunkedDecoder, EndOfMessageDecoder, FramingError, encodeChunked, encodeEndOfMessage, type MessageDecoder } from '../src/sources/junos/netconf-framing.js';
 
 const REPLY = readFileSync(new URL('../fixtures/junos/get-route-information.inet.3.rpc-reply.xml', import.meta.url));
@@ -105,4 +107,24 @@ t.test('encoders refuse what the framing cannot carry', async (t) => {
   t.throws(() => encodeChunked(''), /at least one byte/);
   t.equal(encodeChunked('abc').toString(), '\n#3\nabc\n##\n');
   t.equal(encodeEndOfMessage('abc').toString(), 'abc]]>]]>');
+});
+
+t.test('base:1.1: a message of one-byte chunks holds about its own size, not a buffer view per byte', async (t) => {
+  // Before: each chunk's data was kept as its own view, ~100 bytes of heap per
+  // data byte: a 64 MB message of 1-byte chunks (320 MB on the wire) needed gigabytes.
+  setFlagsFromString('--expose_gc');
+  const gc = runInNewContext('gc') as () => void;
+  const d = new ChunkedDecoder(64 << 20);
+  const wire = Buffer.from('\n#1\nx'.repeat(6000)); // one SSH packet's worth, 6000 chunks
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  let early = 0;
+  for (let i = 0; i < 300; i++) early += d.push(Buffer.from(wire)).length; // 1.8 MB of data in 1.8M chunks
+  t.equal(early, 0, 'no message before the end of chunks');
+  gc();
+  const grown = process.memoryUsage().heapUsed - before;
+  t.ok(grown < 30e6, `heap grew by ${(grown / 1e6).toFixed(1)} MB for 1.8 MB of data`);
+  const [message] = d.push(Buffer.from('\n##\n'));
+  t.equal(message?.length, 1_800_000);
+  t.ok(message?.every((b) => b === 0x78), 'the data, in order');
 });

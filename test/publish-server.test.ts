@@ -9,6 +9,10 @@ import { PublishServer } from '../src/sources/junos/publish/publish-server.js';
 import { publishSettings, publishSchema } from '../src/sources/junos/publish/publish-config.js';
 import { stringifyPythonJson } from '../src/json/python-json.js';
 import { ConfigError } from '../src/config/errors.js';
+import { agentExporter } from '../src/sources/junos/agent-document.js';
+import { akvoradoExporter } from '../src/sources/junos/akvorado-exporter.js';
+import type { DeviceReplies } from '../src/sources/junos/junos-view.js';
+import type { InventoryDevice } from '../src/sources/common/inventory.js';
 
 interface Answer {
   status: number;
@@ -162,4 +166,26 @@ t.test('requests while cycles are rebuilt always see a whole document', async (t
   }
   stop = true;
   await rebuilder;
+});
+
+t.test("a device whose reply the document builders cannot read costs its own entry, not the other devices'", async (t) => {
+  // Before: a REST device's JSON nested 20000 deep overflowed the stack in the
+  // agent's descendant search, commit() threw, and no device's document was updated.
+  const documents = new PublishedDocuments<InventoryDevice>({
+    agent: (d, parts) => new Map(Object.entries(agentExporter(d, parts as DeviceReplies, undefined))),
+    akvorado: (d, parts) => akvoradoExporter(d, parts as DeviceReplies, undefined, { skipMissingInterfaces: true }) ?? undefined,
+  });
+  const device = (name: string, address4: string): InventoryDevice => ({ id: -1, name, status: null, site: null, site_id: null, role: null, platform: null, tags: [], address4, address6: null });
+  let deep: Record<string, unknown> = {};
+  const interfaces = deep;
+  for (let i = 0; i < 20_000; i++) deep = (deep['physical-interface'] = [{}])[0] as Record<string, unknown>;
+  documents.answered('10.0.0.1', device('r1', '10.0.0.1'), { interfaces }, 0);
+  documents.answered('10.0.0.2', device('r2', '10.0.0.2'), { interfaces: {} }, 0);
+  const snap = documents.commit(['10.0.0.1', '10.0.0.2'], 0);
+  const doc = JSON.parse(snap.exporters.body.toString('utf8')).exporters;
+  t.equal(doc['10.0.0.2'].name, 'r2');
+  t.equal(doc['10.0.0.2'].stale, undefined);
+  t.equal(doc['10.0.0.1'].stale.reason, 'unusable_reply');
+  t.equal(doc['10.0.0.1'].stale.last_good, null);
+  t.same(JSON.parse(snap.akvorado.body.toString('utf8')).exporters.map((e: { name: string }) => e.name), ['r2']);
 });

@@ -162,6 +162,7 @@ export function parseXml(text: string, options: XmlParseOptions = {}): XmlElemen
       if (stack.length >= maxDepth) fail(`elements nested deeper than ${maxDepth}`, lt);
       const el: XmlElement = { name, attributes: [], children: [] };
       let selfClosing = false;
+      let names: Set<string> | undefined; // past a few attributes only: until then a scan is cheaper
       for (;;) {
         const spaced = k;
         while (isSpace(text.charCodeAt(k))) k++;
@@ -189,9 +190,12 @@ export function parseXml(text: string, options: XmlParseOptions = {}): XmlElemen
         if (q !== 0x22 && q !== 0x27) fail(`attribute ${attr}: the value must be quoted`, k);
         const close = text.indexOf(q === 0x22 ? '"' : "'", k + 1);
         if (close === -1) fail(`attribute ${attr}: unterminated value`, k);
-        const lessThan = text.indexOf('<', k + 1);
-        if (lessThan !== -1 && lessThan < close) fail(`attribute ${attr}: "<" in a value`, lessThan);
-        if (el.attributes.some(([seen]) => seen === attr)) fail(`attribute ${attr} given twice`, a);
+        // Both checks stay within this attribute: a search past the value, or a
+        // comparison with every earlier name, is quadratic in a hostile tag.
+        const lessThan = text.slice(k + 1, close).indexOf('<');
+        if (lessThan !== -1) fail(`attribute ${attr}: "<" in a value`, k + 1 + lessThan);
+        if (el.attributes.length < 8 ? el.attributes.some(([seen]) => seen === attr) : (names ??= new Set(el.attributes.map(([seen]) => seen))).has(attr)) fail(`attribute ${attr} given twice`, a);
+        names?.add(attr);
         el.attributes.push([attr, attrAt(k + 1, close)]);
         k = close + 1;
       }

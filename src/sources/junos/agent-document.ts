@@ -12,7 +12,7 @@
  */
 import type { CableEnd, Inventory, InventoryDevice } from '../common/inventory.js';
 import { devicesByAddress4, regionsSiteFirst } from '../common/inventory.js';
-import { leaf, physicalName, type DeviceReplies } from './junos-view.js';
+import { leaf, nodes, physicalName, type DeviceReplies } from './junos-view.js';
 
 type Node = Record<string, unknown>;
 
@@ -102,7 +102,8 @@ export function agentInterfaces(body: unknown, connections: Map<string, AgentCon
   const out = new Map<string, AgentInterface>();
   for (const p of descendants(body, 'physical-interface')) {
     const speed = stripped(p, 'speed');
-    for (const u of (p['logical-interface'] as Node[] | undefined) ?? []) {
+    // Through nodes(): a JSON reply is the device's to shape, and a unit list that is not a list must not throw.
+    for (const u of nodes(p, 'logical-interface')) {
       const name = leaf(u, 'name');
       const snmpIndex = leaf(u, 'snmp-index');
       if (name === null || snmpIndex === null) continue;

@@ -16,7 +16,7 @@ import { rawInteger, RawJson } from '../../json/raw-json.js';
 
 type Node = Record<string, unknown>;
 
-const nodes = (parent: unknown, key: string): Node[] => {
+export const nodes = (parent: unknown, key: string): Node[] => {
   const v = (parent as Node | undefined)?.[key];
   return Array.isArray(v) ? (v.filter((x) => x && typeof x === 'object') as Node[]) : [];
 };

@@ -75,7 +75,8 @@ function childrenOf(el: XmlElement, out: JunosJson): JunosJson {
     }
     // Assigning `__proto__` would set the object's prototype instead of a key.
     if (c.name === '__proto__') throw new Error('XML element named __proto__ is not accepted');
-    const list = out[c.name] as JunosJson[] | undefined;
+    // Own keys only: `constructor`, `toString`… would otherwise read Object.prototype's.
+    const list = Object.hasOwn(out, c.name) ? (out[c.name] as JunosJson[]) : undefined;
     if (list) list.push(elementJson(c));
     else out[c.name] = [elementJson(c)];
   }

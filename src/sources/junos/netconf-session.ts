@@ -73,16 +73,34 @@ function deviceText(s: string): string {
  * (Junos sends some with good data) leave the reply a success.
  */
 export function rpcErrorOf(reply: string): { message: string; tag?: string } | undefined {
-  if (!reply.includes('rpc-error')) return undefined; // large good replies skip the regex
-  const errors = reply.matchAll(/<(?:[\w.-]+:)?rpc-error\b[^>]*>([\s\S]*?)<\/(?:[\w.-]+:)?rpc-error\s*>/g);
-  for (const [, inner] of errors) {
-    const field = (name: string) => new RegExp(`<(?:[\\w.-]+:)?${name}\\b[^>]*>([\\s\\S]*?)</(?:[\\w.-]+:)?${name}\\s*>`).exec(inner!)?.[1];
+  if (!reply.includes('rpc-error')) return undefined; // large good replies skip the search
+  for (let error = elementAt(reply, 'rpc-error', 0); error; error = elementAt(reply, 'rpc-error', error.end)) {
+    const { inner } = error;
+    const field = (name: string) => elementAt(inner, name, 0)?.inner;
     if (deviceText(field('error-severity') ?? 'error') !== 'error') continue;
     const message = deviceText(field('error-message') ?? '') || 'no error-message';
     const tag = field('error-tag');
     return { message, ...(tag !== undefined ? { tag: deviceText(tag) } : {}) };
   }
   return undefined;
+}
+
+/**
+ * The first `<name …>…</name>` (any prefix) from `from`: its content and where
+ * it ends. One forward scan for the opener and one for the closer, and no
+ * retry at later openers when the closer is missing: the reply is device text,
+ * and a lazy `[\s\S]*?` retried at each of many unclosed openers is quadratic.
+ */
+function elementAt(text: string, name: string, from: number): { inner: string; end: number } | undefined {
+  const open = new RegExp(`<(?:[\\w.-]+:)?${name}\\b[^<>]*>`, 'g');
+  open.lastIndex = from;
+  const o = open.exec(text);
+  if (!o) return undefined;
+  const close = new RegExp(`</(?:[\\w.-]+:)?${name}\\s*>`, 'g');
+  close.lastIndex = open.lastIndex;
+  const c = close.exec(text);
+  if (!c) return undefined;
+  return { inner: text.slice(open.lastIndex, c.index), end: close.lastIndex };
 }
 
 interface PendingRpc {
@@ -292,10 +310,12 @@ export class NetconfSession {
 
   private onHello(message: Buffer): void {
     const text = message.toString('utf8');
-    if (!/^\s*(?:<\?xml[^>]*\?>)?\s*<(?:[\w.-]+:)?hello[\s>/]/.test(text)) {
+    // Device text: every regex here must be linear (one way to match each
+    // character); a backtracking one blocks the event loop, and no deadline fires.
+    if (!/^\s*(?:<\?xml[^>]*\?>\s*)?<(?:[\w.-]+:)?hello[\s>/]/.test(text)) {
       throw new FetchError('protocol_error', `${targetLabel(this.target)} sent something other than a <hello> first`);
     }
-    this.serverCapabilities = [...text.matchAll(/<(?:[\w.-]+:)?capability\s*>\s*([^<]*?)\s*<\/(?:[\w.-]+:)?capability\s*>/g)].map((m) => m[1]!);
+    this.serverCapabilities = [...text.matchAll(/<(?:[\w.-]+:)?capability\s*>([^<]*)<\/(?:[\w.-]+:)?capability\s*>/g)].map((m) => m[1]!.trim());
     const id = /<(?:[\w.-]+:)?session-id\s*>\s*(\d+)\s*</.exec(text)?.[1];
     if (id !== undefined) this.sessionId = id;
     const has11 = this.serverCapabilities.includes(CAP_BASE_11);

@@ -82,25 +82,36 @@ export class PublishedDocuments<D> {
       const kept = this.devices.get(key);
       if (!kept) continue;
       const parts = Object.fromEntries([...kept.parts].map(([k, v]) => [k, v.body]));
-      const agent = this.builders.agent(kept.device, parts);
+      let agent: Map<string, unknown>;
+      let akv: object | undefined;
+      let failure = kept.failure;
+      let good = kept.parts.size > 0;
+      try {
+        agent = this.builders.agent(kept.device, parts);
+        akv = good ? this.builders.akvorado(kept.device, parts) : undefined;
+      } catch (err) {
+        // Replies the builders cannot read (a device's JSON is its own to
+        // shape) cost this device's entry, never the other devices' documents.
+        agent = this.builders.agent(kept.device, {});
+        akv = undefined;
+        good = false;
+        failure = { reason: 'unusable_reply', message: `its replies could not be turned into the documents: ${(err as Error).message}`, since: failure?.since ?? at };
+      }
       const oldest = Math.min(...[...kept.parts.values()].map((p) => p.at));
-      if (kept.failure) {
+      if (failure) {
         agent.set(
           'stale',
           new Map<string, unknown>([
-            ['reason', kept.failure.reason],
-            ['message', kept.failure.message],
-            ['failing_since', new Date(kept.failure.since).toISOString()],
-            ['last_good', kept.parts.size ? new Date(oldest).toISOString() : null],
-            ['age_s', kept.parts.size ? Math.round((at - oldest) / 1000) : null],
+            ['reason', failure.reason],
+            ['message', failure.message],
+            ['failing_since', new Date(failure.since).toISOString()],
+            ['last_good', good ? new Date(oldest).toISOString() : null],
+            ['age_s', good ? Math.round((at - oldest) / 1000) : null],
           ]),
         );
       }
       exporters.set(key, agent);
-      if (kept.parts.size) {
-        const a = this.builders.akvorado(kept.device, parts);
-        if (a) akvorado.push(a);
-      }
+      if (akv) akvorado.push(akv);
     }
     const previous = this.snapshot;
     const next: PublishedSnapshot = {
