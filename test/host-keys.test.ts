@@ -74,6 +74,13 @@ t.test('pins decide for their device, by name, host:port or host', async (t) => 
   t.throws(() => new HostKeyVerifier({ pinned: { r1: 'MD5:aa:bb' }, firstContact: 'refuse' }), /not a SHA256 fingerprint/);
 });
 
+t.test('an IPv6 pin with a port is [addr]:port: it never stands for another address that ends in the port', async (t) => {
+  // 2001:db8::1:830 is an address of its own, not 2001:db8::1 at port 830.
+  const v = new HostKeyVerifier({ pinned: { '2001:db8::1:830': sshKeyFingerprint(B.blob), '[2001:db8::2]:830': sshKeyFingerprint(A.blob) }, firstContact: 'refuse' });
+  t.match(await v.verify({ host: '2001:db8::1', port: 830 }, A.blob), { accept: false, reason: 'host_key_unknown' }, 'no pin applies to 2001:db8::1');
+  t.match(await v.verify({ host: '2001:db8::2', port: 830 }, A.blob), { accept: true, source: 'pinned fingerprint ([2001:db8::2]:830)' });
+});
+
 t.test('first contact: refuse, or remember (0600, appended once, enforced after)', async (t) => {
   const refuse = new HostKeyVerifier({ firstContact: 'refuse' });
   t.match(await refuse.verify(r1, A.blob), { accept: false, reason: 'host_key_unknown', message: /no known_hosts file configured.*ssh-keyscan -p 830 192\.0\.2\.1/ });

@@ -219,7 +219,9 @@ export class HostKeyVerifier {
   }
 
   private pinsFor(target: HostKeyTarget): { key: string; fingerprints: string[] } | undefined {
-    for (const key of [target.name, `${target.host}:${target.port}`, target.host]) {
+    // An IPv6 address with its port is written [addr]:port: `2001:db8::1:830` would also be the address 2001:db8::1:830.
+    const withPort = target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
+    for (const key of [target.name, withPort, target.host]) {
       if (key === undefined) continue;
       const fingerprints = this.pins.get(key);
       if (fingerprints) return { key, fingerprints };
