@@ -5,7 +5,7 @@
 // device whose host key differs from the known one is refused before any
 // login.
 import t from 'tap';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 import { NetboxSimulator } from '../src/simulate/netbox-simulator.js';
@@ -101,7 +101,16 @@ streams:
       await sleep(15);
     }
   })();
-  await sleep(7500);
+  // Cycles, not seconds: a loaded machine starts the recorder late. The events window still open is plain NDJSON.
+  const cyclesSoFar = () => {
+    const out = path.join(dir, 'out');
+    if (!existsSync(out)) return 0;
+    return readdirSync(out)
+      .filter((n) => n.endsWith('_events.json'))
+      .flatMap((n) => readFileSync(path.join(out, n), 'utf8').split('\n'))
+      .filter((l) => l.includes('"event":"cycle"') && l.includes('"stream":"routers"')).length;
+  };
+  for (const until = Date.now() + 60_000; cyclesSoFar() < 3 && Date.now() < until; ) await sleep(200);
   const last = await get(publishPort, '/tmp.json');
   const akv = await get(publishPort, '/akvorado.json');
   const again = await get(publishPort, '/akvorado.json', { 'If-None-Match': String(akv.headers.etag) });
