@@ -13,6 +13,7 @@ import { registerStats } from './stats.js';
 import { registerSimulate } from './simulate.js';
 import { registerReplay } from './replay.js';
 import { registerDb } from './db.js';
+import { registerDacSchema } from './dac-schema.js';
 import { EXIT_USAGE, version } from './common.js';
 
 const program = new Command();
@@ -38,4 +39,5 @@ registerVerify(program);
 registerExport(program);
 registerStats(program);
 registerDb(program);
+registerDacSchema(program);
 await program.parseAsync(process.argv);

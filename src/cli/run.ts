@@ -12,6 +12,15 @@ import { parseDuration } from '../config/duration.js';
 import { parseShard } from '../sources/probe/probe-targets.js';
 import type { Logger } from '../logging/logger.js';
 import { configOption, EXIT_OK, EXIT_RUNTIME, fail, OperatorError, resolveConfigFile, version } from './common.js';
+import { DAC_DEFAULT_TASKS, setDacRunOptions } from '../config/dac.js';
+import { MAX_PROCESSES, runDacShards } from './dac-shards.js';
+
+/** A whole-number option, or undefined when not given; `example` goes into the fix. */
+function wholeOption(flag: string, text: string | undefined, min: number, max: number, what: string, example: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text.trim()) || Number(text) < min || Number(text) > max) throw new ConfigError(`${flag}: got ${JSON.stringify(text)}; expected the number of ${what}, ${min} to ${max}, e.g. ${flag} ${example}`);
+  return Number(text);
+}
 
 interface RunOptions {
   config?: string;
@@ -19,6 +28,12 @@ interface RunOptions {
   for?: string;
   logLevel?: string;
   shard?: string;
+  /** DAC's -p: shard processes on this machine (dac-shards.ts). */
+  processes?: string;
+  /** DAC's -t: probes in flight per process. */
+  tasks?: string;
+  /** Set by dac-shards.ts on the processes it starts: log lines go to it, which owns the log file. */
+  logToParent?: boolean;
 }
 
 export function registerRun(program: Command): void {
@@ -30,6 +45,9 @@ export function registerRun(program: Command): void {
     .option('--for <duration>', 'stop by itself after this long, as on SIGTERM (e.g. 30s, 10m)')
     .option('--shard <k/N>', 'probe only share k of N of the probe targets (N processes or machines, each with its own k)')
     .addOption(new Option('--log-level <level>', 'override log.level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .option('-p, --processes <N>', "with DAC's collector.ini: N processes on this machine, each probing its own share of the urls (DAC's -p; default 1)")
+    .option('-t, --tasks <M>', "with DAC's collector.ini: probes in flight at once in each process (DAC's -t; default 2)")
+    .addOption(new Option('--log-to-parent').hideHelp())
     .action(async (opts: RunOptions) => {
       try {
         process.exitCode = await run(opts);
@@ -42,15 +60,26 @@ export function registerRun(program: Command): void {
 async function run(opts: RunOptions): Promise<number> {
   // Loaded here, not at the top: the offline commands start faster without them.
   const [{ loadConfig }, { createLogger }, { Recorder }] = await Promise.all([import('../config/loader.js'), import('../logging/logger.js'), import('../pipeline/recorder.js')]);
-  const loaded = loadConfig(resolveConfigFile(opts.config));
   const forMs = opts.for === undefined ? undefined : parseDuration(opts.for);
   const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   if (opts.shard !== undefined && !shard) throw new ConfigError(`--shard: got ${JSON.stringify(opts.shard)}; expected k/N with 1 ≤ k ≤ N, e.g. --shard 2/3 on the second of three machines`);
   if (opts.for !== undefined && !forMs) throw new ConfigError(`--for: got ${JSON.stringify(opts.for)}; expected a duration such as 30s or 10m`);
+  const processes = wholeOption('-p', opts.processes, 1, MAX_PROCESSES, 'processes', 2);
+  const tasks = wholeOption('-t', opts.tasks, 1, 100_000, 'probes in flight per process', 4);
+  if (processes !== undefined && processes > 1 && shard) throw new ConfigError(`-p ${processes} with --shard: -p splits the targets among processes on this machine, --shard takes one share of them; use one of the two`);
+  // Before loading: the DAC conversion reads them, also at a reload.
+  setDacRunOptions({ tasks, shard });
+  const loaded = loadConfig(resolveConfigFile(opts.config));
+  if ((processes !== undefined || tasks !== undefined) && !loaded.dac) {
+    throw new ConfigError(`${processes !== undefined ? '-p' : '-t'}: only with DAC's collector.ini (${loaded.file} is nsr's own configuration); there, set concurrency: on the probe stream, and run one process per share with --shard k/N`);
+  }
+  if (processes !== undefined && processes > 1) return runDacShards(loaded, { processes, tasks, forArg: opts.for, logLevel: opts.logLevel });
   const { log: logCfg } = loaded.config;
-  const log = createLogger({ level: opts.logLevel ?? logCfg.level, console: logCfg.console, file: logCfg.file, maxBytes: logCfg.max_size, keep: logCfg.keep });
+  // A shard process of -p logs on stderr only: the process that started it writes the one log file.
+  const log = createLogger({ level: opts.logLevel ?? logCfg.level, console: opts.logToParent ? true : logCfg.console, file: opts.logToParent ? undefined : logCfg.file, maxBytes: logCfg.max_size, keep: logCfg.keep, pretty: opts.logToParent ? false : undefined });
+  if (loaded.dac) log.info({ config: loaded.file, tasks: tasks ?? DAC_DEFAULT_TASKS, shard: shard && `${shard.k}/${shard.n}` }, "reading DAC's collector.ini");
   if (loaded.legacy) log.info({ config: loaded.file }, 'reading the original recorder settings format');
-  for (const warning of loaded.warnings) log.warn({ config: loaded.file }, warning);
+  if (!opts.logToParent) for (const warning of loaded.warnings) log.warn({ config: loaded.file }, warning);
 
   const recorder = new Recorder(loaded, { log, version: version(), shard });
   // Signals are ours from here on, also during a long start (recovery): the

@@ -13,6 +13,7 @@ import { resolvePostgres, type PostgresSettings } from '../connections/postgres-
 import { resolveMysql, type MysqlSettings } from '../connections/mysql-settings.js';
 import { resolveAmqp, type AmqpSettings } from '../connections/amqp-settings.js';
 import { convertLegacyConfig, isLegacyConfig } from './legacy.js';
+import { convertDacIni, isDacIni } from './dac.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { formatDuration } from './duration.js';
 import { pathKey, showValue, substituteEnv, type EnvValues } from './env-substitution.js';
@@ -44,6 +45,8 @@ export interface ControlConfig {
 export interface LoadedConfig {
   file: string;
   legacy: boolean;
+  /** Read from DAC's collector.ini (dac.ts). */
+  dac?: boolean;
   config: ParsedConfig;
   streams: StreamConfig[];
   control: ControlConfig;
@@ -72,6 +75,11 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, r
 const MAX_ALIAS_COUNT = 100;
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env, runtimeOverride?: RuntimeStreams): LoadedConfig {
+  if (isDacIni(text, file)) {
+    // DAC's collector.ini: its values are the file's own (no ${NAME} substitution, as DAC had none).
+    const converted = convertDacIni(text, file, env);
+    return resolveConfig(converted.doc, file, new Map(), runtimeOverride, { legacy: false, dac: true, warnings: converted.warnings }, env);
+  }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
@@ -97,6 +105,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     raw = converted.doc;
     warnings.push(...converted.warnings);
   }
+  return resolveConfig(raw, file, fromEnv, runtimeOverride, { legacy, dac: false, warnings }, env);
+}
+
+/** A document in nsr's own shape (written so, or converted from an older tool's file), validated and resolved. */
+function resolveConfig(doc: Record<string, unknown>, file: string, fromEnv: Map<string, string>, runtimeOverride: RuntimeStreams | undefined, origin: { legacy: boolean; dac: boolean; warnings: string[] }, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let raw = doc;
+  const { legacy, dac, warnings } = origin;
   // Streams added or removed at run time (control commands) are laid over the file's.
   const top = raw as Record<string, unknown>;
   const outputDir = (top.output as { dir?: unknown } | undefined)?.dir;
@@ -128,7 +143,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const withoutBus = streams.filter((s) => s.kind === 'amqp' && !amqp).map((s) => s.name);
   if (withoutBus.length) problems.push(`streams.${withoutBus[0]}: it needs a broker, and there is no amqp: section; add one (url, password: \${AMQP_PASSWORD})`);
   if (problems.length) throw new ConfigError(`${file}: ${problems[0]}`);
-  return { file, legacy, config, streams, control: resolveControl(config, file), ...connections, warnings };
+  return { file, legacy, dac, config, streams, control: resolveControl(config, file), ...connections, warnings };
 }
 
 /** Runtime streams may read only the secrets the file allows (runtime-secrets.ts); `kept` names the runtime file they came from. */

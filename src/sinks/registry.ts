@@ -11,8 +11,9 @@ import { csvSinkKind } from './csv/csv-kind.js';
 import { inventorySinkKind } from './inventory/inventory-kind.js';
 import type { SinkKind } from './kind.js';
 import { postgresSinkKind } from './postgres/postgres-kind.js';
+import { dacStatsSinkKind } from './dac/dac-stats-kind.js';
 
-const kinds: SinkKind[] = [postgresSinkKind, amqpSinkKind, inventorySinkKind, csvSinkKind] as SinkKind[];
+const kinds: SinkKind[] = [postgresSinkKind, amqpSinkKind, inventorySinkKind, csvSinkKind, dacStatsSinkKind] as SinkKind[];
 let version = 0;
 
 export function sinkKinds(): readonly SinkKind[] {

@@ -19,6 +19,14 @@ export interface BodyMatch {
   readonly source: string;
   /** The text of the first match, or undefined when there is none. */
   find(text: string): string | undefined;
+  /**
+   * Every match, left to right, as Python's re.findall gives them (DAC joined
+   * them into stats.regex_mach): the whole match, or the group's text when the
+   * pattern has exactly one group. `count` is every match found; `matches`
+   * holds them while their text stays under `maxChars`, so a pattern that
+   * matches every character cannot fill the memory (the count shows the rest).
+   */
+  findAll(text: string, maxChars: number): { matches: string[]; count: number };
 }
 
 type Engine = typeof RE2JS;
@@ -50,6 +58,21 @@ export function compileBodyMatch(pattern: string): BodyMatch | string {
     find: (text) => {
       const m = re.exec(text);
       return m ? String(m[0]) : undefined;
+    },
+    findAll: (text, maxChars) => {
+      const m = re.matcher(text);
+      const group = m.groupCount() === 1 ? 1 : 0;
+      const matches: string[] = [];
+      let count = 0;
+      let chars = 0;
+      // find() steps past an empty match by itself, so this ends on any pattern.
+      while (m.find()) {
+        count++;
+        const found = m.group(group) ?? '';
+        chars += found.length;
+        if (chars <= maxChars) matches.push(found);
+      }
+      return { matches, count };
     },
   };
   compiled.set(pattern, match);

@@ -30,6 +30,10 @@ export interface ProbeResult {
   match: boolean | null;
   /** What it matched (its first 200 characters): page text, so it may hold anything, quotes and SQL included. */
   matched?: string;
+  /** With a pattern: every match (body-match.ts findAll), [] when no body was read; absent without a pattern. */
+  matches?: string[];
+  /** With a pattern: how many matches there were (more than `matches` holds when they passed MAX_MATCHES_CHARS). */
+  match_count?: number;
   /** Error class, null for a probe that got the expected status. */
   error: string | null;
   message?: string;
@@ -48,6 +52,9 @@ export function probeAgents(maxSockets: number, tlsVerify: boolean): ProbeAgents
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/** The text of all matches kept in one record: DAC's regex_mach column holds 515 characters; this leaves room for wider ones. */
+export const MAX_MATCHES_CHARS = 8192;
 
 export function runProbe(spec: ProbeSpec, agents: ProbeAgents, signal: AbortSignal): Promise<ProbeResult> {
   const started = performance.now();
@@ -80,7 +87,7 @@ export function runProbe(spec: ProbeSpec, agents: ProbeAgents, signal: AbortSign
       const secure = url.protocol === 'https:';
       req = (secure ? https : http).request(url, { agent: secure ? agents.https : agents.http, headers: { 'user-agent': 'nsr-probe', ...spec.headers } });
     } catch (err) {
-      return finish({ match: null, error: 'bad_request', message: (err as Error).message });
+      return finish({ match: null, ...noMatches(spec), error: 'bad_request', message: (err as Error).message });
     }
     signal.addEventListener('abort', onAbort, { once: true });
     req.once('socket', (socket) => {
@@ -100,18 +107,23 @@ export function runProbe(spec: ProbeSpec, agents: ProbeAgents, signal: AbortSign
       });
       res.once('end', () => {
         // Linear in the bytes kept (RE2), so the time a match takes is bounded by matchBytes.
-        const found = spec.match?.find(Buffer.concat(kept).subarray(0, spec.matchBytes).toString('utf8'));
+        const text = spec.match ? Buffer.concat(kept).subarray(0, spec.matchBytes).toString('utf8') : '';
+        const found = spec.match?.find(text);
+        const all = spec.match?.findAll(text, MAX_MATCHES_CHARS);
         const expected = status !== null && spec.expectStatus.includes(status);
-        finish({ match: spec.match ? found !== undefined : null, matched: found?.slice(0, 200), error: expected ? null : 'unexpected_status', message: expected ? undefined : `HTTP ${status}, expected ${spec.expectStatus.join(' or ')}` });
+        finish({ match: spec.match ? found !== undefined : null, matched: found?.slice(0, 200), matches: all?.matches, match_count: all?.count, error: expected ? null : 'unexpected_status', message: expected ? undefined : `HTTP ${status}, expected ${spec.expectStatus.join(' or ')}` });
       });
-      res.once('error', (err) => finish({ match: null, ...classify(err, timedOut, signal) }));
+      res.once('error', (err) => finish({ match: null, ...noMatches(spec), ...classify(err, timedOut, signal) }));
       // Closed before its end (a reset mid-body, the timeout): 'end' never comes.
-      res.once('close', () => finish({ match: null, ...classify(Object.assign(new Error('the connection closed mid-body'), { code: 'ECONNRESET' }), timedOut, signal) }));
+      res.once('close', () => finish({ match: null, ...noMatches(spec), ...classify(Object.assign(new Error('the connection closed mid-body'), { code: 'ECONNRESET' }), timedOut, signal) }));
     });
-    req.once('error', (err) => finish({ match: null, ...classify(err, timedOut, signal) }));
+    req.once('error', (err) => finish({ match: null, ...noMatches(spec), ...classify(err, timedOut, signal) }));
     req.end();
   });
 }
+
+/** A probe with a pattern that read no body: no matches (DAC's regex_mach ''), as against no pattern (NULL). */
+const noMatches = (spec: ProbeSpec) => (spec.match ? { matches: [] as string[], match_count: 0 } : {});
 
 function classify(err: NodeJS.ErrnoException, timedOut: boolean, signal: AbortSignal): { error: string; message: string } {
   if (timedOut) return { error: 'timeout', message: 'no complete response within the timeout' };

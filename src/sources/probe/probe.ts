@@ -5,7 +5,11 @@
  * probe is one record, nsr's own document:
  *
  *   {"timestamp":…,"target":"web1","url":…,"scheduled_at":…,"lateness_ms":2,"status":200,
- *    "latency_ms":{"connect":0.4,"first_byte":12.1,"total":12.5},"bytes":512,"match":true,"matched":"…","error":null}
+ *    "latency_ms":{"connect":0.4,"first_byte":12.1,"total":12.5},"bytes":512,"match":true,"matched":"…",
+ *    "matches":["…","…"],"match_count":2,"error":null}
+ *
+ * `matches` and `match_count` are there when the target has a pattern: every
+ * match (what DAC joined into stats.regex_mach), [] when no body was read.
  *
  * `error` is null, `unexpected_status`, `timeout`, `connection_refused`,
  * `connection_reset`, `dns_error`, `tls_error`, `unreachable` or `fetch_error`.
@@ -21,6 +25,7 @@ import { probeAgents, runProbe } from './probe-client.js';
 import { ProbeScheduler, type DueProbe } from './probe-scheduler.js';
 import { checkTargets, inShard, parseCsv, type ProbeTarget, type RawTarget, type TargetDefaults } from './probe-targets.js';
 import { readTargetsTable } from './probe-targets-table.js';
+import { dacTargets, isDacRows, readDacUrlsTable } from './dac-targets.js';
 import { redactUrlsIn } from '../common/redact.js';
 import type { CycleFailure, Source } from '../source.js';
 
@@ -49,6 +54,10 @@ const schema = z.strictObject({
     .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, { error: 'expected a table name such as probe_targets or nsr.probe_targets' })
     .optional()
     .meta({ description: 'a PostgreSQL table of targets (postgres: at the top level; `nsr db init` creates probe_targets)' }),
+  targets_format: z
+    .enum(['nsr', 'dac'])
+    .default('nsr')
+    .meta({ description: "the columns of targets_table (and targets_file): nsr's own, or DAC's urls table (url_id, url, interval in seconds, regex); a CSV file whose header has url_id is read as DAC's either way" }),
   refresh: duration('how often targets_file or targets_table is read again').default(60_000),
   expect_status: statusList.default(200).meta({ description: 'the status a target must answer unless it says otherwise' }),
   concurrency: z.int().min(1).max(100_000).default(2000).meta({ description: 'probes in flight at once' }),
@@ -85,16 +94,31 @@ export const probeKind: SourceKind<typeof schema> = {
     async function load(): Promise<{ targets: ProbeTarget[]; problems: string[] }> {
       let rows: RawTarget[];
       let where = (i: number) => `streams.${name}.targets.${i}`;
+      let dacRows: Record<string, unknown>[] | undefined;
       if (cfg.targets) rows = cfg.targets as RawTarget[];
       else if (cfg.targets_file) {
         rows = parseCsv(await readFile(cfg.targets_file, 'utf8'));
         where = (i) => `${cfg.targets_file}:${i + 2}`;
+        if (cfg.targets_format === 'dac' || isDacRows(rows as Record<string, unknown>[])) dacRows = rows as Record<string, unknown>[];
+      } else if (cfg.targets_format === 'dac') {
+        rows = [];
+        dacRows = await readDacUrlsTable(postgres!, cfg.targets_table!);
+        where = (i) => `${cfg.targets_table} row ${i + 1} (url_id ${String(dacRows![i]?.url_id)})`;
       } else {
         rows = await readTargetsTable(postgres!, cfg.targets_table!);
         where = (i) => `${cfg.targets_table} row ${i + 1}`;
       }
+      const early: string[] = [];
+      if (dacRows) {
+        // DAC's columns to nsr's; each converted row keeps its place in the file or table for messages.
+        const converted = dacTargets(dacRows, where);
+        const at = where;
+        rows = converted.rows;
+        early.push(...converted.problems);
+        where = (i) => at(converted.places[i]);
+      }
       const { targets, problems } = checkTargets(rows, defaults, where);
-      return { targets: targets.filter((t) => inShard(t, shard)), problems };
+      return { targets: targets.filter((t) => inShard(t, shard)), problems: [...early, ...problems] };
     }
 
     return {
@@ -117,7 +141,7 @@ export const probeKind: SourceKind<typeof schema> = {
             const startedAt = Date.now();
             const r = await runProbe(target, agents, abort);
             // Recorded as shown: the label and URL without credentials (the probe itself used the real URL).
-            emit({ scheduledAt, body: Buffer.from(JSON.stringify({ target: target.label, url: target.shownUrl, scheduled_at: scheduledAt, lateness_ms: startedAt - scheduledAt, status: r.status, latency_ms: { connect: r.connect, first_byte: r.first_byte, total: r.total }, bytes: r.bytes, match: r.match, matched: r.matched, error: r.error, message: r.message && redactUrlsIn(r.message) })) });
+            emit({ scheduledAt, body: Buffer.from(JSON.stringify({ target: target.label, url: target.shownUrl, scheduled_at: scheduledAt, lateness_ms: startedAt - scheduledAt, status: r.status, latency_ms: { connect: r.connect, first_byte: r.first_byte, total: r.total }, bytes: r.bytes, match: r.match, matched: r.matched, matches: r.matches, match_count: r.match_count, error: r.error, message: r.message && redactUrlsIn(r.message) })) });
           },
         });
         // Skipped turns are one event every 10 s at most, not one per probe.
