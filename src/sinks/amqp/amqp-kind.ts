@@ -1,6 +1,7 @@
 /** `amqp:` on a stream: its records are also published to RabbitMQ (the top-level amqp: section); see amqp-sink.ts. */
 import { z } from 'zod';
 import type { SinkKind } from '../kind.js';
+import type { AmqpFeedSettings } from './feed-settings.js';
 
 const option = z
   .union([
@@ -22,10 +23,6 @@ const option = z
 
 type AmqpOption = z.output<typeof option>;
 
-/** What the writer is told per stream (amqp-sink.ts). */
-export type AmqpFeedSettings =
-  | { format: 'records'; routingKey: string }
-  | { format: 'esnet'; role: 'interfaces' | 'points'; routingKey?: string };
 
 const SERIES = ['traffic', 'errors', 'discards'];
 

@@ -14,7 +14,7 @@ import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { NoteEvent } from '../../logging/note-event.js';
 import { messageId, type AmqpSettings } from '../../connections/amqp-settings.js';
 import { BufferedSink, type Pending, type SinkStream, type SinkWriter } from '../buffered-sink.js';
-import type { AmqpFeedSettings } from './amqp-kind.js';
+import type { AmqpFeedSettings } from './feed-settings.js';
 import { BackpressureGate, managementDepth, queueDepth } from './backpressure.js';
 import { interfaceMessages, pointMessages } from './esnet-messages.js';
 
