@@ -144,7 +144,7 @@ streams:
   proxy.restore();
   await sleep(7000);
   process.kill(nsr.pid, 'SIGTERM');
-  t.equal((await nsr.exit).code, 0, nsr.output().slice(-2000));
+  t.equal((await nsr.exit).code, 0, 'nsr stops cleanly after SIGTERM', { output: nsr.output().slice(-2000) });
   for (let quiet = 0, until = Date.now() + 15_000; quiet < 4 && Date.now() < until; await sleep(250)) quiet = (await depth()) === 0 ? quiet + 1 : 0;
   await sleep(300);
 

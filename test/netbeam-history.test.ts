@@ -42,7 +42,7 @@ t.test('a history range resumes after SIGKILL without gaps or duplicates', async
   for (const until = Date.now() + 40_000; reached() < pairs && Date.now() < until; ) await sleep(100);
   await sleep(1500);
   process.kill(second.pid, 'SIGTERM');
-  t.equal((await second.exit).code, 0, second.output().slice(-1500));
+  t.equal((await second.exit).code, 0, 'the second run stops cleanly after SIGTERM', { output: second.output().slice(-1500) });
   t.ok(sim.requests.every((r) => r.end - r.begin <= 2 * HOUR && r.begin >= from && r.end <= to), 'every request within the range, at most one chunk long');
 
   const out = path.join(dir, 'out');
