@@ -136,7 +136,7 @@ function resolveConfig(doc: Record<string, unknown>, file: string, fromEnv: Map<
   const config = result.data;
   const postgres = resolvePostgres(config.postgres, file);
   const streams = resolveStreams(config, file, { raw, fromEnv });
-  const amqp = resolveAmqp(config.amqp, file);
+  const amqp = resolveAmqp(config.amqp, file, env);
   const connections = { postgres, mysql: resolveMysql(config.mysql, file), amqp };
   // What the sinks need of the rest of the file (a connection section), then the archiver's broker.
   const problems = sinkKinds().flatMap((k) => k.check?.(streams, connections) ?? []);

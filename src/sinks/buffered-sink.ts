@@ -40,6 +40,8 @@ export interface SinkWriter {
    * refused again) are returned: they stay in the window files, and are reported.
    */
   write(stream: SinkStream, batch: Pending[]): Promise<void | Rejected[]>;
+  /** True while the destination asked to wait (back-pressure): a stop then leaves the rest to the next start. */
+  holding?(): boolean;
   close(): Promise<void>;
 }
 
@@ -264,7 +266,7 @@ export class BufferedSink implements Sink {
       await Promise.race([this.flush(), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
       const waiting = [...this.streams.values()].some((s) => s.buffer.length || s.readBackFrom !== undefined || s.spilledFrom !== undefined);
       // A database that is away does not hold up the stop: the mark brings the rest in at the next start.
-      if (!waiting || this.down) break;
+      if (!waiting || this.down || this.writer.holding?.()) break;
       await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
     }
     this.saveState();

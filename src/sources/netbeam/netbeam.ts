@@ -13,6 +13,14 @@
  * there is no gap and no point twice; a failed request keeps the checkpoint,
  * and the next tick asks for the longer window.
  *
+ * With `history: {from, to, chunk}`, a series without a checkpoint starts at
+ * `from` and is read in windows of at most `chunk` (48 h, as the ESnet
+ * collector did), `chunks_per_tick` of them per tick, each its own record and
+ * checkpoint, until it reaches `to` (then it stops) or the present (then it
+ * goes on live). A crash loses nothing and repeats nothing: at start, the
+ * records written after the state file was last saved are read back from the
+ * windows and move the checkpoints on (history.ts).
+ *
  * With track_changes, the interface list is compared with the last one:
  * `added`, `removed` and `changed` records go to `<name>_changes`, and to a
  * table with active_from / active_until in PostgreSQL or MariaDB if asked.
@@ -24,6 +32,7 @@ import { HttpFetcher } from '../common/http-fetcher.js';
 import { changesStream } from '../../config/stream-config.js';
 import { ChangeTracker, itemDigest, trackChangesSchema, type TrackedItem } from '../common/inventory-changes.js';
 import { readState, sourceStateFile, writeState } from '../common/state-file.js';
+import { historySchema, recordedEnds } from './history.js';
 import { elementSpans } from '../../json/json-spans.js';
 import type { SourceKind } from '../kind.js';
 import { redactUrl } from '../common/redact.js';
@@ -38,6 +47,7 @@ const schema = z.strictObject({
   series: z.array(z.enum(SERIES)).min(1).default([...SERIES]).meta({ description: 'the series read per interface' }),
   concurrency: z.int().min(1).max(200).default(10).meta({ description: 'series requests at once' }),
   backfill: duration('how far back the first window of a series reaches').default(3_600_000),
+  history: historySchema,
   track_changes: trackChangesSchema,
   ...commonStreamFields,
 });
@@ -47,6 +57,8 @@ interface State {
   checkpoints: Record<string, Record<string, number>>;
   /** resource → digest of the interface as last seen. */
   inventory: Record<string, string>;
+  /** When the file was written: records after this may be missing from it. */
+  saved_at?: number;
 }
 
 export const netbeamKind: SourceKind<typeof schema> = {
@@ -65,7 +77,20 @@ export const netbeamKind: SourceKind<typeof schema> = {
     let saveTimer: NodeJS.Timeout | undefined;
     const save = () => {
       clearTimeout(saveTimer);
-      if (!dryRun) saveTimer = setTimeout(() => writeState(file, state), 200);
+      if (!dryRun) saveTimer = setTimeout(() => writeState(file, { ...state, saved_at: Date.now() }), 200);
+    };
+    /** Where each series' next window begins in this run: ahead of the checkpoint while a record is on its way to its window. */
+    const asked: Record<string, Record<string, number>> = {};
+    const history = cfg.history;
+    // Once per run, before the first request: the windows written after the last save move the checkpoints on.
+    let reconciled: Promise<void> | undefined;
+    const reconcile = async () => {
+      if (dryRun || state.saved_at === undefined || outputDir === undefined) return;
+      const ends = await recordedEnds(outputDir, cfg.series.map((s) => `${name}_${s}`), state.saved_at - 60_000);
+      for (const { resource, series, end } of ends) {
+        const per = (state.checkpoints[resource] ??= {});
+        if (!(per[series] >= end)) per[series] = end;
+      }
     };
 
     return {
@@ -76,7 +101,10 @@ export const netbeamKind: SourceKind<typeof schema> = {
       outputs: [...cfg.series.map((s) => ({ name: `${name}_${s}`, shape: { mode: 'merge' as const } })), ...(tracker ? [{ name: changesStream(name), shape: { mode: 'merge' as const } }] : [])],
       target: redactUrl(base),
       async cycle(signal, deadline, emit) {
-        const end = Math.min(Date.now(), deadline);
+        await (reconciled ??= reconcile());
+        const now = Math.min(Date.now(), deadline);
+        // A history with an end is read up to there and no further.
+        const end = history?.to !== undefined ? Math.min(now, history.to) : now;
         const list = await fetcher.get(`${base}/interfaces`, signal, deadline, 'array');
         emit({ body: list });
         const parsed = JSON.parse(list.toString('utf8')) as { resource?: unknown }[];
@@ -107,30 +135,37 @@ export const netbeamKind: SourceKind<typeof schema> = {
         seenInventory = next;
         if (unwritten === 0) settled();
         // Interfaces that left take their checkpoints with them.
-        for (const r of Object.keys(state.checkpoints)) if (!next[r]) delete state.checkpoints[r];
+        for (const r of Object.keys(state.checkpoints)) if (!next[r]) delete state.checkpoints[r], delete asked[r];
 
         const queue = new PQueue({ concurrency: cfg.concurrency });
         await Promise.all(
           items.flatMap(({ key: resource }) =>
             cfg.series.map((series) =>
               queue.add(async () => {
-                const begin = state.checkpoints[resource]?.[series] ?? end - cfg.backfill;
-                if (begin >= end) return;
-                try {
-                  // `resource` is URL-encoded by Netbeam already: appended as it is.
-                  const body = await fetcher.get(`${base}/${resource}/${series}?begin=${begin}&end=${end}`, signal, deadline, 'object');
-                  emit({
-                    output: `${name}_${series}`,
-                    body: seriesRecord(resource, series, begin, end, body),
-                    onWritten: () => {
-                      (state.checkpoints[resource] ??= {})[series] = end;
-                      save();
-                    },
-                  });
-                  records++;
-                } catch (err) {
-                  const e = err instanceof FetchError ? err : new FetchError('fetch_error', String(err));
-                  failures.push({ item: `${resource} ${series}`, reason: e.reason, message: `${e.message}; the next tick asks again from ${begin}` });
+                let begin = Math.max(state.checkpoints[resource]?.[series] ?? (history ? history.from : end - cfg.backfill), asked[resource]?.[series] ?? -Infinity);
+                // Without history, one window up to the tick; with it, chunks of at most `chunk`.
+                for (let chunk = 0; begin < end && (!history || chunk < history.chunks_per_tick); chunk++) {
+                  const upTo = history ? Math.min(end, begin + history.chunk) : end;
+                  try {
+                    // `resource` is URL-encoded by Netbeam already: appended as it is.
+                    const body = await fetcher.get(`${base}/${resource}/${series}?begin=${begin}&end=${upTo}`, signal, deadline, 'object');
+                    emit({
+                      output: `${name}_${series}`,
+                      body: seriesRecord(resource, series, begin, upTo, body),
+                      onWritten: () => {
+                        const per = (state.checkpoints[resource] ??= {});
+                        if (!(per[series] >= upTo)) per[series] = upTo;
+                        save();
+                      },
+                    });
+                    (asked[resource] ??= {})[series] = upTo;
+                    records++;
+                    begin = upTo;
+                  } catch (err) {
+                    const e = err instanceof FetchError ? err : new FetchError('fetch_error', String(err));
+                    failures.push({ item: `${resource} ${series}`, reason: e.reason, message: `${e.message}; the next tick asks again from ${begin}` });
+                    return;
+                  }
                 }
               }),
             ),
@@ -140,7 +175,7 @@ export const netbeamKind: SourceKind<typeof schema> = {
       },
       close() {
         clearTimeout(saveTimer);
-        if (!dryRun) writeState(file, state);
+        if (!dryRun) writeState(file, { ...state, saved_at: Date.now() });
         fetcher.close();
       },
     };
