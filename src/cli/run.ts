@@ -49,7 +49,7 @@ async function run(opts: RunOptions): Promise<number> {
   if (opts.for !== undefined && !forMs) throw new ConfigError(`--for: got ${JSON.stringify(opts.for)}; expected a duration such as 30s or 10m`);
   const { log: logCfg } = loaded.config;
   const log = createLogger({ level: opts.logLevel ?? logCfg.level, console: logCfg.console, file: logCfg.file, maxBytes: logCfg.max_size, keep: logCfg.keep });
-  if (loaded.legacy) log.info({ config: loaded.file }, 'reading the original recorder settings format');
+  if (loaded.legacy) log.info({ config: loaded.file, settings: loaded.legacySettings }, 'reading the original recorder settings format');
   for (const warning of loaded.warnings) log.warn({ config: loaded.file }, warning);
 
   const recorder = new Recorder(loaded, { log, version: version(), shard });

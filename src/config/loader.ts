@@ -53,6 +53,8 @@ export interface LoadedConfig {
   amqp?: AmqpSettings;
   /** What loads but is not what the file says (a legacy interval nsr cannot keep): `nsr run` logs them, `nsr check` prints them. */
   warnings: string[];
+  /** For the original recorder's settings file: the settings in effect, defaults marked. */
+  legacySettings?: string;
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, runtime?: RuntimeStreams): LoadedConfig {
@@ -92,10 +94,12 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   let raw = substituted as Record<string, unknown>;
   const legacy = isLegacyConfig(raw);
   const warnings: string[] = [];
+  let legacySettings: string | undefined;
   if (legacy) {
     const converted = convertLegacyConfig(raw, file, fromEnv);
     raw = converted.doc;
     warnings.push(...converted.warnings);
+    legacySettings = converted.settings;
   }
   // Streams added or removed at run time (control commands) are laid over the file's.
   const top = raw as Record<string, unknown>;
@@ -128,7 +132,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const withoutBus = streams.filter((s) => s.kind === 'amqp' && !amqp).map((s) => s.name);
   if (withoutBus.length) problems.push(`streams.${withoutBus[0]}: it needs a broker, and there is no amqp: section; add one (url, password: \${AMQP_PASSWORD})`);
   if (problems.length) throw new ConfigError(`${file}: ${problems[0]}`);
-  return { file, legacy, config, streams, control: resolveControl(config, file), ...connections, warnings };
+  return { file, legacy, config, streams, control: resolveControl(config, file), ...connections, warnings, legacySettings };
 }
 
 /** Runtime streams may read only the secrets the file allows (runtime-secrets.ts); `kept` names the runtime file they came from. */
