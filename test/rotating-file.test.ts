@@ -77,3 +77,20 @@ streams:
   t.ok(existsSync(path.join(dir, 'logs', 'nsr.log')));
   t.ok((await readEvents(path.join(dir, 'out'))).some((e) => e.event === 'start'));
 });
+
+t.test('keep Infinity (log.keep: all, the original recorder has no retention): no day and no rotated part is ever deleted', async (t) => {
+  const dir = tempDir(t);
+  let day = '2026-11-01';
+  const daily = new RotatingFile({ file: path.join(dir, 'days', 'NSR_{date}.log'), keep: Infinity, today: () => day });
+  for (let d = 1; d <= 9; d++) {
+    day = `2026-11-0${d}`;
+    daily.write(`{"day":${d}}\n`);
+  }
+  daily.close();
+  t.equal(readdirSync(path.join(dir, 'days')).length, 9, 'every day stays');
+  const sized = new RotatingFile({ file: path.join(dir, 'sized', 'nsr.log'), maxBytes: 100, keep: Infinity });
+  for (let i = 0; i < 40; i++) sized.write(lineOf(i));
+  sized.close();
+  const seen = readdirSync(path.join(dir, 'sized')).flatMap((n) => readFileSync(path.join(dir, 'sized', n), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).n as number));
+  t.same(seen.sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i), 'every line kept across the rotated parts');
+});

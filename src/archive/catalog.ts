@@ -81,8 +81,22 @@ export async function readCatalog(dir: string, opts: CatalogOptions = {}): Promi
   }
   return [...byStream.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    // By first record where known: names are local time, which repeats an hour when DST ends.
-    .map(([stream, windows]) => ({ stream, windows: windows.sort((a, b) => (a.first || a.start) - (b.first || b.start) || a.file.localeCompare(b.file)) }));
+    .map(([stream, windows]) => ({ stream, windows: inTimeOrder(windows) }));
+}
+
+/**
+ * By first record where known: names are local time, which repeats an hour
+ * when DST ends. A window known only by its name (the original recorder's,
+ * unscanned) is placed by its name moved by the offset the stream's other
+ * windows show between name and first record: names are in the recording
+ * machine's local time, which need not be ours, and the original's archives
+ * share a directory with nsr's when nsr takes over its recorded_info/.
+ */
+function inTimeOrder(windows: WindowInfo[]): WindowInfo[] {
+  const offsets = windows.filter((w) => w.records > 0 && w.first > 0).map((w) => w.first - w.start).sort((a, b) => a - b);
+  const offset = offsets.length ? offsets[Math.floor(offsets.length / 2)] : 0;
+  const key = (w: WindowInfo) => w.first || w.start + offset;
+  return windows.sort((a, b) => key(a) - key(b) || a.file.localeCompare(b.file));
 }
 
 interface Named {
@@ -97,8 +111,9 @@ interface Named {
  * Names are in the recording machine's local time, which need not be ours:
  * one window's metadata tells the offset (its first record minus its name),
  * and a margin of one window length plus an hour covers the error of that
- * estimate and daylight-saving repeats. Archives without metadata (the
- * original recorder's) are not pruned.
+ * estimate and daylight-saving repeats. For archives without metadata (the
+ * original recorder's, named when the window was opened) one window is
+ * scanned to learn the offset.
  */
 async function pruneByName(dir: string, named: Named[], range: { from?: number; to?: number }): Promise<Named[]> {
   const from = range.from ?? -Infinity;
@@ -113,9 +128,8 @@ async function pruneByName(dir: string, named: Named[], range: { from?: number; 
   for (const list of byStream.values()) {
     list.sort((a, b) => a.start - b.start);
     const gaps = list.slice(1).map((w, i) => w.start - list[i].start).sort((a, b) => a - b);
-    const probe = list[Math.floor(list.length / 2)];
-    const info = gaps.length >= 2 ? await windowInfo(path.join(dir, probe.file), probe.parsed.stream, probe.parsed.type as 'zip' | 'json', probe.start, false) : undefined;
-    if (!info || info.source !== 'metadata' || info.records === 0) {
+    const info = gaps.length >= 2 ? await offsetProbe(dir, list) : undefined;
+    if (!info) {
       kept.push(...list);
       continue;
     }
@@ -128,6 +142,20 @@ async function pruneByName(dir: string, named: Named[], range: { from?: number; 
     });
   }
   return kept;
+}
+
+/**
+ * A window that tells the offset between names and records: its metadata, or
+ * for the original recorder's zips (none) a scan of that one window. The
+ * middle one, else the first or last (the original writes empty windows while
+ * the kernel is down).
+ */
+async function offsetProbe(dir: string, list: (Named & { start: number })[]): Promise<WindowInfo | undefined> {
+  for (const probe of new Set([list[Math.floor(list.length / 2)], list[0], list[list.length - 1]])) {
+    const info = await windowInfo(path.join(dir, probe.file), probe.parsed.stream, probe.parsed.type as 'zip' | 'json', probe.start, true);
+    if (!info.error && info.records > 0) return info;
+  }
+  return undefined;
 }
 
 export async function windowInfo(file: string, stream: string, type: 'zip' | 'json', start: number, scanUnindexed = true): Promise<WindowInfo> {

@@ -1,7 +1,10 @@
 /**
  * A stream's tick interval, offline: from the newest `start` event that names
  * the stream (nsr's own archives), else the typical spacing of its records
- * (archives of the original recorder, which have no events stream).
+ * (archives of the original recorder, which have no events stream). Those
+ * archives carry no counts either, so the spacing is read from the records
+ * themselves: the median of the first differences, which a gap or a restart
+ * does not move.
  */
 import type { StreamCatalog } from './catalog.js';
 import { readRecords } from './records.js';
@@ -16,5 +19,20 @@ export async function streamInterval(catalog: StreamCatalog, events: StreamCatal
       fromEvents = start.streams?.[catalog.stream]?.interval_ms ?? fromEvents;
     }
   }
-  return fromEvents ?? summarize(catalog).intervalMs;
+  return fromEvents ?? summarize(catalog).intervalMs ?? (await medianSpacing(catalog));
+}
+
+/** Differences read at most: the first window or two, whatever the archive's length. */
+const SAMPLE_DIFFERENCES = 100;
+
+async function medianSpacing(catalog: StreamCatalog): Promise<number | undefined> {
+  const diffs: number[] = [];
+  let previous: number | undefined;
+  for await (const { timestamp } of readRecords(catalog)) {
+    if (previous !== undefined && timestamp > previous) diffs.push(timestamp - previous);
+    previous = timestamp;
+    if (diffs.length >= SAMPLE_DIFFERENCES) break;
+  }
+  diffs.sort((a, b) => a - b);
+  return diffs.length ? diffs[Math.floor(diffs.length / 2)] : undefined;
 }

@@ -28,6 +28,7 @@ async function check(configFile: string | undefined): Promise<number> {
   const [{ loadConfig }, { SOURCE_KINDS }, { FetchError }] = await Promise.all([import('../config/loader.js'), import('../sources/registry.js'), import('../sources/source.js')]);
   const loaded = loadConfig(resolveConfigFile(configFile));
   process.stdout.write(`${loaded.file}: valid${loaded.legacy ? ' (the original recorder settings format)' : ''}; ${loaded.streams.length} stream${loaded.streams.length === 1 ? '' : 's'}, output into ${loaded.config.output.dir}\n`);
+  if (loaded.legacySettings) process.stdout.write(`settings: ${loaded.legacySettings}\n`);
   for (const warning of loaded.warnings) process.stdout.write(`warning: ${warning}\n`);
   let failures = 0;
   const sources = new Map<string, Source>();

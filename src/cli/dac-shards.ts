@@ -35,7 +35,7 @@ export interface ShardOptions {
 export async function runDacShards(loaded: LoadedConfig, opts: ShardOptions): Promise<number> {
   const { log: logCfg } = loaded.config;
   const level = opts.logLevel ?? logCfg.level;
-  const file = logCfg.file ? new RotatingFile({ file: logCfg.file, maxBytes: logCfg.max_size, keep: logCfg.keep }) : undefined;
+  const file = logCfg.file ? new RotatingFile({ file: logCfg.file, maxBytes: logCfg.max_size, keep: logCfg.keep === 'all' ? Infinity : logCfg.keep }) : undefined;
   const log = pino({ level, base: { pid: process.pid } }, pino.multistream([...(logCfg.console ? [{ level: level as pino.Level, stream: pino.destination({ dest: 2, sync: true }) }] : []), ...(file ? [{ level: level as pino.Level, stream: file }] : [])]));
   for (const warning of loaded.warnings) log.warn({ config: loaded.file }, warning);
 

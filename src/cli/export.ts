@@ -62,7 +62,7 @@ async function runExport(opts: ExportOptions): Promise<number> {
   const flow = find(opts.flowStream, '--flow-stream');
   const graph = find(opts.graphStream, '--graph-stream');
   const intervalMs = (await streamInterval(flow, catalogs.find((c) => c.stream === EVENTS_STREAM))) ?? (await streamInterval(graph, undefined));
-  if (!intervalMs) throw new ConfigError(`cannot tell the tick interval of ${opts.flowStream}: it has fewer than two records`);
+  if (!intervalMs) throw new ConfigError(`cannot tell the tick interval of ${opts.flowStream} or ${opts.graphStream} in ${dir}: neither has two records to pair by (\`nsr ls ${dir}\` shows what is there)`);
   await mkdir(opts.out, { recursive: true });
   const bar = progress();
   const problems = problemReporter('export', bar);

@@ -78,7 +78,7 @@ async function run(opts: RunOptions): Promise<number> {
   // A shard process of -p logs on stderr only: the process that started it writes the one log file.
   const log = createLogger({ level: opts.logLevel ?? logCfg.level, console: opts.logToParent ? true : logCfg.console, file: opts.logToParent ? undefined : logCfg.file, maxBytes: logCfg.max_size, keep: logCfg.keep, pretty: opts.logToParent ? false : undefined });
   if (loaded.dac) log.info({ config: loaded.file, tasks: tasks ?? DAC_DEFAULT_TASKS, shard: shard && `${shard.k}/${shard.n}` }, "reading DAC's collector.ini");
-  if (loaded.legacy) log.info({ config: loaded.file }, 'reading the original recorder settings format');
+  if (loaded.legacy) log.info({ config: loaded.file, settings: loaded.legacySettings }, 'reading the original recorder settings format');
   if (!opts.logToParent) for (const warning of loaded.warnings) log.warn({ config: loaded.file }, warning);
 
   const recorder = new Recorder(loaded, { log, version: version(), shard });

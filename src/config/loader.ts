@@ -56,6 +56,8 @@ export interface LoadedConfig {
   amqp?: AmqpSettings;
   /** What loads but is not what the file says (a legacy interval nsr cannot keep): `nsr run` logs them, `nsr check` prints them. */
   warnings: string[];
+  /** For the original recorder's settings file: the settings in effect, defaults marked. */
+  legacySettings?: string;
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, runtime?: RuntimeStreams): LoadedConfig {
@@ -100,18 +102,20 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   let raw = substituted as Record<string, unknown>;
   const legacy = isLegacyConfig(raw);
   const warnings: string[] = [];
+  let legacySettings: string | undefined;
   if (legacy) {
     const converted = convertLegacyConfig(raw, file, fromEnv);
     raw = converted.doc;
     warnings.push(...converted.warnings);
+    legacySettings = converted.settings;
   }
-  return resolveConfig(raw, file, fromEnv, runtimeOverride, { legacy, dac: false, warnings }, env);
+  return resolveConfig(raw, file, fromEnv, runtimeOverride, { legacy, dac: false, warnings, legacySettings }, env);
 }
 
 /** A document in nsr's own shape (written so, or converted from an older tool's file), validated and resolved. */
-function resolveConfig(doc: Record<string, unknown>, file: string, fromEnv: Map<string, string>, runtimeOverride: RuntimeStreams | undefined, origin: { legacy: boolean; dac: boolean; warnings: string[] }, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+function resolveConfig(doc: Record<string, unknown>, file: string, fromEnv: Map<string, string>, runtimeOverride: RuntimeStreams | undefined, origin: { legacy: boolean; dac: boolean; warnings: string[]; legacySettings?: string }, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   let raw = doc;
-  const { legacy, dac, warnings } = origin;
+  const { legacy, dac, warnings, legacySettings } = origin;
   // Streams added or removed at run time (control commands) are laid over the file's.
   const top = raw as Record<string, unknown>;
   const outputDir = (top.output as { dir?: unknown } | undefined)?.dir;
@@ -143,7 +147,7 @@ function resolveConfig(doc: Record<string, unknown>, file: string, fromEnv: Map<
   const withoutBus = streams.filter((s) => s.kind === 'amqp' && !amqp).map((s) => s.name);
   if (withoutBus.length) problems.push(`streams.${withoutBus[0]}: it needs a broker, and there is no amqp: section; add one (url, password: \${AMQP_PASSWORD})`);
   if (problems.length) throw new ConfigError(`${file}: ${problems[0]}`);
-  return { file, legacy, dac, config, streams, control: resolveControl(config, file), ...connections, warnings };
+  return { file, legacy, dac, config, streams, control: resolveControl(config, file), ...connections, warnings, legacySettings };
 }
 
 /** Runtime streams may read only the secrets the file allows (runtime-secrets.ts); `kept` names the runtime file they came from. */

@@ -73,7 +73,10 @@ function buildConfigSchema() {
         level: logLevel.default('info'),
         file: z.string().min(1).optional().meta({ description: 'also write JSON log lines to this file; {date} in the name starts a new file each local day (logs/NSR_{date}.log)' }),
         max_size: size('the size at which the log file is rotated (renamed <file>.1, older ones moved up)').optional(),
-        keep: z.int().min(0).max(1000).default(5).meta({ description: 'rotated log files (or, with {date}, earlier days) kept' }),
+        keep: z
+          .union([z.int().min(0).max(1000), z.literal('all')])
+          .default(5)
+          .meta({ description: 'rotated log files (or, with {date}, earlier days) kept; all: none is ever deleted (as the original recorder, which sets no retention)' }),
         console: z.boolean().default(true),
       })
       .prefault({}),

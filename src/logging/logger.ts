@@ -16,7 +16,8 @@ export interface LoggerOptions {
   file?: string;
   /** Rotation of `file` (rotating-file.ts). */
   maxBytes?: number;
-  keep?: number;
+  /** Rotated files (or earlier days) kept; `all` deletes none. */
+  keep?: number | 'all';
   /** Force pretty (true) or JSON (false); default: pretty when stderr is a terminal. */
   pretty?: boolean;
 }
@@ -31,7 +32,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       : pino.destination({ dest: 2, sync: true });
     streams.push({ level, stream: dest });
   }
-  if (opts.file) streams.push({ level, stream: new RotatingFile({ file: opts.file, maxBytes: opts.maxBytes, keep: opts.keep ?? 5 }) });
+  if (opts.file) streams.push({ level, stream: new RotatingFile({ file: opts.file, maxBytes: opts.maxBytes, keep: opts.keep === 'all' ? Infinity : (opts.keep ?? 5) }) });
   return pino(
     {
       level: opts.level,

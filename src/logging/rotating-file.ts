@@ -18,7 +18,7 @@ export interface RotationOptions {
   file: string;
   /** Rotate when a line would take the file past this many bytes. */
   maxBytes?: number;
-  /** Rotated files (or, with `{date}`, older days' files) kept. */
+  /** Rotated files (or, with `{date}`, older days' files) kept; Infinity deletes none. */
   keep: number;
   /** The local date, injectable for tests. */
   today?: () => string;
@@ -77,12 +77,13 @@ export class RotatingFile {
     this.size = fstatSync(this.fd).size;
   }
 
-  /** file → file.1 → … → file.<keep>; the oldest goes. */
+  /** file → file.1 → … → file.<keep>; the oldest goes (none with keep Infinity: all move up one). */
   private rotate(): void {
     this.close();
     const base = this.current;
-    rmSync(`${base}.${this.opts.keep}`, { force: true });
-    for (let i = this.opts.keep - 1; i >= 1; i--) {
+    const top = Number.isFinite(this.opts.keep) ? this.opts.keep : this.highestRotated(base) + 1;
+    rmSync(`${base}.${top}`, { force: true });
+    for (let i = top - 1; i >= 1; i--) {
       try {
         renameSync(`${base}.${i}`, `${base}.${i + 1}`);
       } catch (err) {
@@ -92,6 +93,18 @@ export class RotatingFile {
     if (this.opts.keep > 0) renameSync(base, `${base}.1`);
     else rmSync(base, { force: true });
     this.open();
+  }
+
+  /** The highest n of the `<base>.<n>` files on disk (0 when none). */
+  private highestRotated(base: string): number {
+    const head = `${path.basename(base)}.`;
+    let names: string[];
+    try {
+      names = readdirSync(path.dirname(base));
+    } catch {
+      return 0;
+    }
+    return names.reduce((top, n) => (n.startsWith(head) && /^\d+$/.test(n.slice(head.length)) ? Math.max(top, Number(n.slice(head.length))) : top), 0);
   }
 
   /** With `{date}`: the days' files beyond `keep` (by name: dates sort), with their size-rotated parts. */
