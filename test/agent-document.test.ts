@@ -10,19 +10,12 @@ import { agentConnections, agentExporter, agentMplsLabels, agentNextHopLabels, d
 import { akvoradoExporter } from '../src/sources/junos/akvorado-exporter.js';
 import { xmlToJunosJson } from '../src/sources/junos/junos-xml.js';
 import { stringifyPythonJson } from '../src/json/python-json.js';
-import { parseCable, parseDevice, parseRegion, parseSite, type Inventory } from '../src/sources/common/inventory.js';
-import { ROOT } from './helpers.js';
+import type { Inventory } from '../src/sources/common/inventory.js';
+import { fixtureInventory, ROOT } from './helpers.js';
 
 const read = (dir: string, name: string) => readFileSync(path.join(ROOT, 'fixtures', dir, name), 'utf8');
 const fixture = (dir: string, name: string) => JSON.parse(read(dir, name));
-const results = (name: string, pages = 2) => Array.from({ length: pages }, (_, i) => fixture('netbox', `${name}_page${i + 1}.json`).results).flat();
-const inventory: Inventory = {
-  at: 1,
-  devices: results('devices').map(parseDevice),
-  cables: results('cables').map(parseCable),
-  sites: new Map(results('sites', 1).map(parseSite)),
-  regions: new Map(results('regions', 1).map(parseRegion)),
-};
+const inventory: Inventory = fixtureInventory();
 const replies = { interfaces: fixture('junos', 'get-interface-information.json'), 'inet.3': fixture('junos', 'get-route-information.inet.3.json'), 'mpls.0': fixture('junos', 'get-route-information.mpls.0.json') };
 const pe01 = inventory.devices.find((d) => d.name === 'msk1-pe01')!;
 

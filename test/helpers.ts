@@ -1,12 +1,13 @@
 /** Shared by the tests: paths, temporary directories, reading archives back. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { NdtwinSimulator, type NdtwinSimulatorOptions } from '../src/simulate/ndtwin-simulator.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readZipInfo } from '../src/archive/zip-reader.js';
 import { readZipRecords } from '../src/archive/archive-reader.js';
+import { parseCable, parseDevice, parseRegion, parseSite, type Inventory } from '../src/sources/common/inventory.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const FIXTURES = path.join(ROOT, 'fixtures', 'ndtwin');
@@ -106,4 +107,16 @@ export async function pgSchema(t: Tap.Test): Promise<{ url: string; query: (sql:
     await admin.end();
   });
   return { url: `${base}?options=-c%20search_path%3D${schema}`, query: async (sql, params) => (await admin.query(sql, params as unknown[])).rows };
+}
+
+/** The NetBox fixtures (two pages of devices and cables, one of sites and regions) as nsr's inventory. */
+export function fixtureInventory(): Inventory {
+  const results = (name: string, pages = 2) => Array.from({ length: pages }, (_, i) => JSON.parse(readFileSync(path.join(ROOT, 'fixtures', 'netbox', `${name}_page${i + 1}.json`), 'utf8')).results).flat();
+  return {
+    at: 1,
+    devices: results('devices').map(parseDevice),
+    cables: results('cables').map(parseCable),
+    sites: new Map(results('sites', 1).map(parseSite)),
+    regions: new Map(results('regions', 1).map(parseRegion)),
+  };
 }

@@ -5,20 +5,12 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { cablingOf, deviceView, hostAddress4, labelOps, physicalName, speedBps } from '../src/sources/junos/junos-view.js';
-import { parseCable, parseDevice, parseRegion, parseSite, regionsSiteFirst, type Inventory } from '../src/sources/common/inventory.js';
+import { regionsSiteFirst, type Inventory } from '../src/sources/common/inventory.js';
 import { stringifyWithRaw } from '../src/json/raw-json.js';
-import { ROOT } from './helpers.js';
+import { fixtureInventory, ROOT } from './helpers.js';
 
 const fixture = (dir: string, name: string) => JSON.parse(readFileSync(path.join(ROOT, 'fixtures', dir, name), 'utf8'));
-const results = (name: string, pages = 2) => Array.from({ length: pages }, (_, i) => fixture('netbox', `${name}_page${i + 1}.json`).results).flat();
-
-const inventory: Inventory = {
-  at: 1,
-  devices: results('devices').map(parseDevice),
-  cables: results('cables').map(parseCable),
-  sites: new Map(results('sites', 1).map(parseSite)),
-  regions: new Map(results('regions', 1).map(parseRegion)),
-};
+const inventory: Inventory = fixtureInventory();
 const replies = { interfaces: fixture('junos', 'get-interface-information.json'), 'inet.3': fixture('junos', 'get-route-information.inet.3.json'), 'mpls.0': fixture('junos', 'get-route-information.mpls.0.json') };
 const device = (name: string) => inventory.devices.find((d) => d.name === name)!;
 

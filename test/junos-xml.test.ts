@@ -9,9 +9,9 @@ import path from 'node:path';
 import { xmlToJunosJson } from '../src/sources/junos/junos-xml.js';
 import { parseXml, XmlSyntaxError } from '../src/xml/xml-parser.js';
 import { deviceView } from '../src/sources/junos/junos-view.js';
-import { parseCable, parseDevice, parseRegion, parseSite, type Inventory } from '../src/sources/common/inventory.js';
+
 import { stringifyWithRaw } from '../src/json/raw-json.js';
-import { ROOT } from './helpers.js';
+import { fixtureInventory, ROOT } from './helpers.js';
 
 const file = (dir: string, name: string) => readFileSync(path.join(ROOT, 'fixtures', dir, name));
 const rpcs = ['get-interface-information', 'get-route-information.inet.3', 'get-route-information.mpls.0'] as const;
@@ -26,14 +26,7 @@ t.test('each XML fixture converts to its JSON fixture, the whole tree', async (t
 });
 
 t.test('the joined view from XML replies is the view from JSON replies, byte for byte', async (t) => {
-  const results = (name: string, pages = 2) => Array.from({ length: pages }, (_, i) => JSON.parse(file('netbox', `${name}_page${i + 1}.json`).toString('utf8')).results).flat();
-  const inv: Inventory = {
-    at: 1,
-    devices: results('devices').map(parseDevice),
-    cables: results('cables').map(parseCable),
-    sites: new Map(results('sites', 1).map(parseSite)),
-    regions: new Map(results('regions', 1).map(parseRegion)),
-  };
+  const inv = fixtureInventory();
   const netbox = inv.devices.find((d) => d.name === 'msk1-pe01')!;
   const [interfaces, inet3, mpls0] = rpcs;
   const fromJson = { interfaces: JSON.parse(file('junos', `${interfaces}.json`).toString()), 'inet.3': JSON.parse(file('junos', `${inet3}.json`).toString()), 'mpls.0': JSON.parse(file('junos', `${mpls0}.json`).toString()) };

@@ -12,7 +12,7 @@ import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readFileSync,
 import { dirname } from 'node:path';
 import ssh2, { type AuthContext, type Connection, type ParsedKey, type Server, type ServerChannel } from 'ssh2';
 import type { SimulatedDevice } from './netbox-simulator.js';
-import { RPC_ERROR_MESSAGE, deviceLatency, junosFixture, movingXmlCounters, type DeviceFault } from './simulated-junos.js';
+import { RPC_ERROR_MESSAGE, deviceLatency, junosFixture, listenOnAll, movingXmlCounters, type DeviceFault } from './simulated-junos.js';
 import { ChunkedDecoder, EndOfMessageDecoder, encodeChunked, encodeEndOfMessage, type MessageDecoder } from '../sources/junos/netconf-framing.js';
 import { sshKeyFingerprint } from '../sources/junos/host-keys.js';
 import { CAP_BASE_10, CAP_BASE_11, NETCONF_BASE_NS } from '../sources/junos/netconf-session.js';
@@ -153,20 +153,7 @@ export class JunosNetconfSimulator {
   }
 
   async start(): Promise<void> {
-    // Listening on a thousand addresses takes a moment; a few at a time keeps it short.
-    const addresses = [...this.byAddress.keys()];
-    for (let i = 0; i < addresses.length; i += 64) {
-      await Promise.all(
-        addresses.slice(i, i + 64).map(async (address) => {
-          try {
-            this.servers.push(await this.listen(address));
-          } catch (err) {
-            if (address.includes(':')) this.unavailable.push(address);
-            else throw err;
-          }
-        }),
-      );
-    }
+    this.unavailable.push(...(await listenOnAll([...this.byAddress.keys()], (address) => this.listen(address), this.servers)));
   }
 
   async stop(): Promise<void> {

@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { listen, sendJson, type Listening } from './listen.js';
 import type { SimulatedDevice } from './netbox-simulator.js';
-import { RPC_ERROR_XML, deviceLatency, junosFixture, movingJsonCounters, type DeviceFault } from './simulated-junos.js';
+import { RPC_ERROR_XML, deviceLatency, junosFixture, listenOnAll, movingJsonCounters, type DeviceFault } from './simulated-junos.js';
 
 export type { DeviceFault } from './simulated-junos.js';
 
@@ -52,20 +52,7 @@ export class JunosSimulator {
   }
 
   async start(): Promise<void> {
-    // Listening on a thousand addresses takes a moment; a few at a time keeps it short.
-    const addresses = [...this.byAddress.keys()];
-    for (let i = 0; i < addresses.length; i += 64) {
-      await Promise.all(
-        addresses.slice(i, i + 64).map(async (address) => {
-          try {
-            this.servers.push(await listen((req, res) => this.handle(address, req, res), this.opts.port, address));
-          } catch (err) {
-            if (address.includes(':')) this.unavailable.push(address);
-            else throw err;
-          }
-        }),
-      );
-    }
+    this.unavailable.push(...(await listenOnAll([...this.byAddress.keys()], (address) => listen((req, res) => this.handle(address, req, res), this.opts.port, address), this.servers)));
   }
 
   async stop(): Promise<void> {

@@ -45,3 +45,25 @@ export function movingXmlCounters(text: string, elapsedMs: number): string {
   const add = packetsSince(elapsedMs);
   return text.replace(/(<(?:input|output)-packets>)(\d+)(?=<)/g, (_, head: string, n: string) => `${head}${BigInt(n) + add}`);
 }
+
+/**
+ * Listens on every device address, a few at a time (a thousand addresses take
+ * a moment). An IPv6 address this machine lacks (no ::1) is left out and
+ * returned; any other failure is the start's.
+ */
+export async function listenOnAll<S>(addresses: readonly string[], listen: (address: string) => Promise<S>, servers: S[]): Promise<string[]> {
+  const unavailable: string[] = [];
+  for (let i = 0; i < addresses.length; i += 64) {
+    await Promise.all(
+      addresses.slice(i, i + 64).map(async (address) => {
+        try {
+          servers.push(await listen(address));
+        } catch (err) {
+          if (address.includes(':')) unavailable.push(address);
+          else throw err;
+        }
+      }),
+    );
+  }
+  return unavailable;
+}
