@@ -192,3 +192,41 @@ t.test('cat --from --to on months of the original archives opens only the window
   t.equal(whole.code, 1);
   t.match(whole.err, /2026_02_09_14-00-00_flowinfo_json\.zip/);
 });
+
+/** `nsr replay` started in `dir`: its URL once it serves, or its output when it exited first. */
+async function startReplay(t: Tap.Test, dir: string, args: string[]): Promise<{ url?: string; replay: ReturnType<typeof startNsr> }> {
+  const replay = startNsr(dir, ['replay', '.', '--port', '0', ...args], READER);
+  let exited = false;
+  void replay.exit.then(() => (exited = true));
+  t.teardown(() => exited || process.kill(replay.pid, 'SIGTERM'));
+  let url: string | undefined;
+  for (let i = 0; i < 400 && !url && !exited; i++) {
+    await sleep(50);
+    if (replay.output().includes('/replay/status\n')) url = /on (http:\/\/[\d.]+:\d+)/.exec(replay.output())?.[1];
+  }
+  return { url, replay };
+}
+
+t.test('replay --from months into the original archives: windows long before it are never opened, serving starts at it', async (t) => {
+  const { dir, all } = await mixedDirectory(t);
+  // A broken window of the original a day before --from: opening it would report it.
+  const broken = `${taipeiName(Date.UTC(2026, 1, 9, 6, 0, 0))}_flowinfo_json.zip`;
+  writeFileSync(path.join(dir, broken), 'not a zip');
+  const from = Date.UTC(2026, 1, 10, 7, 45, 0);
+  const { url, replay } = await startReplay(t, dir, ['--from', String(from), '--speed', '1']);
+  t.ok(url, 'serving', { output: replay.output() });
+  const res = await fetch(`${url}/ndt/get_detected_flow_data`);
+  t.equal(res.status, 200);
+  const served = Number(res.headers.get('x-nsr-record-timestamp'));
+  const atFrom = all.filter((ts) => ts <= from).at(-1)!;
+  t.ok(served >= atFrom && served < from + 5000, `the record current at --from (${atFrom}) or one just after it, got ${served}`);
+  process.kill(replay.pid, 'SIGTERM');
+  t.equal((await replay.exit).code, 0);
+  t.notMatch(replay.output(), broken, 'the broken window lies long before --from: never opened, never reported');
+  // From the day before, the same replay opens it and says so: the pruning above was by time, not by luck.
+  const early = await startReplay(t, dir, ['--from', String(Date.UTC(2026, 1, 9, 0, 0, 0)), '--speed', '1']);
+  t.ok(early.url, 'serving', { output: early.replay.output() });
+  process.kill(early.replay.pid, 'SIGTERM');
+  await early.replay.exit;
+  t.match(early.replay.output(), broken);
+});

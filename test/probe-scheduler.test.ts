@@ -2,7 +2,7 @@
 // complete; CSV and target checks; a slow target never delays the others.
 import t from 'tap';
 import { nextTurn, ProbeScheduler, type DueProbe } from '../src/sources/probe/probe-scheduler.js';
-import { checkTarget, checkTargets, inShard, parseCsv, parseShard, targetHash, type ProbeTarget } from '../src/sources/probe/probe-targets.js';
+import { checkTarget, checkTargets, inShard, parseCsv, parseCsvWithLines, parseShard, targetHash, type ProbeTarget } from '../src/sources/probe/probe-targets.js';
 import { sleep } from './helpers.js';
 
 const defaults = { intervalMs: 1000, timeoutMs: 800, expectStatus: [200], matchBytes: 64 * 1024 };
@@ -52,6 +52,15 @@ t.test('CSV: quoted fields, commas and quotes in a regex, CRLF; bad rows named b
   const { targets, problems } = checkTargets(rows, defaults, (i) => `t.csv:${i + 2}`);
   t.same(targets.map((x) => x.id), ['a', 'd']);
   t.match(problems, [/^t\.csv:3: b: interval/, /^t\.csv:4: a: the id is used by another target/]);
+});
+
+t.test('CSV: each row with the line it starts on, past blank lines and quoted fields over several lines (CRLF, LF, CR)', async (t) => {
+  for (const nl of ['\r\n', '\n', '\r']) {
+    const csv = ['id,url,match', 'a,http://h/a,', '', `b,http://h/b,"two${nl}lines"`, '', '', 'c,http://h/c,x', ''].join(nl);
+    const { rows, lines } = parseCsvWithLines(csv);
+    t.same(rows.map((r) => r.id), ['a', 'b', 'c']);
+    t.same(lines, [2, 4, 8], `the lines a text editor shows (${JSON.stringify(nl)})`);
+  }
 });
 
 t.test('the scheduler: a slow target skips its own turns and never delays the others', async (t) => {

@@ -74,9 +74,16 @@ export class ReplayServer {
     const { dir } = this.opts;
     const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
     if (!isDir) throw new ConfigError(`${dir}: no such directory; give the directory of the archives (default recorded_info)`);
-    const catalogs = await readCatalog(dir);
-    const events = catalogs.find((c) => c.stream === 'events');
+    // With --from or --to, windows far from the range are pruned by their names and
+    // never opened (catalog.ts), as for cat, export and stats: a replay starting
+    // months into the original recorder's archives does not inflate every zip before it.
+    const { from: rangeFrom, to: rangeTo } = this.opts;
+    const range = rangeFrom !== undefined || rangeTo !== undefined ? { from: rangeFrom, to: rangeTo === undefined ? undefined : rangeTo + 1 } : undefined;
+    const catalogs = await readCatalog(dir, range ? { range } : {});
+    // The events stream is read whole: the start event naming a stream's endpoint may be older than the range.
+    const events = range ? (await readCatalog(dir, { streams: ['events'] }))[0] : catalogs.find((c) => c.stream === 'events');
     const data = catalogs.filter((c) => c.stream !== 'events' && c.windows.some(readable));
+    if (data.length === 0 && range) throw new ConfigError(`${dir}: no records near --from/--to (${rangeFrom ?? 'the start'} … ${rangeTo ?? 'the end'}); \`nsr ls ${dir}\` shows the time each stream covers`);
     if (data.length === 0) throw new ConfigError(`${dir}: no archives to replay (no window files with records: YYYY_MM_DD_HH-MM-SS_<stream>_json.zip or .json)`);
 
     const fromEvents = events ? await endpointsFromEvents(events, this.onProblem) : new Map<string, { path: string; shape?: BodyShape }>();

@@ -23,7 +23,7 @@
  * recorded_info/shard-k-of-N. See README "Coming from DAC".
  */
 import { ConfigError } from './errors.js';
-import { iniSection, parseIni } from './ini.js';
+import { iniSection, parseIni, type IniSection } from './ini.js';
 import type { Shard } from '../sources/probe/probe-targets.js';
 
 /** What the command line adds to the file: DAC's -t, and this process's shard under -p. */
@@ -74,12 +74,12 @@ export function convertDacIni(text: string, file: string, env: NodeJS.ProcessEnv
   for (const [name, s] of [['application', app], ['database', db], ['logging', logging]] as const) {
     for (const key of s.keys()) if (!KNOWN[name].includes(key) && !ini.get('DEFAULT')?.has(key)) warnings.push(`${file}: [${name}] ${key}: not a setting nsr (or DAC) reads; it is ignored (the ones read: ${KNOWN[name].join(', ')})`);
   }
-  const need = (s: Map<string, string>, name: string, key: string, example: string) => {
+  const need = (s: IniSection, name: string, key: string, example: string) => {
     const v = s.get(key);
     if (v === undefined || v === '') throw new ConfigError(`${file}: [${name}] ${key}: missing; DAC needs it too, e.g. ${key} = ${example}`);
     return v;
   };
-  const whole = (s: Map<string, string>, name: string, key: string, min: number, what: string, example: string, fallback?: number) => {
+  const whole = (s: IniSection, name: string, key: string, min: number, what: string, example: string, fallback?: number) => {
     const v = s.get(key);
     if ((v === undefined || v === '') && fallback !== undefined) return fallback;
     const text = need(s, name, key, example);

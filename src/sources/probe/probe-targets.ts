@@ -147,12 +147,34 @@ export function checkTargets(rows: RawTarget[], defaults: TargetDefaults, where:
 
 /** RFC 4180 CSV with a header row (`id,url,interval,timeout,expect_status,match,headers`; only url is required). */
 export function parseCsv(text: string): RawTarget[] {
+  return parseCsvWithLines(text).rows;
+}
+
+/**
+ * As parseCsv, with the line of the file each row starts on: blank lines are
+ * skipped and a quoted field may span lines, so a row's index does not tell
+ * the line an operator must look at when it is rejected.
+ */
+export function parseCsvWithLines(text: string): { rows: RawTarget[]; lines: number[] } {
   const rows: string[][] = [];
+  const starts: number[] = [];
   let row: string[] = [];
   let field = '';
   let quoted = false;
+  let line = 1;
+  let rowStart = 1;
+  const endRow = () => {
+    row.push(field);
+    if (row.some((f) => f !== '')) {
+      rows.push(row);
+      starts.push(rowStart);
+    }
+    row = [];
+    field = '';
+  };
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
+    if (c === '\n' || (c === '\r' && text[i + 1] !== '\n')) line++;
     if (quoted) {
       if (c === '"' && text[i + 1] === '"') field += text[++i];
       else if (c === '"') quoted = false;
@@ -162,16 +184,16 @@ export function parseCsv(text: string): RawTarget[] {
       row.push(field);
       field = '';
     } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      if (row.some((f) => f !== '')) rows.push(row);
-      row = [];
-      field = '';
+      if (c === '\r' && text[i + 1] === '\n') {
+        i++;
+        line++;
+      }
+      endRow();
+      rowStart = line;
     } else field += c;
   }
-  row.push(field);
-  if (row.some((f) => f !== '')) rows.push(row);
+  endRow();
   const [header = [], ...body] = rows;
   const keys = header.map((h) => h.trim().toLowerCase());
-  return body.map((cells) => Object.fromEntries(keys.map((k, i) => [k, cells[i]?.trim() ?? ''])) as RawTarget);
+  return { rows: body.map((cells) => Object.fromEntries(keys.map((k, i) => [k, cells[i]?.trim() ?? ''])) as RawTarget), lines: starts.slice(1) };
 }

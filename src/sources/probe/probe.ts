@@ -23,7 +23,7 @@ import { commonStreamFields, duration, size } from '../../config/schema-types.js
 import type { SourceKind } from '../kind.js';
 import { probeAgents, runProbe } from './probe-client.js';
 import { ProbeScheduler, type DueProbe } from './probe-scheduler.js';
-import { checkTargets, inShard, parseCsv, type ProbeTarget, type RawTarget, type TargetDefaults } from './probe-targets.js';
+import { checkTargets, inShard, parseCsvWithLines, type ProbeTarget, type RawTarget, type TargetDefaults } from './probe-targets.js';
 import { readTargetsTable } from './probe-targets-table.js';
 import { dacTargets, isDacRows, readDacUrlsTable } from './dac-targets.js';
 import { redactUrlsIn } from '../common/redact.js';
@@ -97,8 +97,9 @@ export const probeKind: SourceKind<typeof schema> = {
       let dacRows: Record<string, unknown>[] | undefined;
       if (cfg.targets) rows = cfg.targets as RawTarget[];
       else if (cfg.targets_file) {
-        rows = parseCsv(await readFile(cfg.targets_file, 'utf8'));
-        where = (i) => `${cfg.targets_file}:${i + 2}`;
+        const parsed = parseCsvWithLines(await readFile(cfg.targets_file, 'utf8'));
+        rows = parsed.rows;
+        where = (i) => `${cfg.targets_file}:${parsed.lines[i]}`;
         if (cfg.targets_format === 'dac' || isDacRows(rows as Record<string, unknown>[])) dacRows = rows as Record<string, unknown>[];
       } else if (cfg.targets_format === 'dac') {
         rows = [];
