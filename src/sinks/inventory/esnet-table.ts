@@ -13,7 +13,9 @@
  * asking, points or none). nsr does the same from its records: `added` (and
  * `changed`, which on this table only means "listed") inserts, a series record
  * moves `*_until` to its `end`. The original never recorded a removal; nsr
- * sets status '0' and active_until. Every statement is guarded so a record
+ * sets status '0' and active_until; a re-listed interface gets a new row. An
+ * interface with no row at all when its window comes (known before the table
+ * was asked for, so its `added` went by) is opened then. Every statement is guarded so a record
  * applied twice (a read-back after a crash) leaves the row as it was, and the
  * changes and the series, which come from different streams, give the same
  * row in whichever order they are applied.
