@@ -3,7 +3,8 @@
 // columns and value formats (epoch ms as strings, status '1'/'0'), `*_until`
 // advancing to the end of the windows read, a removal recorded (which the original
 // never did), a re-addition as a new row, and every record applied again leaving
-// the rows as they were.
+// the rows as they were; an existing table used as it is; and rows opened by the
+// windows when the table is asked for after the interfaces were known.
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -184,4 +185,27 @@ t.test("an existing table is used as it is, and the original's open rows go on",
   t.equal(rows.length, sim.interfaces.length, 'one row per interface: none added beside the open one');
   t.match(rows[0], { id: 1, name: kept, status: 1, active_from: 1600000000000 }, "the original's row stays, active since then");
   t.ok(rows[0].traffic_until > Date.now() - 60_000, 'and its traffic_until moves on with the windows nsr reads');
+});
+
+t.test('asked for on a stream that already knows its interfaces: the windows open their rows', async (t) => {
+  const my = await mariadb(t);
+  if (!my) return;
+  const table = `esnet_interfaces_late${process.pid}`;
+  await my.query(`DROP TABLE IF EXISTS ${table}`);
+  t.teardown(() => my.query(`DROP TABLE IF EXISTS ${table}`));
+  const sim = new NetbeamSimulator();
+  const { url } = await sim.start();
+  t.teardown(() => sim.stop());
+  const dir = tempDir(t);
+  const config = (tracking: string) => writeFileSync(path.join(dir, 'r.yaml'), `output: {dir: out, window: 1m}\nmysql: {url: "${DB}"}\nstreams:\n  esnet: {kind: netbeam, url: "${url}", interval: 2s, backfill: 95s, track_changes: ${tracking}}\n`);
+  // First without the table: every interface's `added` is written and goes by.
+  config('{}');
+  const first = startNsr(dir, ['run', '-c', 'r.yaml', '--for', '3s']);
+  t.equal((await first.exit).code, 0, first.output().slice(-1500));
+  config(`{table: mysql, layout: esnet, table_name: ${table}}`);
+  const second = startNsr(dir, ['run', '-c', 'r.yaml', '--for', '3s']);
+  t.equal((await second.exit).code, 0, second.output().slice(-1500));
+  const [rows] = (await my.query(`SELECT name, status, active_from, traffic_until FROM ${table}`)) as unknown as [{ name: string; status: string; active_from: string; traffic_until: string }[]];
+  t.equal(rows.length, sim.interfaces.length, 'a row per listed interface, though no change named them in this run');
+  t.ok(rows.every((r) => r.status === '1' && /^\d{13}$/.test(r.active_from) && /^\d{13}$/.test(r.traffic_until)), 'active, with epoch ms strings');
 });
