@@ -119,6 +119,20 @@ const rows: Row[] = [
     says: [/YAML aliases \(\*name\) expand too far/],
     never: [/ReferenceError|resource exhaustion/],
   },
+  {
+    name: "netbeam's ESnet interface table without table: mysql",
+    yaml: `mysql: {url: "mysql://nsr@127.0.0.1:3306/esnet"}\nstreams:\n  esnet: {kind: netbeam, url: "http://127.0.0.1:9/api", track_changes: {layout: esnet}}\n`,
+    says: [/streams\.esnet\.track_changes\.table: not set; layout: esnet is the ESnet collector's MySQL table/, /set table: mysql/],
+    fixed: (m) => ({
+      yaml: `mysql: {url: "mysql://nsr@127.0.0.1:3306/esnet"}\nstreams:\n  esnet: {kind: netbeam, url: "http://127.0.0.1:9/api", track_changes: {layout: esnet, ${suggested(m, /set (table: \w+)/)}}}\n`,
+      check: (l) => (l.streams[0].options.track_changes as { table?: string }).table === 'mysql',
+    }),
+  },
+  {
+    name: 'table_name without layout: esnet',
+    yaml: `streams:\n  esnet: {kind: netbeam, url: "http://127.0.0.1:9/api", track_changes: {table_name: esnet_interfaces}}\n`,
+    says: [/streams\.esnet\.track_changes\.table_name: got "esnet_interfaces" \(a string\); table_name names the table of layout: esnet, and layout is nsr/, /add layout: esnet \(and table: mysql\), or remove table_name/],
+  },
 ];
 
 /** `nsr check -c FILE` as a process: its exit code and what it printed. */

@@ -10,10 +10,13 @@ import type { NoteEvent } from '../../logging/note-event.js';
 import { recordTimestamp } from '../../pipeline/record.js';
 import { BufferedSink, type Pending, type Rejected, type SinkStream, type SinkWriter } from '../buffered-sink.js';
 import { mysqlInventoryTable, postgresInventoryTable, type HistoryChange, type HistorySettings, type InventoryTable } from './inventory-table.js';
+import { ESNET_NAME_MAX, mysqlEsnetTable, parseSeriesReach, type EsnetTable, type SeriesReach } from './esnet-table.js';
 
 class InventoryHistoryWriter implements SinkWriter {
   readonly describe = 'the inventory history table';
   private readonly tables = new Map<string, Promise<InventoryTable>>();
+  /** layout: esnet, by table name. */
+  private readonly esnetTables = new Map<string, Promise<EsnetTable>>();
 
   constructor(private readonly connections: Connections) {}
 
@@ -28,8 +31,19 @@ class InventoryHistoryWriter implements SinkWriter {
     return t;
   }
 
+  private esnetTable(name: string): Promise<EsnetTable> {
+    let t = this.esnetTables.get(name);
+    if (!t) {
+      t = mysqlEsnetTable(this.connections.mysql!.url, this.connections.mysql!.password, name);
+      t.catch(() => this.esnetTables.delete(name));
+      this.esnetTables.set(name, t);
+    }
+    return t;
+  }
+
   async write(s: SinkStream, batch: Pending[]): Promise<void | Rejected[]> {
     const settings = s.settings as HistorySettings;
+    if (settings.esnet) return this.writeEsnet(settings.esnet, batch);
     const changes: HistoryChange[] = [];
     const rejected: Rejected[] = [];
     for (const p of batch) {
@@ -41,8 +55,26 @@ class InventoryHistoryWriter implements SinkWriter {
     return rejected;
   }
 
+  /** One stream's batch into the ESnet collector's table: change records, or series records (how far each window reached). */
+  private async writeEsnet(esnet: NonNullable<HistorySettings['esnet']>, batch: Pending[]): Promise<Rejected[]> {
+    const changes: HistoryChange[] = [];
+    const reached: SeriesReach[] = [];
+    const rejected: Rejected[] = [];
+    for (const p of batch) {
+      const at = recordTimestamp(p.line) ?? p.ts;
+      const c = esnet.role === 'changes' ? parseChange(p.line, p.ts) : parseSeriesReach(p.line, at);
+      if (typeof c === 'string') rejected.push({ ts: p.ts, error: c });
+      else if (esnet.role === 'series') reached.push(c as SeriesReach);
+      else if ((c as HistoryChange).key.length > ESNET_NAME_MAX) rejected.push({ ts: p.ts, error: `key ${(c as HistoryChange).key.slice(0, 40)}… is longer than the table's name column (${ESNET_NAME_MAX})` });
+      else changes.push(c as HistoryChange);
+    }
+    await (await this.esnetTable(esnet.table)).apply(changes, reached);
+    return rejected;
+  }
+
   async close(): Promise<void> {
     for (const t of this.tables.values()) await t.then((table) => table.close(), () => {});
+    for (const t of this.esnetTables.values()) await t.then((table) => table.close(), () => {});
   }
 }
 

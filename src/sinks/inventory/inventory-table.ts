@@ -9,6 +9,11 @@ export interface HistorySettings {
   table: 'postgres' | 'mysql';
   /** The tracking stream: its name goes in the table's `stream` column. */
   owner: string;
+  /**
+   * `layout: esnet` (netbeam): the ESnet collector's interface table instead of nsr_inventory,
+   * fed by the series streams too; `role` says which record this feed brings.
+   */
+  esnet?: { table: string; role: 'changes' | 'series' };
 }
 
 /** One change as its `<stream>_changes` record says it, at the record's time. */

@@ -45,8 +45,13 @@ export function changeRecord(c: InventoryChange): Buffer {
   return c.raw ? Buffer.concat([head, Buffer.from(',"item":'), c.raw, Buffer.from('}')]) : Buffer.concat([head, Buffer.from('}')]);
 }
 
+/** The members every tracking stream has; netbeam adds the ESnet table layout to them (netbeam/track-changes.ts). */
+export const trackChangesFields = {
+  table: z.enum(['postgres', 'mysql']).optional().meta({ description: 'also keep the history in this database (the postgres: or mysql: section)' }),
+};
+
 export const trackChangesSchema = z
-  .strictObject({ table: z.enum(['postgres', 'mysql']).optional().meta({ description: 'also keep the history in this database (the postgres: or mysql: section)' }) })
+  .strictObject(trackChangesFields)
   .optional()
   .meta({ description: 'write added/removed/changed items to <name>_changes' });
 

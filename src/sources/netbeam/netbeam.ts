@@ -23,14 +23,16 @@
  *
  * With track_changes, the interface list is compared with the last one:
  * `added`, `removed` and `changed` records go to `<name>_changes`, and to a
- * table with active_from / active_until in PostgreSQL or MariaDB if asked.
+ * table with active_from / active_until in PostgreSQL or MariaDB if asked, or
+ * (`layout: esnet`) to the ESnet collector's own MySQL interface table.
  */
 import PQueue from 'p-queue';
 import { z } from 'zod';
 import { commonStreamFields, duration, httpUrl } from '../../config/schema-types.js';
 import { HttpFetcher } from '../common/http-fetcher.js';
 import { changesStream } from '../../config/stream-config.js';
-import { ChangeTracker, itemDigest, trackChangesSchema, type TrackedItem } from '../common/inventory-changes.js';
+import { ChangeTracker, itemDigest, type TrackedItem } from '../common/inventory-changes.js';
+import { netbeamTrackChangesSchema } from './track-changes.js';
 import { readState, sourceStateFile, writeState } from '../common/state-file.js';
 import { historySchema, recordedEnds } from './history.js';
 import { elementSpans } from '../../json/json-spans.js';
@@ -48,7 +50,7 @@ const schema = z.strictObject({
   concurrency: z.int().min(1).max(200).default(10).meta({ description: 'series requests at once' }),
   backfill: duration('how far back the first window of a series reaches').default(3_600_000),
   history: historySchema,
-  track_changes: trackChangesSchema,
+  track_changes: netbeamTrackChangesSchema,
   ...commonStreamFields,
 });
 
