@@ -120,3 +120,28 @@ export function fixtureInventory(): Inventory {
     regions: new Map(results('regions', 1).map(parseRegion)),
   };
 }
+
+/**
+ * Waits until `stream` has a record in an open window of `outDir`: on a loaded
+ * machine a recorder can take seconds to start, and a test timed from the
+ * spawn would see fewer ticks than it plans for.
+ */
+export async function untilRecording(outDir: string, stream: string, timeoutMs = 30_000): Promise<void> {
+  for (const until = Date.now() + timeoutMs; Date.now() < until; await sleep(50)) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(outDir);
+    } catch {
+      continue; // not made yet
+    }
+    for (const n of names) {
+      if (!n.endsWith(`_${stream}.json`)) continue;
+      try {
+        if (readFileSync(path.join(outDir, n), 'utf8').includes('\n')) return;
+      } catch {
+        // compressed and removed meanwhile: look again
+      }
+    }
+  }
+  throw new Error(`no ${stream} record in ${outDir} within ${timeoutMs} ms`);
+}
