@@ -88,7 +88,8 @@ t.test('the scheduler: a slow target skips its own turns and never delays the ot
   t.ok(skipped.filter((s) => s === 'slow overlap').length >= 2, `its next turns were skipped as overlap (${skipped.length})`);
   t.ok(targets.slice(1).every((x) => per(x.id) >= 3), 'every fast target ran on each of its turns');
   lateness.sort((a, b) => a - b);
-  t.ok(lateness[Math.floor(lateness.length * 0.99)] < 200, `fast probes started on time (p99 ${lateness[Math.floor(lateness.length * 0.99)]} ms)`);
+  // Not a speed target (that is the benchmarks'): far below the slow probe's 2.5 s, which it would be if they waited behind it, even on a loaded machine.
+  t.ok(lateness[Math.floor(lateness.length * 0.99)] < 1000, `fast probes never waited for the slow one (p99 ${lateness[Math.floor(lateness.length * 0.99)]} ms)`);
   for (const x of targets.slice(1)) {
     const times = fired.filter((p) => p.target.id === x.id).map((p) => p.scheduledAt);
     t.ok(times.every((at, i) => i === 0 || at - times[i - 1] === 1000), `${x.id}: turns exactly one interval apart`);
