@@ -77,12 +77,14 @@ export class HubListeners {
 
   /** Stops accepting, lets each connection's buffered lines be handled, and closes them. */
   async close(): Promise<void> {
-    await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));
+    // A server's close callback waits for its connections: end them alongside.
+    const closed = Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));
     this.servers.length = 0;
     for (const s of this.sockets) s.end();
     const deadline = Date.now() + 1000;
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const s of this.sockets) s.destroy();
+    await closed;
   }
 
   /** While the recorder cannot take more, no socket is read: TCP flow control holds the senders. */

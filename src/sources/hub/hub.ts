@@ -6,9 +6,11 @@
  * (egg-hub.ts). The stream runs on its own: it has no ticks.
  */
 import type { SourceKind } from '../kind.js';
-import type { NoteEvent, Source } from '../source.js';
+import type { CycleFailure, NoteEvent, Source } from '../source.js';
 import { hubSchema } from './hub-config.js';
 import { EggHub, stateDirOf } from './egg-hub.js';
+import { readEggState } from './egg-state.js';
+import { probe } from './discovery.js';
 
 export const hubKind: SourceKind<typeof hubSchema> = {
   kind: 'hub',
@@ -33,6 +35,17 @@ export const hubKind: SourceKind<typeof hubSchema> = {
         for (const args of early.splice(0)) note(...args);
         if (dryRun) return;
         await getHub().run(stop, room, (body) => emit({ body }));
+      },
+      /** `nsr check`: the state files read, and each known peripheral asked /info (the hub's own ports are left alone). */
+      async sample() {
+        const dir = stateDirOf(cfg, outputDir);
+        const state = readEggState(dir);
+        const failures: CycleFailure[] = state.problems.map((message) => ({ item: dir, reason: 'state_file', message }));
+        for (const p of state.peripherals) {
+          const reply = await probe(cfg.peripheral_host, p.port, 1000);
+          if (!reply) failures.push({ item: `${p.name} (port ${p.port})`, reason: 'no_info', message: 'no /info reply (not running, or not an EGG peripheral)' });
+        }
+        return { items: state.peripherals.length + 1, records: 0, failures };
       },
       detail: () => hub?.detail() ?? {},
       control: (action, args) => getHub().control(action, args),
