@@ -10,6 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { ROOT, readArchives, readEvents, sleep, startNsr, tempDir, type NsrProcess } from './helpers.js';
+import { hubCommands } from './hub-helpers.js';
 
 const PERIPHERAL = path.join(ROOT, 'test', 'egg', 'peripheral.mjs');
 
@@ -31,22 +32,6 @@ async function peripheral(t: Tap.Test, cwd: string, args: string[]): Promise<Per
   for (let i = 0; i < 100 && !out.includes('ready'); i++) await sleep(50);
   if (!out.includes('ready')) throw new Error(`peripheral ${args.join(' ')} did not register: ${out}`);
   return { child, send: (line) => child.stdin!.write(`${line}\n`), output: () => out };
-}
-
-/** Sends command lines to the hub's command port and returns what it answered (read until it goes quiet). */
-export function hubCommands(port: number, lines: string[], quietMs = 300): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(lines.map((l) => `${l}\n`).join('')));
-    let text = '';
-    let timer = setTimeout(() => socket.end(), quietMs * 3);
-    socket.on('data', (d) => {
-      text += d;
-      clearTimeout(timer);
-      timer = setTimeout(() => socket.end(), quietMs);
-    });
-    socket.on('close', () => resolve(text));
-    socket.on('error', reject);
-  });
 }
 
 async function waitFor(what: string, check: () => boolean, ms: number): Promise<void> {
