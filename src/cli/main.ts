@@ -14,6 +14,7 @@ import { registerSimulate } from './simulate.js';
 import { registerReplay } from './replay.js';
 import { registerDb } from './db.js';
 import { registerDacSchema } from './dac-schema.js';
+import { registerHub } from './hub.js';
 import { EXIT_USAGE, version } from './common.js';
 
 const program = new Command();
@@ -40,4 +41,5 @@ registerExport(program);
 registerStats(program);
 registerDb(program);
 registerDacSchema(program);
+registerHub(program);
 await program.parseAsync(process.argv);

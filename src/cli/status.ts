@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { configOption, EXIT_OK, fail, OperatorError, resolveConfigFile } from './common.js';
 import { runningRecorder } from './running-recorder.js';
+import { renderHub, type HubStatus } from './hub-status.js';
 
 interface StatusOptions {
   config?: string;
@@ -160,6 +161,7 @@ interface StreamStatus {
   lateness_ms: Summary | null;
   fetch_ms: Summary | null;
   queue: { depth: number; bytes: number };
+  hub?: HubStatus;
 }
 interface Status {
   version: string;
@@ -200,6 +202,7 @@ export function render(s: Status, previous: Status | undefined, width: number): 
     ]);
   }
   lines.push(...table(rows));
+  for (const [name, st] of Object.entries(s.streams)) if (st.hub) lines.push('', ...renderHub(name, st.hub, s.now));
   lines.push('');
   lines.push(`compression backlog ${s.compression_backlog}   window files open ${s.windows_open}   disk free ${s.disk_free_bytes === null ? 'unknown' : bytes(s.disk_free_bytes)}`);
   lines.push('');

@@ -80,6 +80,12 @@ export class ControlServer {
     } catch {
       return sendJson(res, 400, { error: `the path ${JSON.stringify(path.slice(0, 200))} has a malformed %-escape; escape a stream name with encodeURIComponent` });
     }
+    if (route?.kind === 'source') {
+      if (req.method !== 'POST') return sendJson(res, 405, { error: `a source's command is POST ${path}` });
+      const denied = this.guard.checkCommand(req);
+      if (denied) return refuse(res, denied);
+      return this.sourceCommand(req, res, route.stream, route.action);
+    }
     if (route?.kind === 'streams' && (req.method === 'POST' || req.method === 'DELETE')) {
       const denied = this.guard.checkCommand(req);
       if (denied) return refuse(res, denied);
@@ -138,6 +144,22 @@ export class ControlServer {
     } catch (err) {
       return sendJson(res, err instanceof ConfigError ? 400 : 500, { error: (err as Error).message, applied: false });
     }
+  }
+
+  /** `POST /streams/<name>/source/<action>` with a JSON object: a command of that stream's source (`nsr hub …`). */
+  private async sourceCommand(req: IncomingMessage, res: ServerResponse, stream: string, action: string): Promise<void> {
+    if (this.view.stopping()) return sendJson(res, 409, { error: 'the recorder is stopping' });
+    const s = this.view.streams().find((x) => x.name === stream);
+    if (!s?.command) return sendJson(res, 404, { error: s ? `the stream "${stream}" takes no commands of its own` : `no stream "${stream}"`, streams: this.view.streams().filter((x) => x.command).map((x) => x.name) });
+    let args: unknown;
+    try {
+      args = JSON.parse((await readBody(req, BODY_LIMIT)) || '{}');
+    } catch (err) {
+      return sendJson(res, 400, { error: `the body must be a JSON object (${(err as Error).message})` });
+    }
+    if (!args || typeof args !== 'object' || Array.isArray(args)) return sendJson(res, 400, { error: 'the body must be a JSON object, e.g. {"route": "asr_llm"}' });
+    const answer = await s.command(action, args as Record<string, unknown>);
+    sendJson(res, answer.status, answer.body);
   }
 
   /** Commands change the recorder: each answers what it did, or why it did nothing. */
@@ -216,6 +238,7 @@ export class ControlServer {
             lateness_ms: s.stats.latenessSummary() ?? null,
             fetch_ms: roundSummary(s.stats.recentFetchMs.summary()),
             queue: { depth: s.queueDepth(), bytes: s.queueBytes() },
+            ...s.detail?.(),
           },
         ]),
       ),
@@ -228,7 +251,7 @@ export class ControlServer {
 }
 
 type Command = { kind: 'rotate' } | { kind: 'reload' } | { kind: 'pause' | 'resume'; stream: string };
-type Route = Command | { kind: 'streams'; name: string | undefined };
+type Route = Command | { kind: 'streams'; name: string | undefined } | { kind: 'source'; stream: string; action: string };
 
 /**
  * `POST /rotate`, `POST /reload`, `POST /streams/<name>/pause|resume`, and
@@ -237,6 +260,8 @@ type Route = Command | { kind: 'streams'; name: string | undefined };
 function routeOf(path: string): Route | undefined {
   if (path === '/rotate') return { kind: 'rotate' };
   if (path === '/reload') return { kind: 'reload' };
+  const source = /^\/streams\/([^/]+)\/source\/([a-z_]+)$/.exec(path);
+  if (source) return { kind: 'source', stream: decodeURIComponent(source[1]), action: source[2] };
   const command = /^\/streams\/([^/]+)\/(pause|resume)$/.exec(path);
   if (command) return { kind: command[2] as 'pause' | 'resume', stream: decodeURIComponent(command[1]) };
   const streams = /^\/streams(?:\/([^/]+))?$/.exec(path);

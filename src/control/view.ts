@@ -17,6 +17,10 @@ export interface StreamView {
   queueBytes(): number;
   /** Paused by a control command: its ticks are skipped (and reported), it is never stale. */
   paused(): boolean;
+  /** What the source shows beyond the counters (a hub's peripherals and routes). */
+  detail?(): Record<string, unknown>;
+  /** A command of the source's own (`POST /streams/<name>/source/<action>`). */
+  command?(action: string, args: Record<string, unknown>): Promise<{ status: number; body: unknown }>;
 }
 
 /** What the control plane may ask the recorder to do. */

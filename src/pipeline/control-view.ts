@@ -35,6 +35,8 @@ export function controlView(r: ViewSource): RecorderView {
         queueDepth: () => queue.depth,
         queueBytes: () => queue.stats().bytes,
         paused: () => u.paused,
+        detail: u.source.detail && (() => u.source.detail!()),
+        command: u.source.control && ((action, args) => u.source.control!(action, args)),
       };
     });
   return {

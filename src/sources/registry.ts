@@ -6,9 +6,10 @@ import { netboxKind } from './netbox/netbox.js';
 import { probeKind } from './probe/probe.js';
 import { netbeamKind } from './netbeam/netbeam.js';
 import { amqpKind } from './amqp/amqp.js';
+import { hubKind } from './hub/hub.js';
 import type { SourceKind } from './kind.js';
 
-const kinds = [ndtwinKind, httpKind, netboxKind, junosKind, probeKind, netbeamKind, amqpKind] as const;
+const kinds = [ndtwinKind, httpKind, netboxKind, junosKind, probeKind, netbeamKind, amqpKind, hubKind] as const;
 
 export const SOURCE_KINDS: Record<string, SourceKind> = Object.fromEntries(kinds.map((k) => [k.kind, k as unknown as SourceKind]));
 

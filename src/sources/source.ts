@@ -110,6 +110,10 @@ export interface Source {
    * setting and the fix: at the recorder's start that stops the start.
    */
   open?(): Promise<void>;
+  /** What /status shows of the source beyond the stream's counters (a hub's peripherals and routes). */
+  detail?(): Record<string, unknown>;
+  /** A command of the source's own over the control server (`nsr hub …`): answers as an HTTP status and body. */
+  control?(action: string, args: Record<string, unknown>): Promise<{ status: number; body: unknown }>;
   close(): void;
 }
 

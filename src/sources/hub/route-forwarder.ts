@@ -1,0 +1,261 @@
+/**
+ * One route's delivery: a single persistent connection to the outgoing
+ * peripheral's port, fed from a bounded queue of lines in the order they
+ * came. A slow or absent peripheral fills only its own route's queue; the
+ * connection is re-opened with exponential back-off. A line leaves the queue
+ * only once its write was handed to the kernel, so a write that fails is sent
+ * again on the next connection. EGG's peripherals acknowledge nothing: lines
+ * written shortly before a connection breaks may not have been read, and are
+ * reported (route_disconnected, with their sender and sequence range) rather
+ * than sent twice.
+ */
+import net from 'node:net';
+import type { NoteEvent } from '../../logging/note-event.js';
+
+export interface RouteLine {
+  /** The payload with its `\n`. */
+  line: Buffer;
+  /** The sender's uuid and the hub's sequence number of the line (what its record carries). */
+  from: string;
+  seq: number;
+}
+
+export interface ForwarderOptions {
+  host: string;
+  maxQueue: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  unconfirmedWindowMs: number;
+}
+
+/** Lines written in one batch, and when: what a broken connection may have lost. */
+interface Written {
+  at: number;
+  count: number;
+  first: RouteLine;
+  last: RouteLine;
+}
+
+/** Bytes gathered into one write: large enough for throughput, small enough to keep a loss report tight. */
+const BATCH_BYTES = 64 * 1024;
+const CONNECT_TIMEOUT_MS = 5000;
+/** Overflows are summed into one event per route per this interval. */
+const OVERFLOW_REPORT_MS = 1000;
+
+export class RouteForwarder {
+  private queue: RouteLine[] = [];
+  private head = 0;
+  private socket: net.Socket | undefined;
+  /** Resolves the wait for lines (an offer, a close). */
+  private wake: (() => void) | undefined;
+  /** Ends a back-off early (a close, a new port): new lines do not, or a dead port would be hammered. */
+  private interrupt: (() => void) | undefined;
+  private closed = false;
+  private running: Promise<void>;
+  private recent: Written[] = [];
+  private backoff: number;
+  private overflowPending = 0;
+  private overflowTimer: NodeJS.Timeout | undefined;
+  /** Counters /status shows. */
+  delivered = 0;
+  overflowed = 0;
+  possiblyLost = 0;
+  reconnects = 0;
+  lastUsedMs = 0;
+  connected = false;
+
+  constructor(
+    readonly route: string,
+    private port: number,
+    private readonly opts: ForwarderOptions,
+    private readonly note: NoteEvent,
+    /** Called after each delivered batch (the route's last_used). */
+    private readonly onDelivered: (at: number) => void,
+  ) {
+    this.backoff = opts.reconnectMinMs;
+    this.running = this.run();
+  }
+
+  get depth(): number {
+    return this.queue.length - this.head;
+  }
+
+  get targetPort(): number {
+    return this.port;
+  }
+
+  /** Queues a line; false when the queue is full (the line is not forwarded on this route; counted and reported). */
+  offer(item: RouteLine): boolean {
+    if (this.closed) return false;
+    if (this.depth >= this.opts.maxQueue) {
+      this.overflowed++;
+      this.overflowPending++;
+      this.overflowTimer ??= setTimeout(() => this.reportOverflow(), this.overflowPending === 1 ? 0 : OVERFLOW_REPORT_MS);
+      return false;
+    }
+    this.queue.push(item);
+    this.wake?.();
+    return true;
+  }
+
+  /** The outgoing peripheral moved (/update_data_port, a new registration): connect there from now on. */
+  retarget(port: number): void {
+    if (port === this.port) return;
+    this.port = port;
+    this.socket?.destroy();
+    this.backoff = this.opts.reconnectMinMs;
+    this.interrupt?.();
+  }
+
+  /**
+   * Stops: what is queued gets up to `graceMs` to be written, then the
+   * connection closes. Resolves with the lines left undelivered.
+   */
+  async close(graceMs: number): Promise<number> {
+    const deadline = Date.now() + graceMs;
+    while (this.depth > 0 && this.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.closed = true;
+    this.wake?.();
+    this.interrupt?.();
+    this.socket?.end();
+    this.socket?.destroy();
+    await this.running;
+    if (this.overflowTimer) {
+      clearTimeout(this.overflowTimer);
+      this.reportOverflow();
+    }
+    return this.depth;
+  }
+
+  private reportOverflow(): void {
+    this.overflowTimer = undefined;
+    if (this.overflowPending === 0) return;
+    const count = this.overflowPending;
+    this.overflowPending = 0;
+    this.note('route_overflow', { route: this.route, to_port: this.port, lines: count, queue: this.opts.maxQueue, total: this.overflowed }, 'warn', `route ${this.route}: ${count} lines not forwarded, its queue of ${this.opts.maxQueue} lines is full (the peripheral on port ${this.port} is slow or away); they are recorded`);
+  }
+
+  private async run(): Promise<void> {
+    let failing = 0;
+    while (!this.closed) {
+      if (this.depth === 0) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      if (!this.socket) {
+        try {
+          this.socket = await this.connect();
+          if (failing > 0) this.note('route_connected', { route: this.route, to_port: this.port, after_attempts: failing }, 'info', `route ${this.route}: connected to port ${this.port} again`);
+          failing = 0;
+          this.backoff = this.opts.reconnectMinMs;
+        } catch (err) {
+          if (this.closed) break;
+          if (failing++ === 0) this.note('route_unreachable', { route: this.route, to_port: this.port, queued: this.depth, message: (err as Error).message }, 'warn', `route ${this.route}: port ${this.port} does not accept (${(err as Error).message}); lines queue and the route retries`);
+          await this.pause(this.backoff);
+          this.backoff = Math.min(this.opts.reconnectMaxMs, this.backoff * 2);
+          continue;
+        }
+      }
+      const batch = this.takeBatch();
+      const ok = await this.write(this.socket, batch);
+      if (!ok) continue; // the batch stays queued; the broken connection was reported
+      this.head += batch.length;
+      if (this.head > 4096 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      const at = Date.now();
+      this.delivered += batch.length;
+      this.lastUsedMs = at;
+      this.remember({ at, count: batch.length, first: batch[0], last: batch[batch.length - 1] });
+      this.onDelivered(at);
+    }
+  }
+
+  private takeBatch(): RouteLine[] {
+    const batch: RouteLine[] = [];
+    let bytes = 0;
+    for (let i = this.head; i < this.queue.length && (batch.length === 0 || bytes + this.queue[i].line.length <= BATCH_BYTES); i++) {
+      batch.push(this.queue[i]);
+      bytes += this.queue[i].line.length;
+    }
+    return batch;
+  }
+
+  private write(socket: net.Socket, batch: RouteLine[]): Promise<boolean> {
+    const data = batch.length === 1 ? batch[0].line : Buffer.concat(batch.map((b) => b.line));
+    return new Promise((resolve) => {
+      if (socket.destroyed) return resolve(false);
+      const onClose = () => resolve(false);
+      socket.once('close', onClose);
+      socket.write(data, (err) => {
+        socket.off('close', onClose);
+        resolve(!err);
+      });
+    });
+  }
+
+  /** Keeps the batches of the last unconfirmed window: those a breaking connection may have lost. */
+  private remember(w: Written): void {
+    this.recent.push(w);
+    const horizon = w.at - this.opts.unconfirmedWindowMs;
+    let drop = 0;
+    while (drop < this.recent.length && this.recent[drop].at < horizon) drop++;
+    if (drop > 0) this.recent.splice(0, drop);
+  }
+
+  private connect(): Promise<net.Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: this.opts.host, port: this.port, timeout: CONNECT_TIMEOUT_MS });
+      socket.setNoDelay(true);
+      const fail = (err: Error) => {
+        socket.destroy();
+        reject(err);
+      };
+      socket.once('error', fail);
+      socket.once('timeout', () => fail(new Error(`no connection within ${CONNECT_TIMEOUT_MS} ms`)));
+      socket.once('connect', () => {
+        socket.off('error', fail);
+        socket.setTimeout(0);
+        this.connected = true;
+        // A peripheral may answer (EGG's reply "Unknown command…"): read and discard, so its writes never block.
+        socket.on('data', () => {});
+        socket.on('error', () => {}); // 'close' follows
+        socket.once('close', () => this.lost(socket));
+        resolve(socket);
+      });
+    });
+  }
+
+  /** The connection broke (or the peripheral closed it): what it may not have read is reported, then the route reconnects. */
+  private lost(socket: net.Socket): void {
+    if (this.socket !== socket) return;
+    this.socket = undefined;
+    this.connected = false;
+    if (this.closed) return;
+    this.reconnects++;
+    const now = Date.now();
+    const unconfirmed = this.recent.filter((w) => w.at >= now - this.opts.unconfirmedWindowMs);
+    this.recent = [];
+    const lines = unconfirmed.reduce((n, w) => n + w.count, 0);
+    this.possiblyLost += lines;
+    const range = lines ? { from: unconfirmed[0].first.from, first_seq: unconfirmed[0].first.seq, last_seq: unconfirmed[unconfirmed.length - 1].last.seq } : {};
+    this.note('route_disconnected', { route: this.route, to_port: this.port, possibly_lost: lines, ...range, queued: this.depth, window_ms: this.opts.unconfirmedWindowMs }, 'warn', `route ${this.route}: the peripheral on port ${this.port} closed the connection; ${lines} lines written in the last ${this.opts.unconfirmedWindowMs} ms may not have been read (EGG peripherals acknowledge nothing); ${this.depth} queued lines wait for it`);
+    this.wake?.();
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.interrupt = undefined;
+        resolve();
+      }, ms);
+      this.interrupt = () => {
+        clearTimeout(timer);
+        this.interrupt = undefined;
+        resolve();
+      };
+    });
+  }
+}
