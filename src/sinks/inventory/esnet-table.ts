@@ -22,6 +22,7 @@
  */
 import { memberSpan } from '../../json/json-spans.js';
 import type { HistoryChange } from './inventory-table.js';
+import { inMysqlTransaction } from './mysql-transaction.js';
 
 /** The DDL the original's README documents, created only when the table is missing: an existing one is used as it is. */
 export const esnetTableDdl = (table: string) => `CREATE TABLE IF NOT EXISTS \`${table}\` (
@@ -90,9 +91,7 @@ export async function mysqlEsnetTable(url: string, password: string | undefined,
         const f = furthest.get(k);
         furthest.set(k, f ? { ...f, end: Math.max(f.end, r.end), at: Math.min(f.at, r.at) } : r);
       }
-      const conn = await pool.getConnection();
-      try {
-        await conn.beginTransaction();
+      await inMysqlTransaction(pool, async (conn) => {
         for (const c of changes) {
           if (c.change === 'removed') {
             // Not a row opened after it: a removal read back again must not close a later re-addition.
@@ -115,13 +114,7 @@ export async function mysqlEsnetTable(url: string, password: string | undefined,
           }
           await conn.execute(`UPDATE ${t} SET ${column} = ? WHERE id = ? AND name = ? AND (${column} IS NULL OR CAST(${column} AS UNSIGNED) < ?)`, [String(r.end), id, r.name, r.end]);
         }
-        await conn.commit();
-      } catch (err) {
-        await conn.rollback().catch(() => {});
-        throw err;
-      } finally {
-        conn.release();
-      }
+      });
     },
     close: () => pool.end(),
   };

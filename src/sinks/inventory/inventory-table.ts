@@ -4,6 +4,8 @@
  * `active_until` when it went (or changed again), NULL while it is there.
  * Applying the same change twice (a restart after a crash) leaves one open row.
  */
+import { inMysqlTransaction } from './mysql-transaction.js';
+
 /** A stream's settings for the history sink (inventory-kind.ts). */
 export interface HistorySettings {
   table: 'postgres' | 'mysql';
@@ -110,19 +112,7 @@ export async function mysqlInventoryTable(url: string, password: string | undefi
   return tableOn({
     p: () => '?',
     now: (ms) => new Date(ms),
-    async transaction(run) {
-      const conn = await pool.getConnection();
-      try {
-        await conn.beginTransaction();
-        await run((text, params) => conn.execute(text, params as (string | number | Date | null)[]));
-        await conn.commit();
-      } catch (err) {
-        await conn.rollback().catch(() => {});
-        throw err;
-      } finally {
-        conn.release();
-      }
-    },
+    transaction: (run) => inMysqlTransaction(pool, (conn) => run((text, params) => conn.execute(text, params as (string | number | Date | null)[]))),
     close: () => pool.end(),
   });
 }
