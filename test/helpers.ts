@@ -127,6 +127,11 @@ export function fixtureInventory(): Inventory {
  * spawn would see fewer ticks than it plans for.
  */
 export async function untilRecording(outDir: string, stream: string, timeoutMs = 30_000): Promise<void> {
+  return untilWritten(outDir, stream, '\n', timeoutMs);
+}
+
+/** Waits until an open window of `stream` in `outDir` holds `text` (a record the test caused). */
+export async function untilWritten(outDir: string, stream: string, text: string, timeoutMs = 30_000): Promise<void> {
   for (const until = Date.now() + timeoutMs; Date.now() < until; await sleep(50)) {
     let names: string[] = [];
     try {
@@ -137,11 +142,11 @@ export async function untilRecording(outDir: string, stream: string, timeoutMs =
     for (const n of names) {
       if (!n.endsWith(`_${stream}.json`)) continue;
       try {
-        if (readFileSync(path.join(outDir, n), 'utf8').includes('\n')) return;
+        if (readFileSync(path.join(outDir, n), 'utf8').includes(text)) return;
       } catch {
         // compressed and removed meanwhile: look again
       }
     }
   }
-  throw new Error(`no ${stream} record in ${outDir} within ${timeoutMs} ms`);
+  throw new Error(`no ${stream} record with ${JSON.stringify(text)} in ${outDir} within ${timeoutMs} ms`);
 }
