@@ -154,6 +154,12 @@ t.test('a full route queue: lines past it are recorded as queue_full and reporte
     if (extra < 0 && (await hubStatus(url)).routes.find((r: any) => r.name === 'slow').overflowed > 0) extra = sent + 20;
     if (sent > 3000) throw new Error(`the slow route never overflowed after ${sent} lines of ${LINE} bytes`);
   }
+  // Then a trickle, one line at a time: the overflows are summed into about one event a second, not one each.
+  const trickleStart = Date.now();
+  for (let k = 0; k < 30; k++) {
+    await send(1);
+    await new Promise((r) => setTimeout(r, 40));
+  }
   // Fast gets every line while Slow still holds its full queue.
   await waitFor('Fast to receive every line', () => fast.bytes === sent * LINE, 60_000);
   const st = await hubStatus(url);
@@ -163,6 +169,7 @@ t.test('a full route queue: lines past it are recorded as queue_full and reporte
   t.ok(fast.received.startsWith(line(0).slice(0, 100)), 'in order from the first line');
 
   a.end();
+  const stoppedAt = Date.now();
   await stop(t, nsr);
   const records = (await readArchives(path.join(dir, 'recorded_info'), 'egg')).flatMap((w) => w.lines.map((l) => JSON.parse(l)));
   t.equal(records.length, sent, 'every line recorded once');
@@ -174,6 +181,8 @@ t.test('a full route queue: lines past it are recorded as queue_full and reporte
   t.ok(overflow.length >= 1 && overflow.every((e) => e.route === 'slow' && e.queue === 5), 'route_overflow events name the route and its queue');
   t.equal(overflow.reduce((s, e) => s + e.lines, 0), full.length, 'they count every line not forwarded');
   t.equal(overflow.at(-1)!.total, full.length);
+  const trickle = overflow.filter((e) => e.timestamp >= trickleStart);
+  t.ok(trickle.length <= Math.ceil((stoppedAt - trickleStart) / 1000) + 2, `${trickle.length} route_overflow events in ${stoppedAt - trickleStart} ms of one-line overflows: about one a second`);
 });
 
 t.test('/update_data_port moves a route to the new port; /config is stored without its secrets; both answer', async (t) => {

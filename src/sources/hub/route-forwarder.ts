@@ -56,6 +56,7 @@ export class RouteForwarder {
   private backoff: number;
   private overflowPending = 0;
   private overflowTimer: NodeJS.Timeout | undefined;
+  private lastOverflowReport = 0;
   /** Counters /status shows. */
   delivered = 0;
   overflowed = 0;
@@ -90,7 +91,9 @@ export class RouteForwarder {
     if (this.depth >= this.opts.maxQueue) {
       this.overflowed++;
       this.overflowPending++;
-      this.overflowTimer ??= setTimeout(() => this.reportOverflow(), this.overflowPending === 1 ? 0 : OVERFLOW_REPORT_MS);
+      // The first overflow is reported at once, later ones at most once per interval: timed from the last report, or a
+      // trickle (each line's overflow the first since the last report) would be one event per line.
+      this.overflowTimer ??= setTimeout(() => this.reportOverflow(), Math.max(0, this.lastOverflowReport + OVERFLOW_REPORT_MS - Date.now()));
       return false;
     }
     this.queue.push(item);
@@ -130,6 +133,7 @@ export class RouteForwarder {
   private reportOverflow(): void {
     this.overflowTimer = undefined;
     if (this.overflowPending === 0) return;
+    this.lastOverflowReport = Date.now();
     const count = this.overflowPending;
     this.overflowPending = 0;
     this.note('route_overflow', { route: this.route, to_port: this.port, lines: count, queue: this.opts.maxQueue, total: this.overflowed }, 'warn', `route ${this.route}: ${count} lines not forwarded, its queue of ${this.opts.maxQueue} lines is full (the peripheral on port ${this.port} is slow or away); they are recorded`);
