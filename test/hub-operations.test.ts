@@ -72,7 +72,9 @@ t.test('a peripheral unheard for longer than expire_after is forgotten, with an 
   t.match(registered, `/ack ${data}\n/ack ${data}`);
   t.match(await hubCommands(cmd, ['/list']), /1\. Quiet .*\n2\. Chatty /);
 
-  // Chatty sends a line every 300 ms (well inside 3 s even on a busy machine); Quiet says nothing.
+  // Quiet says one thing, then nothing; Chatty sends a line every 300 ms (well inside 3 s even on a busy machine); Quiet says nothing.
+  const quiet = await dataConnection(data, 'uuid-q');
+  quiet.end('before\n');
   const chatty = await dataConnection(data, 'uuid-c');
   let n = 0;
   const ticker = setInterval(() => chatty.write(`tick ${n++}\n`), 300);
@@ -87,12 +89,26 @@ t.test('a peripheral unheard for longer than expire_after is forgotten, with an 
   t.match(list, /^Known peripherals:\n1\. Chatty \(UUID: uuid-c/, '/list no longer shows it; the peripheral that kept sending is still there');
   clearInterval(ticker);
   chatty.destroy();
+  const listsQuiet = () => {
+    try {
+      return orchOf(dir).peripherals.some((p: { name: string }) => p.name === 'Quiet');
+    } catch {
+      return true; // not written yet: not written without it either
+    }
+  };
+  await waitFor('orch.cf to be written without it', () => !listsQuiet());
+  // Back again: registered anew, its lines continue its sequence (seq counts a sender's lines in the run).
+  t.match(await hubCommands(cmd, [`/register Quiet uuid-q ${quietPort}`]), `/ack ${data}`);
+  (await dataConnection(data, 'uuid-q')).end('after\n');
+  await waitFor('the line after the return', async () => (await hubStatus(await controlUrl(dir, nsr))).received >= n + 2);
 
   await stop(t, nsr);
+  const fromQuiet = (await readArchives(path.join(dir, 'recorded_info'), 'egg')).flatMap((w) => w.lines.map((l) => JSON.parse(l))).filter((r) => r.uuid === 'uuid-q');
+  t.same(fromQuiet.map((r) => [r.seq, r.payload]), [[1, 'before'], [2, 'after']], 'no sequence number twice for one sender in a run');
   const expired = (await readEvents(path.join(dir, 'recorded_info'))).filter((e) => e.event === 'peripheral_expired');
   t.match(expired[0], { name: 'Quiet', uuid: 'uuid-q', port: quietPort }, 'the expiry is an event');
   t.ok(expired[0].unheard_ms >= 3000, `with how long it was unheard (${expired[0].unheard_ms} ms)`);
-  t.notOk(orchOf(dir).peripherals.some((p: { name: string }) => p.name === 'Quiet'), 'orch.cf no longer lists it');
+  t.ok(listsQuiet(), 'orch.cf lists it again');
 });
 
 t.test('discovery: peripherals answering /info on the configured ports are found, a second name gets _2, secrets are not kept, other ports are left alone', async (t) => {
