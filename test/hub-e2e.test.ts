@@ -29,7 +29,8 @@ async function peripheral(t: Tap.Test, cwd: string, args: string[]): Promise<Per
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   t.teardown(() => void child.kill('SIGKILL'));
-  for (let i = 0; i < 100 && !out.includes('ready'); i++) await sleep(50);
+  // Generous: on a busy machine a node process takes seconds to start and register.
+  for (const until = Date.now() + 30_000; Date.now() < until && !out.includes('ready'); ) await sleep(50);
   if (!out.includes('ready')) throw new Error(`peripheral ${args.join(' ')} did not register: ${out}`);
   return { child, send: (line) => child.stdin!.write(`${line}\n`), output: () => out };
 }

@@ -17,3 +17,77 @@ export function hubCommands(port: number, lines: string[], quietMs = 300): Promi
   });
 }
 
+
+/** Ports nothing listens on right now: the OS's choice, so parallel test files do not collide. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    [...Array(count)].map(
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/** Polls `check` until it holds; the machine may be busy, so the limit is generous and the error names what was awaited. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A peripheral's own port, in this process: records who connected and what they wrote; answers /info as `info` says. */
+export interface FakePeripheral {
+  port: number;
+  connections: number;
+  /** What was written to it, kept up to 1 MB (a route's big lines are counted in `bytes`). */
+  received: string;
+  bytes: number;
+  /** Stops reading (TCP then holds the hub's writes back), or reads again. */
+  setReading(reading: boolean): void;
+  close(): Promise<void>;
+}
+
+export function fakePeripheral(port: number, info?: string): Promise<FakePeripheral> {
+  const sockets = new Set<net.Socket>();
+  let reading = true;
+  const fake: FakePeripheral = {
+    port,
+    connections: 0,
+    received: '',
+    bytes: 0,
+    setReading(r) {
+      reading = r;
+      for (const s of sockets) r ? s.resume() : s.pause();
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  const server = net.createServer((socket) => {
+    fake.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    if (!reading) socket.pause();
+    socket.on('data', (d) => {
+      fake.bytes += d.length;
+      if (fake.received.length < 1_000_000) fake.received += d;
+      if (info !== undefined && fake.received.endsWith('/info\n')) socket.write(info);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(fake));
+  });
+}

@@ -267,8 +267,8 @@ export class EggHub implements CommandTarget, LineHandler {
   }
 
   private expire(): void {
+    // Its sequence stays: `seq` counts a sender's lines in the whole run, and a peripheral that comes back continues it.
     for (const p of this.registry.expire(this.cfg.expire_after)) {
-      this.seqs.delete(p.uuid);
       this.note('peripheral_expired', { name: p.name, uuid: p.uuid, port: p.port, unheard_ms: Date.now() - p.lastSeenMs }, 'info', `peripheral ${p.name} unheard for ${Math.round((Date.now() - p.lastSeenMs) / 1000)} s: forgotten (its routes stay, and deliver again when it registers)`);
       this.activity(`${p.name} expired`);
     }

@@ -9,6 +9,7 @@
  * reported (route_disconnected, with their sender and sequence range) rather
  * than sent twice.
  */
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { NoteEvent } from '../../logging/note-event.js';
 
@@ -32,9 +33,30 @@ export interface ForwarderOptions {
 interface Written {
   at: number;
   count: number;
+  /** The batch's bytes. */
+  bytes: number;
   first: RouteLine;
   last: RouteLine;
 }
+
+/**
+ * What a peer may not have read when its connection breaks: everything still in
+ * this side's send buffer and in its receive buffer. Linux caps both (tcp_wmem,
+ * tcp_rmem: the largest autotuned sizes), so lines further back than their sum
+ * were read for sure; a slow reader can hold more than the time window's worth.
+ */
+function socketBuffersBound(): number {
+  const max = (file: string, fallback: number) => {
+    try {
+      const n = Number(readFileSync(file, 'utf8').trim().split(/\s+/)[2]);
+      return Number.isFinite(n) && n > 0 ? n : fallback;
+    } catch {
+      return fallback; // not Linux: a generous bound
+    }
+  };
+  return max('/proc/sys/net/ipv4/tcp_wmem', 8 << 20) + max('/proc/sys/net/ipv4/tcp_rmem', 8 << 20);
+}
+const UNREAD_BYTES_BOUND = socketBuffersBound();
 
 /** Bytes gathered into one write: large enough for throughput, small enough to keep a loss report tight. */
 const BATCH_BYTES = 64 * 1024;
@@ -53,9 +75,11 @@ export class RouteForwarder {
   private closed = false;
   private running: Promise<void>;
   private recent: Written[] = [];
+  private recentBytes = 0;
   private backoff: number;
   private overflowPending = 0;
   private overflowTimer: NodeJS.Timeout | undefined;
+  private lastOverflowReport = 0;
   /** Counters /status shows. */
   delivered = 0;
   overflowed = 0;
@@ -90,7 +114,9 @@ export class RouteForwarder {
     if (this.depth >= this.opts.maxQueue) {
       this.overflowed++;
       this.overflowPending++;
-      this.overflowTimer ??= setTimeout(() => this.reportOverflow(), this.overflowPending === 1 ? 0 : OVERFLOW_REPORT_MS);
+      // The first overflow is reported at once, later ones at most once per interval: timed from the last report, or a
+      // trickle (each line's overflow the first since the last report) would be one event per line.
+      this.overflowTimer ??= setTimeout(() => this.reportOverflow(), Math.max(0, this.lastOverflowReport + OVERFLOW_REPORT_MS - Date.now()));
       return false;
     }
     this.queue.push(item);
@@ -130,6 +156,7 @@ export class RouteForwarder {
   private reportOverflow(): void {
     this.overflowTimer = undefined;
     if (this.overflowPending === 0) return;
+    this.lastOverflowReport = Date.now();
     const count = this.overflowPending;
     this.overflowPending = 0;
     this.note('route_overflow', { route: this.route, to_port: this.port, lines: count, queue: this.opts.maxQueue, total: this.overflowed }, 'warn', `route ${this.route}: ${count} lines not forwarded, its queue of ${this.opts.maxQueue} lines is full (the peripheral on port ${this.port} is slow or away); they are recorded`);
@@ -168,7 +195,7 @@ export class RouteForwarder {
       const at = Date.now();
       this.delivered += batch.length;
       this.lastUsedMs = at;
-      this.remember({ at, count: batch.length, first: batch[0], last: batch[batch.length - 1] });
+      this.remember({ at, count: batch.length, bytes: batch.reduce((n, b) => n + b.line.length, 0), first: batch[0], last: batch[batch.length - 1] });
       this.onDelivered(at);
     }
   }
@@ -196,12 +223,21 @@ export class RouteForwarder {
     });
   }
 
-  /** Keeps the batches of the last unconfirmed window: those a breaking connection may have lost. */
+  /**
+   * Keeps the batches a breaking connection may have lost: those of the last
+   * unconfirmed window, and all that may still sit in the two socket buffers
+   * (a slow reader can leave older lines unread than the window covers).
+   */
   private remember(w: Written): void {
     this.recent.push(w);
+    this.recentBytes += w.bytes;
     const horizon = w.at - this.opts.unconfirmedWindowMs;
     let drop = 0;
-    while (drop < this.recent.length && this.recent[drop].at < horizon) drop++;
+    // A batch goes only when it is both old and followed by more bytes than the buffers can hold.
+    while (drop < this.recent.length && this.recent[drop].at < horizon && this.recentBytes - this.recent[drop].bytes >= UNREAD_BYTES_BOUND) {
+      this.recentBytes -= this.recent[drop].bytes;
+      drop++;
+    }
     if (drop > 0) this.recent.splice(0, drop);
   }
 
@@ -235,13 +271,13 @@ export class RouteForwarder {
     this.connected = false;
     if (this.closed) return;
     this.reconnects++;
-    const now = Date.now();
-    const unconfirmed = this.recent.filter((w) => w.at >= now - this.opts.unconfirmedWindowMs);
+    const unconfirmed = this.recent;
     this.recent = [];
+    this.recentBytes = 0;
     const lines = unconfirmed.reduce((n, w) => n + w.count, 0);
     this.possiblyLost += lines;
     const range = lines ? { from: unconfirmed[0].first.from, first_seq: unconfirmed[0].first.seq, last_seq: unconfirmed[unconfirmed.length - 1].last.seq } : {};
-    this.note('route_disconnected', { route: this.route, to_port: this.port, possibly_lost: lines, ...range, queued: this.depth, window_ms: this.opts.unconfirmedWindowMs }, 'warn', `route ${this.route}: the peripheral on port ${this.port} closed the connection; ${lines} lines written in the last ${this.opts.unconfirmedWindowMs} ms may not have been read (EGG peripherals acknowledge nothing); ${this.depth} queued lines wait for it`);
+    this.note('route_disconnected', { route: this.route, to_port: this.port, possibly_lost: lines, ...range, queued: this.depth, window_ms: this.opts.unconfirmedWindowMs }, 'warn', `route ${this.route}: the peripheral on port ${this.port} closed the connection; ${lines} lines written in the last ${this.opts.unconfirmedWindowMs} ms or still within the socket buffers may not have been read (EGG peripherals acknowledge nothing); ${this.depth} queued lines wait for it`);
     this.wake?.();
   }
 
