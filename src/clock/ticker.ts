@@ -34,10 +34,11 @@ export class Ticker {
     if (!(intervalMs > 0)) throw new RangeError(`interval must be positive, got ${intervalMs}`);
   }
 
-  start(): void {
+  /** `firstTick`: the first grid tick to fire (default the next one); the caller fetched the ones before. */
+  start(firstTick?: number): void {
     if (this.running) return;
     this.running = true;
-    this.nextTick = Math.floor(this.clock.now() / this.intervalMs) + 1;
+    this.nextTick = firstTick ?? Math.floor(this.clock.now() / this.intervalMs) + 1;
     this.schedule();
   }
 

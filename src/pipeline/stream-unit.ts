@@ -87,20 +87,26 @@ export class StreamUnit {
       onMissed: (first, count) => this.missed(first, first * interval, 'late', `the recorder was stalled past ${count === 1 ? 'this tick' : `${count} ticks`}`, undefined, count),
       onClockStep: (deltaMs) => this.ctx.note('clock_backwards', { stream: this.name, step_ms: deltaMs, interval_ms: interval }, 'warn', `the wall clock went back ${deltaMs} ms: ticks follow the new time`),
     });
-    this.ticker.start();
-    this.eagerTick();
+    const now = clock.now();
+    const eager = this.source.eager ? this.eagerTick(now) : undefined;
+    this.ticker.start(eager && eager.tick + 1);
+    if (eager) this.onTick(eager.tick, now, eager.deadline);
   }
 
-  /** A source that reads something slow to change (an inventory) fetches at once instead of first at the next grid point. */
-  private eagerTick(): void {
-    if (!this.source.eager) return;
+  /**
+   * An eager source (an inventory, slow to change; the NDTwin kernel, as the
+   * original recorder did) fetches at once instead of first at the next grid
+   * point, which is up to an interval away. The fetch must end by the next grid
+   * tick (no overlap). When that tick is too near to leave the fetch its time,
+   * the fetch is that tick, made early (by less than half an interval or
+   * EAGER_MIN_MS), and the ticker starts after it: nothing is fetched twice or missed.
+   */
+  private eagerTick(now: number): { tick: number; deadline: number } {
     const { intervalMs, timeoutMs } = this.source.timing;
-    const now = this.ctx.clock.now();
     const slot = Math.floor(now / intervalMs);
-    // It must end by the next grid tick (no overlap); when that is very near, the grid tick is soon enough.
     const nextTick = (slot + 1) * intervalMs;
-    if (nextTick - now < Math.min(timeoutMs, EAGER_MIN_MS)) return;
-    this.onTick(slot, now, nextTick);
+    if (nextTick - now >= Math.min(timeoutMs, EAGER_MIN_MS, intervalMs / 2)) return { tick: slot, deadline: nextTick };
+    return { tick: slot + 1, deadline: nextTick + intervalMs };
   }
 
   /** Where a source's record goes: its own lane, or the extra output it names. */
