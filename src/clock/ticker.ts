@@ -34,11 +34,10 @@ export class Ticker {
     if (!(intervalMs > 0)) throw new RangeError(`interval must be positive, got ${intervalMs}`);
   }
 
-  /** `firstTick`: the first grid tick to fire (default the next one); the caller fetched the ones before. */
-  start(firstTick?: number): void {
+  start(): void {
     if (this.running) return;
     this.running = true;
-    this.nextTick = firstTick ?? Math.floor(this.clock.now() / this.intervalMs) + 1;
+    this.nextTick = Math.floor(this.clock.now() / this.intervalMs) + 1;
     this.schedule();
   }
 
