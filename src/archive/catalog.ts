@@ -61,6 +61,9 @@ export interface CatalogOptions {
 }
 
 /** Every window in `dir`, grouped by stream, in time order. */
+/** Windows whose metadata is read at once (the libuv pool has 4 threads; a few more keep it fed). */
+const CATALOG_READERS = 8;
+
 export async function readCatalog(dir: string, opts: CatalogOptions = {}): Promise<StreamCatalog[]> {
   const names = (await readdir(dir)).map((file) => ({ file, parsed: parseWindowName(file) }));
   // A `.json` beside its finished zip (a crash between rename and unlink, or an
@@ -74,11 +77,21 @@ export async function readCatalog(dir: string, opts: CatalogOptions = {}): Promi
   const candidates = opts.range ? await pruneByName(dir, wanted as Named[], opts.range) : wanted;
   // A stream whose windows were all pruned still exists: it just has nothing in the range.
   for (const { parsed } of wanted) if (!byStream.has(parsed!.stream)) byStream.set(parsed!.stream, []);
-  for (const { file, parsed } of candidates) {
-    const info = await windowInfo(path.join(dir, file), parsed!.stream, parsed!.type as 'zip' | 'json', parseWindowTime(parsed!.time), opts.scanUnindexed ?? true);
-    (byStream.get(info.stream) ?? byStream.set(info.stream, []).get(info.stream)!).push(info);
-    opts.onWindow?.(++done, candidates.length);
-  }
+  // Several windows at a time: each is a few small reads, and one after the
+  // other their latencies added up to most of a short `nsr cat` (BENCHMARKS.md §17).
+  // Results keep the directory's order, whatever order the reads finish in.
+  const infos: WindowInfo[] = new Array(candidates.length);
+  let next = 0;
+  const reader = async () => {
+    while (next < candidates.length) {
+      const i = next++;
+      const { file, parsed } = candidates[i];
+      infos[i] = await windowInfo(path.join(dir, file), parsed!.stream, parsed!.type as 'zip' | 'json', parseWindowTime(parsed!.time), opts.scanUnindexed ?? true);
+      opts.onWindow?.(++done, candidates.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CATALOG_READERS, candidates.length) }, reader));
+  for (const info of infos) (byStream.get(info.stream) ?? byStream.set(info.stream, []).get(info.stream)!).push(info);
   return [...byStream.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([stream, windows]) => ({ stream, windows: inTimeOrder(windows) }));

@@ -48,21 +48,24 @@ export async function* readRecords(catalog: StreamCatalog, opts: ReadOptions = {
   for (const w of catalog.windows) if (w.error) opts.onProblem?.({ file: w.file, problem: w.error });
   const windows = windowsInRange(catalog, opts);
   // The CRC check of the next window runs while this one is read (inflate runs
-  // on the thread pool, so the two overlap on a second core).
-  const check = (i: number) => (windows[i]?.type === 'zip' ? zipProblem(windows[i].path) : Promise.resolve(undefined));
+  // on the thread pool, so the two overlap on a second core). A window small
+  // enough to hold is inflated once instead, into memory, and checked then.
+  const check = (i: number) => (windows[i]?.type === 'zip' && !heldInMemory(windows[i]) ? zipProblem(windows[i].path) : Promise.resolve(undefined));
   let nextCheck = check(0);
   for (const [i, w] of windows.entries()) {
     opts.onWindow?.(w, i, windows.length);
     const thisCheck = nextCheck;
     nextCheck = check(i + 1);
+    let held: Buffer[] | undefined;
     if (w.type === 'zip') {
-      const problem = await thisCheck;
+      let problem = await thisCheck;
+      if (heldInMemory(w)) [held, problem] = await inflateWhole(w.path);
       if (problem) {
         opts.onProblem?.({ file: w.file, problem: `${problem}; its records are skipped` });
         continue;
       }
     }
-    const chunks = w.type === 'zip' ? zipEntryChunks(w.path) : (createReadStream(w.path) as AsyncIterable<Buffer>);
+    const chunks = held ? fromArray(held) : w.type === 'zip' ? zipEntryChunks(w.path) : (createReadStream(w.path) as AsyncIterable<Buffer>);
     try {
       for await (const { bytes, complete } of splitLines(chunks)) {
         if (!complete) {
@@ -84,6 +87,33 @@ export async function* readRecords(catalog: StreamCatalog, opts: ReadOptions = {
       opts.onProblem?.({ file: w.file, problem: `${err.message}; the rest of this window is skipped` });
     }
   }
+}
+
+/**
+ * Windows up to this size (by their metadata) are inflated once, into memory,
+ * and their CRC checked before any record is given out; larger ones are
+ * inflated twice (check, then read) so memory stays bounded. Inflating twice
+ * was half of a short `nsr cat` (BENCHMARKS.md §17).
+ */
+const HOLD_WINDOW_BYTES = 32 * 1024 * 1024;
+
+function heldInMemory(w: WindowInfo): boolean {
+  return w.type === 'zip' && w.source === 'metadata' && w.bytes <= HOLD_WINDOW_BYTES;
+}
+
+/** The inflated chunks of a zip's entry, or what is wrong with it (nothing is given out then). */
+async function inflateWhole(file: string): Promise<[Buffer[] | undefined, string | undefined]> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of zipEntryChunks(file)) chunks.push(chunk);
+    return [chunks, undefined];
+  } catch (err) {
+    return [undefined, (err as Error).message];
+  }
+}
+
+async function* fromArray(chunks: Buffer[]): AsyncGenerator<Buffer> {
+  yield* chunks;
 }
 
 /** Inflates a zip without keeping anything, to learn whether it is intact. */

@@ -1,23 +1,49 @@
 /** The `nsr` command line: one file per command, each thin over the library. */
-import { Command } from 'commander';
-import { registerRun } from './run.js';
-import { registerCheck } from './check.js';
-import { registerStop } from './stop.js';
-import { registerStatus } from './status.js';
-import { registerSchema } from './schema.js';
-import { registerLs } from './ls.js';
-import { registerCat } from './cat.js';
-import { registerVerify } from './verify.js';
-import { registerExport } from './export.js';
-import { registerStats } from './stats.js';
-import { registerSimulate } from './simulate.js';
-import { registerReplay } from './replay.js';
-import { registerDb } from './db.js';
-import { registerDacSchema } from './dac-schema.js';
-import { registerHub } from './hub.js';
-import { EXIT_USAGE, version } from './common.js';
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
 
-const program = new Command();
+type Register = (program: Command) => void;
+
+// `nsr --version` alone answers before anything is loaded (scripts and package
+// managers call it; it took 0.2 s with every command loaded). Same output as commander's.
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  let v = 'unknown';
+  try {
+    v = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    // as version() in common.ts
+  }
+  process.stdout.write(`${v}\n`);
+  process.exit(0);
+}
+const [{ Command: CommandClass }, { EXIT_USAGE, version }] = await Promise.all([import('commander'), import('./common.js')]);
+
+/**
+ * Each command's module, loaded only when it is the one being run: loading all
+ * of them (simulators, archive readers, every source kind) cost `nsr run`,
+ * `nsr cat` and `nsr --version` ~0.1 s of CPU and ~20 MB each (BENCHMARKS.md §17).
+ * In the order `nsr --help` lists them.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  run: async () => (await import('./run.js')).registerRun,
+  check: async () => (await import('./check.js')).registerCheck,
+  stop: async () => (await import('./stop.js')).registerStop,
+  status: async () => (await import('./status.js')).registerStatus,
+  simulate: async () => (await import('./simulate.js')).registerSimulate,
+  replay: async () => (await import('./replay.js')).registerReplay,
+  schema: async () => (await import('./schema.js')).registerSchema,
+  ls: async () => (await import('./ls.js')).registerLs,
+  cat: async () => (await import('./cat.js')).registerCat,
+  verify: async () => (await import('./verify.js')).registerVerify,
+  export: async () => (await import('./export.js')).registerExport,
+  stats: async () => (await import('./stats.js')).registerStats,
+  db: async () => (await import('./db.js')).registerDb,
+  'dac-schema': async () => (await import('./dac-schema.js')).registerDacSchema,
+  hub: async () => (await import('./hub.js')).registerHub,
+};
+
+const program = new CommandClass();
 program
   .name('nsr')
   .description('Network State Recorder: records network APIs into time-windowed, zipped NDJSON archives')
@@ -27,19 +53,10 @@ program
     // commander exits 1 on usage errors; nsr's contract is 2 (help and version stay 0).
     process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
   });
-registerRun(program);
-registerCheck(program);
-registerStop(program);
-registerStatus(program);
-registerSimulate(program);
-registerReplay(program);
-registerSchema(program);
-registerLs(program);
-registerCat(program);
-registerVerify(program);
-registerExport(program);
-registerStats(program);
-registerDb(program);
-registerDacSchema(program);
-registerHub(program);
+// The program has no options of its own but --version and --help, so the first
+// other word names the command. Anything else (help, a typo, no command) gets
+// every command registered, for the full help and commander's suggestions.
+const first = args.find((a) => !a.startsWith('-'));
+const named = first !== undefined && Object.hasOwn(COMMANDS, first) ? [COMMANDS[first]] : Object.values(COMMANDS);
+for (const register of await Promise.all(named.map((load) => load()))) register(program);
 await program.parseAsync(process.argv);

@@ -3,6 +3,11 @@
  * time. A worker that dies is replaced and its job retried; a job that fails
  * `maxAttempts` times is reported and its `.json` left in place for recovery
  * at the next start, so nothing is lost.
+ *
+ * Workers start when a job arrives and leave once idle for `idleExitMs`: a
+ * window closes once a minute at nominal load, and a Node process kept alive
+ * between windows holds ~40 MB for nothing (BENCHMARKS.md §17). Starting one
+ * costs ~50 ms of CPU per window boundary, far less than it saves.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -25,6 +30,8 @@ export interface CompressionPoolOptions {
   onDone?: (outcome: CompressionOutcome) => void;
   /** Called when a worker process dies unexpectedly. */
   onWorkerExit?: (info: { pid?: number; code: number | null; signal: NodeJS.Signals | null; error?: string }) => void;
+  /** An idle worker leaves after this long (default 500 ms: the windows of one boundary close within it). */
+  idleExitMs?: number;
 }
 
 /** Pause before trying to start a worker again after fork failed. */
@@ -39,7 +46,10 @@ interface Pending {
 interface Worker {
   child: ChildProcess;
   busy?: Pending;
+  idleTimer?: NodeJS.Timeout;
 }
+
+const DEFAULT_IDLE_EXIT_MS = 500;
 
 export class CompressionPool {
   private readonly waiting: Pending[] = [];
@@ -81,6 +91,7 @@ export class CompressionPool {
     this.closing = true;
     clearTimeout(this.retryTimer);
     const exits = [...this.workers].map((w) => new Promise<void>((resolve) => {
+      clearTimeout(w.idleTimer);
       if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
       w.child.once('exit', () => resolve());
       if (w.busy) w.child.kill('SIGKILL');
@@ -98,6 +109,8 @@ export class CompressionPool {
       if (!worker) return;
       const pending = this.waiting.shift()!;
       pending.attempts++;
+      clearTimeout(worker.idleTimer);
+      worker.idleTimer = undefined;
       worker.busy = pending;
       try {
         worker.child.send(pending.job);
@@ -159,6 +172,23 @@ export class CompressionPool {
     if (result.ok) this.settle(pending, { job: pending.job, ok: true, bytesIn: result.bytesIn, bytesOut: result.bytesOut, ms: result.ms, attempts: pending.attempts });
     else this.retryOrFail(pending, `${result.code ? `${result.code}: ` : ''}${result.error}`);
     this.dispatch();
+    if (!worker.busy) this.idleLater(worker);
+  }
+
+  /** An idle worker leaves unless a job comes within `idleExitMs`; its exit is then no death. */
+  private idleLater(worker: Worker): void {
+    clearTimeout(worker.idleTimer);
+    worker.idleTimer = setTimeout(() => {
+      worker.idleTimer = undefined;
+      if (worker.busy || !this.workers.delete(worker)) return;
+      try {
+        worker.child.disconnect(); // the worker exits when its channel closes
+      } catch {
+        worker.child.kill();
+      }
+    }, this.opts.idleExitMs ?? DEFAULT_IDLE_EXIT_MS);
+    // A leaving worker must not keep the recorder alive, nor its timer.
+    worker.idleTimer.unref();
   }
 
   private retryOrFail(pending: Pending, error: string): void {

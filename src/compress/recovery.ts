@@ -16,7 +16,6 @@ import { lstat, readdir, rename, unlink, type FileHandle } from 'node:fs/promise
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { recordTimestamp } from '../pipeline/record.js';
-import { readZipInfo } from '../archive/zip-reader.js';
 import { lstatIfAny, openOwnFile, STATE_TEMPORARY, UnsafeFileError, unsafeEntry } from '../fs/safe-files.js';
 import { CsvScanner } from '../sinks/csv/csv-scan.js';
 import { freeWindowBase, jsonName, parseOutputFile, parseWindowTime, zipName, type ParsedWindowName, type WindowExt } from '../sinks/window-naming.js';
@@ -176,6 +175,8 @@ async function sameContent(json: FileHandle, zipPath: string, result: RecoveryRe
   }
   let info;
   try {
+    // Loaded only when there is a leftover to check: most starts have none.
+    const { readZipInfo } = await import('../archive/zip-reader.js');
     info = await readZipInfo(zipPath);
   } catch {
     return false; // an unreadable zip under the final name cannot be trusted: keep the .json

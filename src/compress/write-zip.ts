@@ -9,7 +9,6 @@
  */
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { readZipInfo } from '../archive/zip-reader.js';
 import { createExclusive, lstatIfAny, openOwnFile, temporaryName, unsafeEntry } from '../fs/safe-files.js';
 import { writeSingleEntryZip } from './zip-writer.js';
 import type { ZipJob } from './zip-job.js';
@@ -58,6 +57,8 @@ async function finishedEarlier(job: ZipJob): Promise<{ bytesIn: number; bytesOut
   const zip = await lstatIfAny(job.zipPath);
   if (!zip || unsafeEntry(zip)) return undefined;
   try {
+    // The zip reader (yauzl) is loaded only for this rare retry: a worker starts at every window boundary.
+    const { readZipInfo } = await import('../archive/zip-reader.js');
     const info = await readZipInfo(job.zipPath);
     if (info.comment !== job.comment || info.entries.length !== 1 || info.entries[0].name !== job.entryName) return undefined;
     return { bytesIn: info.entries[0].uncompressedSize, bytesOut: zip.size };

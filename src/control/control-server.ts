@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../config/errors.js';
 import type { ControlConfig } from '../config/loader.js';
-import { createMetricsRegistry, diskFreeBytes } from './metrics.js';
+import { diskFreeBytes } from './disk-free.js';
 import { BodyTooLarge, readBody } from './request-body.js';
 import { RequestGuard, type Refusal } from './request-guard.js';
 import { freshnessBoundMs, type RecorderView, type StreamView } from './view.js';
@@ -23,12 +23,16 @@ const BODY_LIMIT = 64 * 1024;
 
 export class ControlServer {
   private readonly server: Server;
-  private readonly registry: Registry;
+  /**
+   * Built at the first scrape: prom-client costs ~40 ms of CPU and ~10 MB to
+   * load, and its default collectors (event-loop lag, GC) run whether or not
+   * anyone scrapes. A recorder nobody scrapes pays for none of it.
+   */
+  private registry: Promise<Registry> | undefined;
   private readonly guard: RequestGuard;
 
   /** `commandToken`: what commands need, the configured token or the one the recorder wrote into `tokenFile`. */
   constructor(private readonly view: RecorderView, private readonly cfg: ControlConfig, commandToken: string, tokenFile?: string) {
-    this.registry = createMetricsRegistry(view);
     this.guard = new RequestGuard(cfg, commandToken, tokenFile);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: Error) => sendJson(res, 500, { error: `internal error: ${err.message}` }));
@@ -107,8 +111,10 @@ export class ControlServer {
     }
     if (path === '/healthz') return this.healthz(res);
     if (path === '/metrics') {
-      const text = await this.registry.metrics();
-      res.writeHead(200, { 'Content-Type': this.registry.contentType, 'Cache-Control': 'no-store' });
+      this.registry ??= import('./metrics.js').then((m) => m.createMetricsRegistry(this.view));
+      const registry = await this.registry;
+      const text = await registry.metrics();
+      res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
       res.end(text);
       return;
     }

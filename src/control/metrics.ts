@@ -3,10 +3,12 @@
  * one). Every nsr metric is read from the recorder's counters when scraped,
  * so nothing is counted twice and recording allocates nothing for metrics.
  */
-import { statfs } from 'node:fs/promises';
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
 import type { DurationHistogram } from '../pipeline/histogram.js';
 import { freshnessBoundMs, type RecorderView } from './view.js';
+import { diskFreeBytes } from './disk-free.js';
+
+export { diskFreeBytes } from './disk-free.js';
 
 type Labels = Record<string, string>;
 interface Sample {
@@ -40,16 +42,6 @@ function histogramSamples(name: string, h: DurationHistogram, labels: Labels): S
   out.push({ metricName: `${name}_sum`, labels, value: h.sum });
   out.push({ metricName: `${name}_count`, labels, value: h.count });
   return out;
-}
-
-/** Free bytes for an unprivileged user on the output directory's file system. */
-export async function diskFreeBytes(dir: string): Promise<number | undefined> {
-  try {
-    const s = await statfs(dir);
-    return s.bavail * s.bsize;
-  } catch {
-    return undefined;
-  }
 }
 
 export function createMetricsRegistry(view: RecorderView): Registry {

@@ -5,7 +5,8 @@
  * Credentials are redacted by key wherever they appear.
  */
 import { pino, type Logger, type DestinationStream, type StreamEntry, type Level } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 import { RotatingFile } from './rotating-file.js';
 
 export type { Logger };
@@ -28,7 +29,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   if (opts.console) {
     const usePretty = opts.pretty ?? Boolean(process.stderr.isTTY);
     const dest: DestinationStream = usePretty
-      ? pretty({ destination: 2, colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+      ? loadPretty()({ destination: 2, colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
       : pino.destination({ dest: 2, sync: true });
     streams.push({ level, stream: dest });
   }
@@ -41,4 +42,14 @@ export function createLogger(opts: LoggerOptions): Logger {
     },
     streams.length > 0 ? pino.multistream(streams) : pino.destination('/dev/null'),
   );
+}
+
+/**
+ * pino-pretty is loaded only for a terminal: a service logs JSON and should not
+ * pay its ~30 ms of start-up CPU and memory (BENCHMARKS.md §17). Synchronous
+ * (createRequire) because createLogger is.
+ */
+function loadPretty(): typeof PinoPretty {
+  const mod = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty & { default?: typeof PinoPretty };
+  return mod.default ?? mod;
 }

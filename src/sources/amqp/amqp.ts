@@ -13,7 +13,7 @@
  * when the queue has a dead-letter exchange) and reported; it never reaches a
  * window.
  */
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { z } from 'zod';
 import { ConfigError } from '../../config/errors.js';
 import { commonStreamFields, duration, streamName } from '../../config/schema-types.js';
@@ -84,6 +84,8 @@ export const amqpKind: SourceKind<typeof schema> = {
           let conn: ChannelModel | undefined;
           let channel: Channel | undefined;
           try {
+            // amqplib loads with the first connection, not with every `nsr run` (BENCHMARKS.md §17).
+            const { default: amqp } = await import('amqplib');
             conn = await amqp.connect(settings.connectUrl, { timeout: 5000 });
             conn.on('error', () => {}); // 'close' follows
             channel = await conn.createChannel();

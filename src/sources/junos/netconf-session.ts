@@ -8,10 +8,12 @@
  * middle of an RPC destroys the session: a reply may still be on its way, and
  * the next RPC must never take it for its own.
  */
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { FetchError } from '../source.js';
 import { ChunkedDecoder, EndOfMessageDecoder, FramingError, encodeChunked, encodeEndOfMessage, type MessageDecoder } from './netconf-framing.js';
 import type { HostKeyVerifier } from './host-keys.js';
+
+let ssh2: Promise<typeof import('ssh2')> | undefined;
 
 export const NETCONF_BASE_NS = 'urn:ietf:params:xml:ns:netconf:base:1.0';
 export const CAP_BASE_10 = 'urn:ietf:params:netconf:base:1.0';
@@ -149,7 +151,9 @@ export class NetconfSession {
    * Connects, verifies the host key, authenticates, opens the `netconf`
    * subsystem and exchanges hellos, all before `deadline` (epoch ms).
    */
-  static open(target: NetconfTarget, opts: NetconfSessionOptions, signal: AbortSignal, deadline: number): Promise<NetconfSession> {
+  static async open(target: NetconfTarget, opts: NetconfSessionOptions, signal: AbortSignal, deadline: number): Promise<NetconfSession> {
+    // ssh2 loads with the first session, not with every `nsr run` (~60 ms CPU, ~15 MB: BENCHMARKS.md §17).
+    const { Client } = await (ssh2 ??= import('ssh2'));
     const where = targetLabel(target);
     return new Promise<NetconfSession>((resolve, reject) => {
       if (signal.aborted) return reject(new FetchError('aborted', `session to ${where} not opened: aborted`));

@@ -33,6 +33,9 @@ export const ndtwinKind: SourceKind<typeof schema> = {
       timing,
       shape: endpoint.shape(cfg.flow_key),
       target: redactUrl(url),
+      // The first record at start, not up to an interval later: as the original
+      // recorder, and spawn → first request is what an operator waits for (BENCHMARKS.md §17).
+      eager: true,
       fetch: (signal, deadline) => fetcher.fetch(signal, deadline),
       close: () => fetcher.close(),
     };

@@ -4,13 +4,14 @@
  * (an identifier, optionally schema-qualified) and quoted; nothing else of the
  * statement comes from outside.
  */
-import pg from 'pg';
 import type { RawTarget } from './probe-targets.js';
 import type { PostgresSettings } from '../../connections/postgres-settings.js';
 
 export const quoteIdent = (name: string) => name.split('.').map((p) => `"${p.replace(/"/g, '""')}"`).join('.');
 
 export async function readTargetsTable(settings: PostgresSettings, table: string): Promise<RawTarget[]> {
+  // pg loads only for a targets table, not with every `nsr run` (BENCHMARKS.md §17).
+  const { default: pg } = await import('pg');
   const client = new pg.Client(settings.connection);
   await client.connect();
   try {
