@@ -12,7 +12,7 @@ import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readFileSync,
 import { dirname } from 'node:path';
 import ssh2, { type AuthContext, type Connection, type ParsedKey, type Server, type ServerChannel } from 'ssh2';
 import type { SimulatedDevice } from './netbox-simulator.js';
-import { RPC_ERROR_MESSAGE, deviceLatency, junosFixture, listenOnAll, movingXmlCounters, type DeviceFault } from './simulated-junos.js';
+import { RPC_ERROR_MESSAGE, deviceLatency, junosFixture, listenOnAll, movingXmlCounters, type SimulatedJunosOptions } from './simulated-junos.js';
 import { ChunkedDecoder, EndOfMessageDecoder, encodeChunked, encodeEndOfMessage, type MessageDecoder } from '../sources/junos/netconf-framing.js';
 import { sshKeyFingerprint } from '../sources/junos/host-keys.js';
 import { CAP_BASE_10, CAP_BASE_11, NETCONF_BASE_NS } from '../sources/junos/netconf-session.js';
@@ -20,18 +20,8 @@ import { CAP_BASE_10, CAP_BASE_11, NETCONF_BASE_NS } from '../sources/junos/netc
 // ssh2 is CommonJS whose Server and utils Node cannot see as named exports.
 const { Server: SshServer, utils } = ssh2;
 
-export interface JunosNetconfSimulatorOptions {
-  devices: SimulatedDevice[];
-  /** The NETCONF port every device listens on (each on its own address). */
-  port: number;
-  latencyMs?: { min: number; max: number };
-  /** Share of RPCs (0..1) answered with an rpc-error, on any device. */
-  failureRate?: number;
-  faults?: Record<string, DeviceFault>;
-  /** Login the devices accept; without a password or keys any login is accepted. */
-  username?: string;
-  password?: string;
-  /** OpenSSH public keys (`ssh-ed25519 AAAA…`) accepted for `username`. */
+export interface JunosNetconfSimulatorOptions extends SimulatedJunosOptions {
+  /** OpenSSH public keys (`ssh-ed25519 AAAA…`) accepted for `username`; without a password or keys any login is accepted. */
   authorizedKeys?: readonly (string | Buffer)[];
   /** The host key's private key (PEM or OpenSSH); wins over hostKeyFile. */
   hostKey?: string | Buffer;
@@ -39,8 +29,6 @@ export interface JunosNetconfSimulatorOptions {
   hostKeyFile?: string;
   /** Announce base:1.0 only, so clients must keep end-of-message framing. */
   base10Only?: boolean;
-  /** Serve the fixtures' bytes unchanged (counters do not move). */
-  static?: boolean;
 }
 
 /** The bound on an rpc from a client: ours are a few hundred bytes. */

@@ -10,26 +10,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { listen, sendJson, type Listening } from './listen.js';
 import type { SimulatedDevice } from './netbox-simulator.js';
-import { RPC_ERROR_XML, deviceLatency, junosFixture, listenOnAll, movingJsonCounters, type DeviceFault } from './simulated-junos.js';
+import { RPC_ERROR_XML, deviceLatency, junosFixture, listenOnAll, movingJsonCounters, type SimulatedJunosOptions } from './simulated-junos.js';
 
 export type { DeviceFault } from './simulated-junos.js';
 
-export interface JunosSimulatorOptions {
-  devices: SimulatedDevice[];
-  /** The REST port every device listens on (each on its own address). */
-  port: number;
-  /** Each device's latency is drawn once, uniformly in [min, max] ms, from its name. */
-  latencyMs?: { min: number; max: number };
-  /** Share of requests (0..1) answered with HTTP 500, on any device. */
-  failureRate?: number;
-  /** Faults of single devices, by name. */
-  faults?: Record<string, DeviceFault>;
-  /** Basic auth the devices require, if set. */
-  username?: string;
-  password?: string;
-  /** Serve the fixtures' bytes unchanged (counters do not move). */
-  static?: boolean;
-}
+export type JunosSimulatorOptions = SimulatedJunosOptions;
 
 export class JunosSimulator {
   readonly bodies = { interfaces: junosFixture('get-interface-information.json'), inet3: junosFixture('get-route-information.inet.3.json'), mpls0: junosFixture('get-route-information.mpls.0.json') };

@@ -3,10 +3,29 @@
  * NETCONF): the fixtures, each device's latency from its name, faults, the
  * error a failing device gives, and packet counters that move with the clock.
  */
+import type { SimulatedDevice } from './netbox-simulator.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export type DeviceFault = 'hang' | 'error';
+
+/** What the REST and the NETCONF simulators of Junos devices are both told. */
+export interface SimulatedJunosOptions {
+  devices: SimulatedDevice[];
+  /** The port every device listens on (each on its own address). */
+  port: number;
+  /** Each device's latency is drawn once, uniformly in [min, max] ms, from its name. */
+  latencyMs?: { min: number; max: number };
+  /** Share of requests (0..1) that fail (HTTP 500, or an rpc-error over NETCONF), on any device. */
+  failureRate?: number;
+  /** Faults of single devices, by name. */
+  faults?: Record<string, DeviceFault>;
+  /** The login the devices require, if set. */
+  username?: string;
+  password?: string;
+  /** Serve the fixtures' bytes unchanged (counters do not move). */
+  static?: boolean;
+}
 
 /** The rpc-error a failing device answers with (Junos's words when mgd cannot take the request). */
 export const RPC_ERROR_MESSAGE = 'simulated failure: mgd is busy';
