@@ -52,21 +52,41 @@ const server = net.createServer((socket) => {
   });
 });
 
+// What went wrong is said on stderr, so a test that waits for `ready` can tell why it did not come.
+server.on('error', (err) => {
+  process.stderr.write(`listen on ${args.port}: ${err.message}\n`);
+  process.exit(1);
+});
 server.listen(Number(args.port), host, () => {
+  process.stderr.write(`listening on ${args.port}\n`);
+  register();
+});
+
+/** Registers on the command port; a hub not (yet) listening is tried again, as a supervised peripheral would be. */
+function register() {
   const cmd = net.connect(Number(args.hub), host, () => cmd.write(`${auth}/register ${args.name} ${args.uuid} ${args.port}\n`));
+  cmd.on('error', (err) => {
+    process.stderr.write(`command port ${args.hub}: ${err.message}; again in 500 ms\n`);
+    setTimeout(register, 500);
+  });
   let reply = '';
   cmd.on('data', (chunk) => {
     reply += chunk.toString('utf8');
     const m = /\/ack (\d+)/.exec(reply);
-    if (!m) return;
+    if (!m) {
+      if (reply.includes('\n')) process.stderr.write(`the hub answered: ${reply}`);
+      return;
+    }
     cmd.end();
+    process.stderr.write(`registered: /ack ${m[1]}\n`);
     dataSocket = net.connect(Number(m[1]), host, () => {
       dataSocket.write(`${auth}${args.uuid}\n`);
       process.stdout.write(`ready ${m[1]}\n`);
     });
+    dataSocket.on('error', (err) => process.stderr.write(`data port ${m[1]}: ${err.message}\n`));
     dataSocket.setNoDelay(true);
   });
-});
+}
 
 // A source sends when told, paced, in order, over its one data connection.
 createInterface({ input: process.stdin }).on('line', async (line) => {
