@@ -1,10 +1,10 @@
 // Upstream faults: each one costs the faulty stream its ticks (reported with the
 // reason), never the other stream, and recording resumes when the upstream does.
 import t from 'tap';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NdtwinSimulator, type FaultKind } from '../src/simulate/ndtwin-simulator.js';
-import { readArchives, readEvents, seqOf, sleep, startNsr, tempDir, type NsrProcess } from './helpers.js';
+import { readArchives, readEvents, seqOf, sleep, startNsr, tempDir, untilWritten, type NsrProcess } from './helpers.js';
 
 const FLOW = '/ndt/get_detected_flow_data';
 const GRAPH = '/ndt/get_graph_data';
@@ -115,7 +115,9 @@ t.test('a 40 MB body: recorded when allowed, refused as it arrives above max_bod
   sim.setFaults({ rate: 1, kinds: ['large'], paths: [GRAPH, FLOW] });
   // flow takes the 40 MB bodies (default limit 64MB); graph refuses them (8MB)
   const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
-  await sleep(4000);
+  // Until both happened, not a fixed time: a loaded machine starts the recorder late.
+  await untilWritten(path.join(dir, 'out'), 'events', 'body_too_large', 60_000);
+  await untilLarge(path.join(dir, 'out'), '_flowinfo.json', 30_000_000, 60_000);
   const rss = peakRssMb(nsr.pid);
   sim.setFaults(null);
   await sleep(1500);
@@ -123,7 +125,9 @@ t.test('a 40 MB body: recorded when allowed, refused as it arrives above max_bod
   const out = path.join(dir, 'out');
   const events = await readEvents(out);
   const graphReasons = new Set(events.filter((e) => e.event === 'missed_tick' && e.stream === 'graphinfo').map((e) => e.reason));
-  t.same([...graphReasons], ['body_too_large'], 'graph refused the bodies above its limit');
+  // On a loaded machine some 40 MB fetches also time out first; what matters is that none above the limit got in.
+  t.ok(graphReasons.has('body_too_large'), `graph refused the bodies above its limit (${[...graphReasons]})`);
+  t.notOk((await readArchives(out, 'graphinfo')).some((w) => w.lines.some((l) => l.length > 8 * 1024 * 1024)), 'no graph record above max_body_size was archived');
   const flow = (await readArchives(out, 'flowinfo')).flatMap((w) => w.lines);
   t.ok(flow.some((l) => l.length > 30_000_000), 'flow recorded the 40 MB bodies');
   t.ok(rss < 1024, `peak RSS stayed bounded: ${rss.toFixed(0)} MB`);
@@ -139,3 +143,14 @@ t.test('a 40 MB body: recorded when allowed, refused as it arrives above max_bod
   const flowReasons = new Set(events.filter((e) => e.event === 'missed_tick' && e.stream === 'flowinfo').map((e) => e.reason));
   t.notOk(flowReasons.has('late'), `the 40 MB bodies never stalled the ticker (flow missed: ${[...flowReasons]})`);
 });
+
+/** Waits until a window file ending in `suffix` in `dir` is larger than `bytes` (a large record written). */
+async function untilLarge(dir: string, suffix: string, bytes: number, timeoutMs: number): Promise<void> {
+  for (const until = Date.now() + timeoutMs; Date.now() < until; await sleep(100)) {
+    try {
+      if (readdirSync(dir).some((n) => n.endsWith(suffix) && statSync(path.join(dir, n)).size > bytes)) return;
+    } catch {
+      // not made yet, or compressed meanwhile
+    }
+  }
+}
