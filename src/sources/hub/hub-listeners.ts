@@ -167,12 +167,29 @@ export class HubListeners {
     });
   }
 
+  /**
+   * A web page can make the browser POST to a loopback port, and a line
+   * protocol would run the body's lines (`/reset`) as commands. No EGG
+   * peripheral starts with an HTTP request line: such a connection is closed
+   * before anything it sends is read as a command or a uuid.
+   */
+  private refuseHttp(line: string, s: Session): boolean {
+    if (!/^[A-Z]{3,10} \S+ HTTP\/\d(\.\d)?$/.test(line)) return false;
+    this.note('hub_refused', { port: s.port, remote: s.remote, reason: 'http_request' }, 'warn', `a connection from ${s.remote} to port ${s.port} spoke HTTP (a web page's request?); closed`);
+    s.close();
+    return true;
+  }
+
   private commandConnection(socket: net.Socket): void {
     const s = this.session(socket, this.opts.commandPort);
     const needsAuth = this.mustAuthenticate(s);
     /** A `/config <uuid>` document being read, up to its EOF line. */
     let config: { line: string; lines: string[]; bytes: number } | undefined;
+    let first = true;
+    let refused = false;
     const split = this.splitter(s, (raw) => {
+      // Lines of the same chunk still come after a refusal: none of them is a command.
+      if (refused) return;
       const text = raw.toString('utf8');
       if (config) {
         if (text.trim() === 'EOF') {
@@ -191,6 +208,11 @@ export class HubListeners {
       }
       const line = text.trim();
       if (line === '') return;
+      if (first && this.refuseHttp(line, s)) {
+        refused = true;
+        return;
+      }
+      first = false;
       if (line.startsWith('/auth ')) return void this.authenticate(line, s);
       if (needsAuth && !s.authenticated) {
         this.note('hub_refused', { port: s.port, remote: s.remote, reason: 'no_auth' }, 'warn', `a connection from ${s.remote} sent a command before /auth; closed`);
@@ -215,6 +237,10 @@ export class HubListeners {
       if (refused) return;
       if (uuid !== undefined) return this.handler.payload(uuid, raw, s);
       const line = raw.toString('utf8').trim();
+      if (this.refuseHttp(line, s)) {
+        refused = true;
+        return;
+      }
       if (line.startsWith('/auth ')) {
         if (!this.authenticate(line, s)) refused = true;
         return;
