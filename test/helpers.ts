@@ -150,3 +150,16 @@ export async function untilWritten(outDir: string, stream: string, text: string,
   }
   throw new Error(`no ${stream} record with ${JSON.stringify(text)} in ${outDir} within ${timeoutMs} ms`);
 }
+
+/** Runs `nsr …` without blocking this process (a simulator or fake peripherals may live in it); SIGINT after `killAfterMs` if given. */
+export function nsrAsync(cwd: string, args: string[], killAfterMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [NSR, ...args], { cwd });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    if (killAfterMs) setTimeout(() => child.kill('SIGINT'), killAfterMs);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { NSR, readArchives, readEvents, startNsr, tempDir, type NsrProcess } from './helpers.js';
+import { NSR, nsrAsync, readArchives, readEvents, startNsr, tempDir, type NsrProcess } from './helpers.js';
 import { fakePeripheral, freePorts, hubCommands, waitFor } from './hub-helpers.js';
 import { controlUrl } from './control-helpers.js';
 
@@ -31,18 +31,6 @@ async function startHub(t: Tap.Test, dir: string, cmd: number, data: number, ext
 async function stop(t: Tap.Test, nsr: NsrProcess): Promise<void> {
   process.kill(nsr.pid, 'SIGTERM');
   t.equal((await nsr.exit).code, 0, nsr.output().slice(-2000));
-}
-
-/** Runs `nsr …` without blocking this process (the fake peripherals live here). */
-function nsrRun(cwd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [NSR, ...args], { cwd });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 /** A data connection as a peripheral holds one: its uuid first, then one payload a line. */
@@ -247,7 +235,7 @@ t.test('the operator: nsr hub route add/remove and peripheral remove over the co
   const nsr = await startHub(t, dir, cmd, data, '');
   await controlUrl(dir, nsr);
   await hubCommands(cmd, [`/register A uuid-a ${aPort}`, `/register B uuid-b ${bPort}`]);
-  const nsrHub = (...args: string[]) => nsrRun(dir, ['hub', ...args, '-c', 'r.yaml']);
+  const nsrHub = (...args: string[]) => nsrAsync(dir, ['hub', ...args, '-c', 'r.yaml']);
 
   let r = await nsrHub('route', 'add', 'ab', 'A', 'B');
   t.same([r.code, r.stdout], [0, "Route 'ab' added successfully.\n"], r.stderr);
@@ -263,7 +251,7 @@ t.test('the operator: nsr hub route add/remove and peripheral remove over the co
   a.write('hello\n');
   await waitFor('the line at B', () => b.received === 'hello\n');
 
-  const st = await nsrRun(dir, ['status', '-c', 'r.yaml']);
+  const st = await nsrAsync(dir, ['status', '-c', 'r.yaml']);
   t.equal(st.code, 0, st.stderr);
   t.match(st.stdout, new RegExp(`^hub egg  listening 127\\.0\\.0\\.1:${cmd} \\+ ${data}  connections \\d+  lines 1 \\(0 with no route\\)$`, 'm'));
   t.match(st.stdout, /^ {2}PERIPHERAL +UUID +PORT +DATA PORT +LAST SEEN +LINES$/m);

@@ -1,23 +1,10 @@
 // nsr status: the plain snapshot, --watch without a terminal, --watch on a
 // terminal (under tmux, checked as a person sees it), and no recorder running.
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { NSR, simulatorWithConfig, sleep, startNsr, tempDir, type NsrProcess } from './helpers.js';
-
-/** Runs `nsr …` without blocking this process (the simulator lives here). */
-function nsrAsync(cwd: string, args: string[], killAfterMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [NSR, ...args], { cwd });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    if (killAfterMs) setTimeout(() => child.kill('SIGINT'), killAfterMs);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { NSR, nsrAsync, simulatorWithConfig, sleep, startNsr, tempDir, type NsrProcess } from './helpers.js';
 
 async function recording(t: { teardown(fn: () => unknown): void }, dir: string): Promise<NsrProcess> {
   await simulatorWithConfig(t, dir, (url) => `streams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow}\n  graphinfo: {kind: ndtwin, kernel: "${url}", data: graph}\n`);
