@@ -4,42 +4,14 @@
  * so a catalog of months of archives reads only zip directories; zips of the
  * original Python recorder (no comment) and open `.json` windows are scanned.
  */
-import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { recordTimestamp } from '../pipeline/record.js';
 import { parseWindowName, parseWindowTime } from '../sinks/window-naming.js';
-import { splitLines } from './lines.js';
-import { readZipInfo, zipEntryChunks } from './zip-reader.js';
+import { readArchiveIndex } from './index/index-reader.js';
+import { windowsFromIndex } from './index/index-catalog.js';
+import { windowInfo, type StreamCatalog, type WindowInfo } from './window-info.js';
 
-export interface WindowInfo {
-  stream: string;
-  file: string;
-  path: string;
-  type: 'zip' | 'json';
-  /** Window start from the file name (local time), epoch ms. */
-  start: number;
-  records: number;
-  /** First and last record timestamps (0 when the window has no record). */
-  first: number;
-  last: number;
-  /** Uncompressed NDJSON bytes. */
-  bytes: number;
-  /** Size on disk (the zip, or the `.json`). */
-  diskBytes: number;
-  /**
-   * Where the counts come from: nsr's zip metadata, a scan of the records, or
-   * only the file name (records, `first` and `last` unknown, 0).
-   */
-  source: 'metadata' | 'scan' | 'name';
-  /** Set when the window could not be read. */
-  error?: string;
-}
-
-export interface StreamCatalog {
-  stream: string;
-  windows: WindowInfo[];
-}
+export { windowInfo, type StreamCatalog, type WindowInfo } from './window-info.js';
 
 export interface CatalogOptions {
   /** Only these streams (default: all). */
@@ -58,13 +30,22 @@ export interface CatalogOptions {
    * pruned by their names, without being opened (see `pruneByName`).
    */
   range?: { from?: number; to?: number };
+  /** Read the archive index when there is one (default true); false reads the directory (the index's own check and rebuild). */
+  useIndex?: boolean;
 }
 
-/** Every window in `dir`, grouped by stream, in time order. */
 /** Windows whose metadata is read at once (the libuv pool has 4 threads; a few more keep it fed). */
 const CATALOG_READERS = 8;
 
+/** Every window in `dir`, grouped by stream, in time order. */
 export async function readCatalog(dir: string, opts: CatalogOptions = {}): Promise<StreamCatalog[]> {
+  // The archive index, when there is one that parses, spares opening every zip (a year holds ~315,000).
+  const indexed = opts.useIndex === false ? undefined : await readArchiveIndex(dir, opts.range, opts.streams);
+  if (indexed) {
+    const byStream = await windowsFromIndex(dir, indexed.state, opts);
+    for (const s of indexed.known) if (!byStream.has(s)) byStream.set(s, []);
+    return inStreamOrder(byStream);
+  }
   const names = (await readdir(dir)).map((file) => ({ file, parsed: parseWindowName(file) }));
   // A `.json` beside its finished zip (a crash between rename and unlink, or an
   // export of both) holds the same records: the zip is the window.
@@ -92,6 +73,10 @@ export async function readCatalog(dir: string, opts: CatalogOptions = {}): Promi
   };
   await Promise.all(Array.from({ length: Math.min(CATALOG_READERS, candidates.length) }, reader));
   for (const info of infos) (byStream.get(info.stream) ?? byStream.set(info.stream, []).get(info.stream)!).push(info);
+  return inStreamOrder(byStream);
+}
+
+function inStreamOrder(byStream: Map<string, WindowInfo[]>): StreamCatalog[] {
   return [...byStream.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([stream, windows]) => ({ stream, windows: inTimeOrder(windows) }));
@@ -169,38 +154,4 @@ async function offsetProbe(dir: string, list: (Named & { start: number })[]): Pr
     if (!info.error && info.records > 0) return info;
   }
   return undefined;
-}
-
-export async function windowInfo(file: string, stream: string, type: 'zip' | 'json', start: number, scanUnindexed = true): Promise<WindowInfo> {
-  const base: WindowInfo = { stream, file: path.basename(file), path: file, type, start, records: 0, first: 0, last: 0, bytes: 0, diskBytes: 0, source: 'scan' };
-  try {
-    base.diskBytes = (await stat(file)).size;
-    if (type === 'zip') {
-      const info = await readZipInfo(file);
-      if (info.meta) return { ...base, records: info.meta.records, first: info.meta.first, last: info.meta.last, bytes: info.meta.bytes, source: 'metadata' };
-      if (!scanUnindexed) return { ...base, bytes: info.entries[0]?.uncompressedSize ?? 0, source: 'name' };
-      return { ...base, ...(await scanRecords(zipEntryChunks(file))) };
-    }
-    if (!scanUnindexed) return { ...base, bytes: base.diskBytes, source: 'name' };
-    return { ...base, ...(await scanRecords(createReadStream(file) as AsyncIterable<Buffer>)) };
-  } catch (err) {
-    return { ...base, error: (err as Error).message };
-  }
-}
-
-async function scanRecords(chunks: AsyncIterable<Buffer>): Promise<Pick<WindowInfo, 'records' | 'first' | 'last' | 'bytes'>> {
-  let records = 0;
-  let first = 0;
-  let last = 0;
-  let bytes = 0;
-  for await (const { bytes: line, complete } of splitLines(chunks)) {
-    if (!complete) break; // a torn last line is not a record
-    const ts = recordTimestamp(line);
-    if (ts === undefined) continue;
-    if (records === 0) first = ts;
-    last = ts;
-    records++;
-    bytes += line.length + 1;
-  }
-  return { records, first, last, bytes };
 }

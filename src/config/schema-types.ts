@@ -47,6 +47,12 @@ export const streamName = z
 
 export const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
+/** The limits of `retention:` (config/retention.ts), globally and per stream. */
+export const retentionFields = () => ({
+  max_age: duration('the age after which a zipped window is removed (its last record older than this)').optional(),
+  max_bytes: size('the most bytes of archives kept').optional(),
+});
+
 /** Options every stream kind shares: when to fetch, how long to wait, how to window (each sink kind adds its own: sinks/registry.ts). */
 export const commonStreamFields = {
   interval: duration('the fetch interval').optional(),
@@ -55,6 +61,10 @@ export const commonStreamFields = {
   retries: z.int().min(0).max(10).optional().meta({ description: 'extra attempts inside one tick, while the tick has time left' }),
   max_body_size: size('the largest response body accepted').optional(),
   enabled: z.boolean().default(true),
+  retention: z
+    .strictObject(retentionFields())
+    .optional()
+    .meta({ description: "this stream's own limits: max_age replaces output.retention.max_age for it; max_bytes bounds its own windows (output.retention.max_bytes still bounds the total)" }),
 };
 
 /** A token or password, normally `${NAME}` from the environment; empty (`${NAME:-}` unset) means none. */

@@ -34,6 +34,11 @@ import type { StreamStats } from './stream-stats.js';
 import type { StreamUnit } from './stream-unit.js';
 import { kindBuilder, settingsNeedingRestart, Topology, type SourceBuilder, type StreamsDiff } from './topology.js';
 import { WindowCompressor } from './window-compressor.js';
+import { ArchiveIndex, type IndexCheck } from '../archive/index/index-writer.js';
+import { retentionPolicy } from '../config/retention.js';
+import { Retention } from './retention.js';
+import type { ClosedWindow } from '../sinks/window-writer.js';
+import { zipName } from '../sinks/window-naming.js';
 
 export type { StopResult } from './shutdown.js';
 
@@ -77,6 +82,10 @@ export class Recorder {
   /** Reloads run one at a time. */
   private reloading: Promise<unknown> = Promise.resolve();
   private startedAt = 0;
+  /** The archive index of the output directory (opened at start). */
+  private index: ArchiveIndex | undefined;
+  private retention: Retention | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
   /** When the sources started: a stream that has not recorded yet is fresh for a while from here. */
   private tickingAt = 0;
 
@@ -87,7 +96,7 @@ export class Recorder {
     const { config } = loaded;
     this.outputDir = path.resolve(config.output.dir);
     const note: NoteEvent = (event, fields, level, message) => this.events.emit(event, fields, level, message);
-    this.compressor = new WindowCompressor({ workers: config.compression.workers, level: config.compression.level, log: this.log, note });
+    this.compressor = new WindowCompressor({ workers: config.compression.workers, level: config.compression.level, log: this.log, note, onZipped: (w, zipBytes) => this.zipped(w, zipBytes) });
     const lanes: LaneContext = {
       log: this.log,
       note,
@@ -95,7 +104,13 @@ export class Recorder {
       now: () => this.clock.now(),
       hurried: () => this.hurry.on,
       queue: { maxRecords: config.queue.max_records, maxBytes: config.queue.max_bytes },
-      window: { dir: this.outputDir, maxBytes: config.output.max_window_size, fsync: config.output.fsync, syncIntervalMs: config.output.fsync_interval },
+      window: {
+        dir: this.outputDir,
+        maxBytes: config.output.max_window_size,
+        fsync: config.output.fsync,
+        syncIntervalMs: config.output.fsync_interval,
+        onOpen: (file, start, windowMs) => this.index?.opened(file, start, windowMs),
+      },
     };
     this.eventsLane = new OutputLane(EVENTS_STREAM, config.output.window, undefined, lanes, false);
     // Events are small and must never be refused: their queue accepts past its bound.
@@ -129,6 +144,7 @@ export class Recorder {
       // Recovery reads the directory before any window of this run is opened, so
       // it can only ever see what an earlier run left.
       const leftovers = await recoverDirectory(this.outputDir);
+      this.openIndex();
       await this.sinks.start(units);
       if (this.loaded.control.enabled) await this.startControl();
       for (const u of units) await u.open(true);
@@ -146,6 +162,62 @@ export class Recorder {
     await Promise.race([this.eventsLane.written(), sleep(START_EVENT_WAIT_MS)]);
     this.tickingAt = this.clock.now();
     this.topology.activate();
+  }
+
+  /**
+   * The archive index is checked against the directory beside the recording
+   * (after months that reads a large directory); retention starts once it is.
+   */
+  private openIndex(): void {
+    const note: NoteEvent = (event, fields, level, message) => this.events.emit(event, fields, level, message);
+    const index = (this.index = new ArchiveIndex(this.outputDir, note));
+    void index.ready.then((check) => check && this.reportIndex(check));
+    const { config } = this.loaded;
+    const global = retentionPolicy(config.output.retention);
+    const policyOf = (stream: string) => retentionPolicy(this.streamOptions(stream)?.retention as { max_age?: number; max_bytes?: number } | undefined);
+    if (!global && !this.loaded.streams.some((s) => s.options.retention)) return;
+    this.retention = new Retention({
+      index,
+      global,
+      policyOf,
+      unzippedBytes: () => this.unzippedBytes(),
+      readBackFrom: (stream) => this.sinks.readBackFrom(stream),
+      note,
+      now: () => this.clock.now(),
+    });
+    // Sizes grow with the open windows between zips: a budget is checked every second, ages less often.
+    const every = global?.maxBytes !== undefined || this.loaded.streams.some((s) => (s.options.retention as { max_bytes?: number } | undefined)?.max_bytes !== undefined) ? 1000 : 10_000;
+    this.retentionTimer = setInterval(() => void this.retention?.enforce(), every);
+    this.retentionTimer.unref();
+    void index.ready.then(() => this.retention?.enforce());
+  }
+
+  private reportIndex(check: IndexCheck): void {
+    if (check.rebuilt) this.events.emit('index_rebuilt', { reason: check.rebuilt, windows: check.windows, ms: check.ms }, 'warn', `the archive index was ${check.rebuilt}; rebuilt from the zips`);
+    else if (check.added || check.gone || check.completed || check.cutBytes) this.events.emit('index_checked', { added: check.added, gone: check.gone, completed_removals: check.completed, cut_bytes: check.cutBytes, windows: check.windows, ms: check.ms }, 'warn');
+    else this.log.debug({ ...check }, 'archive index checked');
+  }
+
+  /** The validated options of the stream a lane belongs to (an extra output shares its stream's). */
+  private streamOptions(lane: string): Record<string, unknown> | undefined {
+    for (const u of this.units.values()) if (u.lanes.some((l) => l.name === lane)) return u.config.options;
+    return undefined;
+  }
+
+  /** Window files not zipped yet, per stream: the open ones and those waiting for compression. */
+  private unzippedBytes(): Map<string, number> {
+    const bytes = this.compressor.unzippedBytes();
+    for (const lane of [this.eventsLane, ...[...this.units.values()].flatMap((u) => u.lanes)]) {
+      const open = lane.writer.openWindow;
+      if (open) bytes.set(lane.name, (bytes.get(lane.name) ?? 0) + open.bytes);
+    }
+    return bytes;
+  }
+
+  /** A window is in its zip: into the index, then retention may act. */
+  private zipped(w: ClosedWindow, zipBytes: number): void {
+    this.index?.zipped({ file: zipName(w.base, w.ext), start: w.windowStart, records: w.records, first: w.first, last: w.last, bytes: w.bytes, zipBytes, flags: '' });
+    if (this.retention) void this.retention.enforce();
   }
 
   private reportRecovery({ actions, windows, unsafe }: RecoveryResult): void {
@@ -270,6 +342,9 @@ export class Recorder {
           abortFetches: () => this.fetchAbort.abort(),
           closeEvents: () => (this.eventsClosed = true),
           release: async () => {
+            clearInterval(this.retentionTimer);
+            await this.retention?.stop();
+            this.index?.close();
             await this.control?.close();
             this.releaseLock?.();
           },

@@ -74,6 +74,16 @@ export class SinkSet {
     for (const lane of unit.lanes) for (const sink of lane.sinks) await sink.removeStream?.(lane.name);
   }
 
+  /** The oldest record of `stream` some sink may still read back from the windows. */
+  readBackFrom(stream: string): number | undefined {
+    let from: number | undefined;
+    for (const sink of this.running.values()) {
+      const t = sink.readBackFrom?.(stream);
+      if (t !== undefined && (from === undefined || t < from)) from = t;
+    }
+    return from;
+  }
+
   /** At stop, after the windows are closed: each sink writes what waits until `deadline`; the records they could not take. */
   async close(deadline: number): Promise<number> {
     let waiting = 0;

@@ -22,11 +22,15 @@ export interface WindowCompressorOptions {
   level: number;
   log: Logger;
   note: NoteEvent;
+  /** A window is in its zip (the `.json` is gone): the archive index, the hooks and retention hear of it here. */
+  onZipped?: (w: ClosedWindow, zipBytes: number) => void;
 }
 
 export class WindowCompressor {
   private readonly pool: CompressionPool;
   private readonly jobs = new Set<Promise<unknown>>();
+  /** Windows handed over and not zipped yet (waiting, compressing, failed and waiting for a retry): their files count against a disk budget. */
+  private readonly unzipped = new Set<ClosedWindow>();
   /** Windows whose compression failed, waiting to be tried again. */
   private readonly retries = new Map<ClosedWindow, NodeJS.Timeout>();
   /** Set when the stop begins: failures are counted (the .json waits for the next start), not retried. */
@@ -49,14 +53,27 @@ export class WindowCompressor {
   }
 
   /** `report`: false for the events stream's own windows once that stream is closed (logged only). */
+  /** Bytes of the window files handed over and not zipped yet, per stream. */
+  unzippedBytes(into = new Map<string, number>()): Map<string, number> {
+    for (const w of this.unzipped) into.set(w.stream, (into.get(w.stream) ?? 0) + w.bytes);
+    return into;
+  }
+
   compress(w: ClosedWindow, report = true, attempt = 1): void {
     const { note, log, level } = { ...this.opts, level: this.opts.level };
+    this.unzipped.add(w);
     const job = this.pool
       .submit({ jsonPath: w.jsonPath, zipPath: path.join(w.dir, zipName(w.base, w.ext)), entryName: jsonName(w.base, w.ext), level, comment: encodeZipComment(w), mtime: w.last })
       .then((o) => {
         const fields = { stream: w.stream, file: zipName(w.base, w.ext), records: w.records, first: w.first, last: w.last, bytes: w.bytes, zip_bytes: o.bytesOut, ms: o.ms && Math.round(o.ms) };
         if (o.ok) {
+          this.unzipped.delete(w);
           if (o.ms !== undefined) this.seconds.observe(o.ms / 1000);
+          try {
+            this.opts.onZipped?.(w, o.bytesOut ?? 0);
+          } catch (err) {
+            log.error({ err, file: zipName(w.base, w.ext) }, 'a zipped window could not be taken note of');
+          }
           if (report) note('window_compressed', fields, 'debug');
           else log.debug({ event: 'window_compressed', ...fields }, 'window_compressed (events window, after the events stream closed)');
           return;

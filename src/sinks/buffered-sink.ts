@@ -138,6 +138,12 @@ export class BufferedSink implements Sink {
     if (s.buffer.length >= this.opts.batch && !this.down) void this.flush();
   }
 
+  /** Records from here on may be missing at the destination: their windows are read back (and kept by retention). */
+  readBackFrom(stream: string): number | undefined {
+    const s = this.streams.get(stream);
+    return s && oldest(s.readBackFrom, s.spilledFrom, s.buffer[0]?.ts, s.insertedBelow);
+  }
+
   stats(): SinkStats[] {
     return [...this.streams.values()].map((s) => ({ stream: s.name, buffered: s.buffer.length, inserted: s.inserted, read_back_from: oldest(s.readBackFrom, s.spilledFrom) }));
   }

@@ -32,6 +32,8 @@ export interface Sink {
   removeStream?(stream: string): Promise<void>;
   /** A record whose line is in its window file (`ts` is its timestamp). Must not throw or block. */
   offer(stream: string, ts: number, line: Buffer, tick?: number): void;
+  /** The oldest record of `stream` the sink may still read back from the window files (undefined: none): retention keeps those windows. */
+  readBackFrom?(stream: string): number | undefined;
   /** At stop, after every window file is closed: writes what waits until `deadline`; says what it could not. */
   close(deadline: number): Promise<{ unwritten: number }>;
 }

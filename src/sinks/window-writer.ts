@@ -58,6 +58,8 @@ export interface WindowWriterOptions {
    * a window's name: it is left alone and the window is written as `window`.
    */
   onUnsafeFile?: (info: { file: string; found: string; window: string }) => void;
+  /** Told a window file's name just before it is created (the archive index announces open windows to the readers). */
+  onOpen?: (file: string, start: number, windowMs: number) => void;
 }
 
 export type FsyncPolicy = 'record' | 'interval' | 'close';
@@ -167,6 +169,7 @@ export class WindowWriter {
     const unsafe: { file: string; found: string }[] = [];
     const base = freeWindowBase(dir, stream, start, timestamp, ext, (file, found) => unsafe.push({ file, found }));
     const jsonPath = path.join(dir, jsonName(base, ext));
+    this.opts.onOpen?.(jsonName(base, ext), start, windowMs);
     // Exclusive and O_NOFOLLOW: never truncate or append to a file that is already there, nor write through a link.
     const handle = await open(jsonPath, CREATE_EXCLUSIVE, 0o666);
     for (const u of unsafe) this.opts.onUnsafeFile?.({ ...u, window: jsonName(base, ext) });

@@ -1,0 +1,194 @@
+/**
+ * The archive index (`<output.dir>/.nsr.index`): an append-only manifest of
+ * every closed window's metadata, so the offline tools open only the zips they
+ * need and the recorder's retention knows what the directory holds without
+ * reading it. Tab-separated lines, one fact each:
+ *
+ *   nsr-index 1                                         header
+ *   z <day> <zip> <start> <records> <first> <last> <bytes> <zip bytes> <flags>   a zip was written
+ *   o <day> <window file> <start>                       a window file is about to be created
+ *   d <day> <zip> <reason>                              a zip is removed (written before the unlink)
+ *   h <day> <zip>                                       its on_window hook succeeded
+ *   w <ms>                                              the longest window span so far
+ *
+ * `<day>` is the UTC date (YYYYMMDD) of the window's first record (of its start
+ * when it has none): a reader after one minute searches the bytes for the
+ * lines of one or two days and parses only those (a year holds ~315,000
+ * lines; parsing all of them takes longer than `nsr cat` may). Tabs never
+ * occur in nsr's names (stream names are letters, digits, `_-.`).
+ *
+ * Crash safety: a line is appended in one write; a torn last line (no `\n`)
+ * is not a fact and is cut when the recorder opens the index. A removal is
+ * written before the file goes, so a crash between the two is completed at the
+ * next start. A line that does not parse makes the whole index suspect: the
+ * readers fall back to the directory and the recorder rebuilds it.
+ */
+export const INDEX_FILE = '.nsr.index';
+export const INDEX_HEADER = 'nsr-index\t1\n';
+
+/** Flags of a `z` line: the on_window hook is still due; the counts come from a scan (the original recorder's zips carry no metadata). */
+export const HOOK_PENDING = 'h';
+export const COUNTED_BY_SCAN = 's';
+
+export interface IndexedZip {
+  /** The zip's name in the output directory. */
+  file: string;
+  day: string;
+  /** Window start (from the writer, or the name), epoch ms. */
+  start: number;
+  records: number;
+  first: number;
+  last: number;
+  /** Uncompressed bytes. */
+  bytes: number;
+  zipBytes: number;
+  flags: string;
+}
+
+export type IndexLine =
+  | ({ op: 'z' } & IndexedZip)
+  | { op: 'o'; day: string; file: string; start: number }
+  | { op: 'd'; day: string; file: string; reason: string }
+  | { op: 'h'; day: string; file: string }
+  | { op: 'w'; span: number };
+
+/** UTC YYYYMMDD of an epoch-ms time. */
+export function dayKey(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
+}
+
+/** The day a window's lines are filed under. */
+export const windowDay = (w: { records: number; first: number; start: number }) => dayKey(w.records > 0 && w.first > 0 ? w.first : w.start);
+
+export function encodeLine(l: IndexLine): string {
+  switch (l.op) {
+    case 'z':
+      return `z\t${l.day}\t${l.file}\t${l.start}\t${l.records}\t${l.first}\t${l.last}\t${l.bytes}\t${l.zipBytes}\t${l.flags || '-'}\n`;
+    case 'o':
+      return `o\t${l.day}\t${l.file}\t${l.start}\n`;
+    case 'd':
+      return `d\t${l.day}\t${l.file}\t${l.reason}\n`;
+    case 'h':
+      return `h\t${l.day}\t${l.file}\n`;
+    case 'w':
+      return `w\t${l.span}\n`;
+  }
+}
+
+const DAY = /^\d{8}$/;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** One line without its `\n`; undefined when it is not a well-formed fact (the index is then suspect). */
+export function decodeLine(text: string): IndexLine | undefined {
+  const f = text.split('\t');
+  const int = (s: string) => (/^\d{1,16}$/.test(s) ? Number(s) : NaN);
+  switch (f[0]) {
+    case 'z': {
+      if (f.length !== 10 || !DAY.test(f[1]) || !NAME.test(f[2])) return undefined;
+      const nums = f.slice(3, 9).map(int);
+      if (nums.some(Number.isNaN)) return undefined;
+      const [start, records, first, last, bytes, zipBytes] = nums;
+      return { op: 'z', day: f[1], file: f[2], start, records, first, last, bytes, zipBytes, flags: f[9] === '-' ? '' : f[9] };
+    }
+    case 'o':
+      return f.length === 4 && DAY.test(f[1]) && NAME.test(f[2]) && !Number.isNaN(int(f[3])) ? { op: 'o', day: f[1], file: f[2], start: int(f[3]) } : undefined;
+    case 'd':
+      return f.length === 4 && DAY.test(f[1]) && NAME.test(f[2]) && /^[a-z_]+$/.test(f[3]) ? { op: 'd', day: f[1], file: f[2], reason: f[3] } : undefined;
+    case 'h':
+      return f.length === 3 && DAY.test(f[1]) && NAME.test(f[2]) ? { op: 'h', day: f[1], file: f[2] } : undefined;
+    case 'w':
+      return f.length === 2 && !Number.isNaN(int(f[1])) ? { op: 'w', span: int(f[1]) } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The facts of an index, folded: the zips that are there, the window files announced and not zipped since. */
+export interface IndexState {
+  zips: Map<string, IndexedZip>;
+  /** Window files (`.json`, `.csv`) announced by an `o` line, by name, with their start. */
+  opened: Map<string, { day: string; start: number }>;
+  /** Zips removed (`d` lines), by name, with the reason: a removal a crash interrupted is completed from here. */
+  removed: Map<string, string>;
+  /** The longest window span seen (for range searches). */
+  span: number;
+  /** Lines that are no longer facts about a present file (removed zips, zipped window files): what a compaction drops. */
+  dead: number;
+}
+
+export function emptyState(): IndexState {
+  return { zips: new Map(), opened: new Map(), removed: new Map(), span: 0, dead: 0 };
+}
+
+/** The open window file a zip replaced: `<base>_json.zip` → `<base>.json`. */
+export function windowFileOf(zip: string): string {
+  return zip.replace(/_(json|csv)\.zip$/, '.$1');
+}
+
+/** Folds one fact into the state. */
+export function applyLine(state: IndexState, l: IndexLine): void {
+  switch (l.op) {
+    case 'z': {
+      const { op: _op, ...zip } = l;
+      if (state.zips.has(zip.file)) state.dead++;
+      state.zips.set(zip.file, zip);
+      state.removed.delete(zip.file);
+      if (state.opened.delete(windowFileOf(zip.file))) state.dead++;
+      if (zip.records > 0 && zip.last - zip.first > state.span) state.span = zip.last - zip.first;
+      break;
+    }
+    case 'o':
+      if (state.opened.has(l.file)) state.dead++;
+      state.opened.set(l.file, { day: l.day, start: l.start });
+      break;
+    case 'd':
+      // The z line and this one are both dead once the file is gone.
+      if (state.zips.delete(l.file)) state.dead += 2;
+      else state.dead++;
+      state.removed.set(l.file, l.reason);
+      break;
+    case 'h': {
+      const z = state.zips.get(l.file);
+      if (z) z.flags = z.flags.replace(HOOK_PENDING, '');
+      state.dead++;
+      break;
+    }
+    case 'w':
+      if (l.span > state.span) state.span = l.span;
+      else state.dead++;
+      break;
+  }
+}
+
+/**
+ * Parses a whole index. `undefined` when it is not an index or a line in it
+ * does not parse (damaged); a torn last line is reported in `tornBytes` and
+ * not applied.
+ */
+export function parseIndex(text: string): { state: IndexState; lines: number; tornBytes: number; goodBytes: number } | undefined {
+  if (!text.startsWith(INDEX_HEADER)) return undefined;
+  const state = emptyState();
+  let pos = INDEX_HEADER.length;
+  let lines = 0;
+  for (;;) {
+    const end = text.indexOf('\n', pos);
+    if (end < 0) break;
+    const line = decodeLine(text.slice(pos, end));
+    if (!line) return undefined;
+    applyLine(state, line);
+    lines++;
+    pos = end + 1;
+  }
+  return { state, lines, tornBytes: text.length - pos, goodBytes: pos };
+}
+
+/** The whole index for a state: what a rebuild or a compaction writes. */
+export function serializeState(state: IndexState): string {
+  const parts = [INDEX_HEADER];
+  if (state.span > 0) parts.push(encodeLine({ op: 'w', span: state.span }));
+  const zips = [...state.zips.values()].sort((a, b) => a.first - b.first || a.start - b.start || a.file.localeCompare(b.file));
+  for (const z of zips) parts.push(encodeLine({ op: 'z', ...z }));
+  for (const [file, o] of state.opened) parts.push(encodeLine({ op: 'o', file, ...o }));
+  return parts.join('');
+}

@@ -1,0 +1,83 @@
+/**
+ * Reading the archive index for the offline tools. A whole read folds every
+ * line; a range read searches the bytes for the lines of the days the range
+ * can touch (memchr speed) and parses only those, so one minute out of a year
+ * costs a few hundred lines, not 315,000. Either way an index that is missing
+ * or does not parse gives `undefined`: the caller reads the directory instead.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { applyLine, dayKey, decodeLine, emptyState, INDEX_FILE, INDEX_HEADER, parseIndex, type IndexState } from './index-format.js';
+
+const DAY_MS = 86_400_000;
+/** A range touching more days than this is read whole (one pass beats many searches). */
+const MAX_SEARCHED_DAYS = 31;
+
+export interface IndexRead {
+  state: IndexState;
+  /** Of the streams asked about, those the index names anywhere (a range read sees only some days). */
+  known: Set<string>;
+}
+
+/** The index of `dir`, whole or (with a finite range) the days the range can touch; undefined when there is none or it does not parse. */
+export async function readArchiveIndex(dir: string, range?: { from?: number; to?: number }, streams: readonly string[] = []): Promise<IndexRead | undefined> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(path.join(dir, INDEX_FILE), { flag: 'r' });
+  } catch {
+    return undefined;
+  }
+  if (buf.length < INDEX_HEADER.length || buf.toString('latin1', 0, INDEX_HEADER.length) !== INDEX_HEADER) return undefined;
+  const from = range?.from;
+  const to = range?.to;
+  const whole = () => {
+    const state = parseIndex(buf.toString('latin1'))?.state;
+    return state && { state, known: new Set(streams) };
+  };
+  if (from === undefined || to === undefined || !Number.isFinite(from) || !Number.isFinite(to)) return whole();
+  const span = longestSpan(buf);
+  if (span === undefined) return undefined;
+  const days: string[] = [];
+  for (let t = Math.floor((from - span) / DAY_MS) * DAY_MS; t < to && days.length <= MAX_SEARCHED_DAYS; t += DAY_MS) days.push(dayKey(t));
+  if (days.length > MAX_SEARCHED_DAYS) return whole();
+  const state = searchDays(buf, days);
+  if (!state) return undefined;
+  // A stream with nothing in those days still exists if any line names it.
+  const known = new Set(streams.filter((s) => buf.indexOf(`_${s}_json.zip\t`, 0, 'latin1') >= 0 || buf.indexOf(`_${s}.json\t`, 0, 'latin1') >= 0));
+  return { state, known };
+}
+
+/** The span of the last `w` line (spans are appended only when they grow; a compaction writes the one it knows first). */
+function longestSpan(buf: Buffer): number | undefined {
+  const at = buf.lastIndexOf('\nw\t');
+  if (at < 0) return 0;
+  const end = buf.indexOf(0x0a, at + 1);
+  if (end < 0) return 0; // torn: the one before holds (a longer window than that is rare; the line is rewritten at the next open)
+  const line = decodeLine(buf.toString('latin1', at + 1, end));
+  return line?.op === 'w' ? line.span : undefined;
+}
+
+/**
+ * The lines of `days`, folded in file order (so a `d` after a `z` still
+ * removes it). A matched line that does not parse makes the index suspect.
+ */
+function searchDays(buf: Buffer, days: string[]): IndexState | undefined {
+  const found: number[] = [];
+  for (const day of days) {
+    const needle = Buffer.from(`\t${day}\t`, 'latin1');
+    for (let at = buf.indexOf(needle, INDEX_HEADER.length - 1); at >= 0; at = buf.indexOf(needle, at + 1)) {
+      // The day is the second field: one op letter after a line start.
+      if (at >= 2 && buf[at - 2] === 0x0a) found.push(at - 1);
+    }
+  }
+  found.sort((a, b) => a - b);
+  const state = emptyState();
+  for (const start of found) {
+    const end = buf.indexOf(0x0a, start);
+    if (end < 0) continue; // the torn last line of an append in progress
+    const line = decodeLine(buf.toString('latin1', start, end));
+    if (!line) return undefined;
+    applyLine(state, line);
+  }
+  return state;
+}

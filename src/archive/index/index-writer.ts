@@ -1,0 +1,279 @@
+/**
+ * The recorder's side of the archive index (index-format.ts): opened at
+ * start, checked against the directory (zips it does not know are added, zips
+ * that are gone are marked so, removals a crash interrupted are completed),
+ * rebuilt from the zips when it is missing or does not parse, compacted when
+ * most of its lines are history; then one line is appended per fact.
+ *
+ * The check reads the directory, and a rebuild every zip's metadata, which
+ * after months takes a while: it runs beside the recording, never before the
+ * first tick. Facts that arrive meanwhile wait in memory and follow it.
+ * Appends are synchronous single writes of one short line (O_APPEND, no link
+ * followed); before each, the file is checked to be the one written (not
+ * deleted, not cut short), else it is rebuilt.
+ */
+import { closeSync, fstatSync, openSync, writeSync, constants as fsConstants } from 'node:fs';
+import { readdir, readFile, truncate, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { lstatIfAny, replaceOwnFileSync, unsafeEntry } from '../../fs/safe-files.js';
+import type { NoteEvent } from '../../logging/note-event.js';
+import { parseOutputFile, parseWindowTime } from '../../sinks/window-naming.js';
+import { windowInfo } from '../window-info.js';
+import {
+  applyLine,
+  COUNTED_BY_SCAN,
+  emptyState,
+  encodeLine,
+  INDEX_FILE,
+  parseIndex,
+  serializeState,
+  windowDay,
+  type IndexedZip,
+  type IndexLine,
+  type IndexState,
+} from './index-format.js';
+
+const { O_WRONLY, O_APPEND, O_NOFOLLOW } = fsConstants;
+
+/** Compacted when more than this share of its lines are history, and it has at least this many. */
+const COMPACT_SHARE = 0.5;
+const COMPACT_MIN_LINES = 1000;
+
+export interface IndexCheck {
+  /** Why the index was rebuilt, if it was. */
+  rebuilt?: 'missing' | 'damaged';
+  /** A torn last line (a crash during an append) that was cut. */
+  cutBytes: number;
+  /** Zips the index did not know, now added. */
+  added: number;
+  /** Zips the index listed that are not there any more. */
+  gone: number;
+  /** Removals a crash interrupted, completed. */
+  completed: number;
+  compacted: boolean;
+  windows: number;
+  ms: number;
+}
+
+export class ArchiveIndex {
+  readonly file: string;
+  private state: IndexState = emptyState();
+  private fd: number | undefined;
+  /** Bytes this writer knows the file to have: anything else means someone else changed it. */
+  private size = 0;
+  private lines = 0;
+  /** Facts that arrived before the check finished, or while a rebuild runs. */
+  private waiting: IndexLine[] | undefined = [];
+  private rebuilding: Promise<unknown> | undefined;
+  /** Set once writing failed (reported once): facts are kept in memory only, the next start rebuilds the file. */
+  private broken = false;
+  /** Resolves once the index has been checked against the directory. */
+  readonly ready: Promise<IndexCheck | undefined>;
+
+  constructor(
+    readonly dir: string,
+    private readonly note: NoteEvent,
+  ) {
+    this.file = path.join(dir, INDEX_FILE);
+    this.ready = this.check().catch((err) => {
+      this.failed(err);
+      return undefined;
+    });
+  }
+
+  /** The zips present, by name (kept for retention). */
+  get zips(): ReadonlyMap<string, IndexedZip> {
+    return this.state.zips;
+  }
+
+  /** The index file's own size, for the disk budget. */
+  get bytes(): number {
+    return this.size;
+  }
+
+  /** A window file is about to be created (`o`): readers find open windows through this. */
+  opened(file: string, start: number, windowMs: number): void {
+    if (windowMs > this.state.span) this.append({ op: 'w', span: windowMs });
+    this.append({ op: 'o', day: windowDay({ records: 0, first: 0, start }), file, start });
+  }
+
+  /** A zip was written (after its rename). */
+  zipped(z: Omit<IndexedZip, 'day'>): IndexedZip {
+    const zip = { ...z, day: windowDay(z) };
+    const span = z.records > 0 ? z.last - z.first : 0;
+    if (span > this.state.span) this.append({ op: 'w', span });
+    this.append({ op: 'z', ...zip });
+    return zip;
+  }
+
+  /** A zip's on_window hook succeeded. */
+  hookDone(file: string): void {
+    const z = this.state.zips.get(file);
+    if (z) this.append({ op: 'h', day: z.day, file });
+  }
+
+  /** Removes a zip: the fact is written first, so a crash before the unlink is completed at the next start. */
+  async remove(file: string, reason: string): Promise<void> {
+    const z = this.state.zips.get(file);
+    if (!z) return;
+    this.append({ op: 'd', day: z.day, file, reason });
+    await unlink(path.join(this.dir, file)).catch((err) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    });
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private append(line: IndexLine): void {
+    applyLine(this.state, line);
+    if (this.waiting) {
+      this.waiting.push(line);
+      return;
+    }
+    this.write(encodeLine(line));
+  }
+
+  private write(text: string): void {
+    if (this.broken) return;
+    try {
+      if (this.fd === undefined) throw new Error('the index is not open');
+      const st = fstatSync(this.fd);
+      if (st.nlink === 0 || st.size !== this.size) {
+        // Deleted or changed under us: what it holds is not known any more.
+        this.startRebuild(st.nlink === 0 ? 'missing' : 'damaged');
+        return;
+      }
+      const buf = Buffer.from(text, 'latin1');
+      for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
+      this.size += buf.length;
+      this.lines++;
+      // Most lines are history once windows are zipped and removed: rewrite the facts that stand.
+      if (this.lines >= COMPACT_MIN_LINES && this.state.dead > COMPACT_SHARE * this.lines) this.writeWhole();
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+
+  /** The index cannot be written: the readers read the directory until the next start rebuilds it. */
+  private failed(err: unknown): void {
+    if (this.broken) return;
+    this.broken = true;
+    this.note('index_error', { file: INDEX_FILE, message: (err as Error).message }, 'error', `cannot write the archive index ${INDEX_FILE}; the archive tools read the directory instead until it is rebuilt`);
+    this.close();
+    this.waiting = undefined;
+  }
+
+  private startRebuild(reason: 'missing' | 'damaged'): void {
+    if (this.rebuilding) return;
+    this.close();
+    this.waiting = [];
+    this.rebuilding = this.rebuild(reason)
+      .then((check) => this.note('index_rebuilt', { ...check }, 'warn', `the archive index was ${reason === 'missing' ? 'deleted' : 'changed by someone else'} while recording; rebuilt from the zips`))
+      .catch((err) => this.failed(err))
+      .finally(() => (this.rebuilding = undefined));
+  }
+
+  /** At start: read, cut a torn line, check against the directory; rebuild when missing or damaged. */
+  private async check(): Promise<IndexCheck> {
+    const started = performance.now();
+    const found = await lstatIfAny(this.file);
+    const why = found && unsafeEntry(found, true);
+    if (why) throw new Error(`${INDEX_FILE} is ${why}; it is left alone`);
+    const text = found ? await readFile(this.file, 'latin1') : undefined;
+    const parsed = text === undefined ? undefined : parseIndex(text);
+    if (!parsed) {
+      const check = await this.rebuild(text === undefined ? 'missing' : 'damaged');
+      return { ...check, ms: Math.round(performance.now() - started) };
+    }
+    const result: IndexCheck = { cutBytes: parsed.tornBytes, added: 0, gone: 0, completed: 0, compacted: false, windows: 0, ms: 0 };
+    if (parsed.tornBytes > 0) await truncate(this.file, parsed.goodBytes);
+    const listed = new Set(await readdir(this.dir));
+    // Facts from before this check (this run's first windows) are laid over the file's.
+    const early = this.waiting ?? [];
+    this.state = parsed.state;
+    this.lines = parsed.lines;
+    this.size = parsed.goodBytes;
+    const fixes: IndexLine[] = [];
+    for (const file of this.state.removed.keys()) {
+      if (!listed.has(file)) continue;
+      await unlink(path.join(this.dir, file)).catch(() => undefined);
+      listed.delete(file);
+      result.completed++;
+    }
+    for (const z of this.state.zips.values()) {
+      if (listed.has(z.file)) continue;
+      fixes.push({ op: 'd', day: z.day, file: z.file, reason: 'gone' });
+      result.gone++;
+    }
+    const zippedEarly = new Set(early.filter((l) => l.op === 'z').map((l) => l.file));
+    for (const name of listed) {
+      const parsedName = parseOutputFile(name);
+      if (parsedName?.type !== 'zip' || this.state.zips.has(name) || zippedEarly.has(name)) continue;
+      const zip = await zipEntry(this.dir, name, parsedName.stream, parseWindowTime(parsedName.time), parsedName.ext === 'json');
+      if (!zip) continue;
+      fixes.push({ op: 'z', ...zip });
+      result.added++;
+    }
+    for (const l of fixes) applyLine(this.state, l);
+    for (const l of early) applyLine(this.state, l);
+    const total = this.lines + fixes.length + early.length;
+    if (total >= COMPACT_MIN_LINES && this.state.dead > COMPACT_SHARE * total) {
+      this.writeWhole();
+      result.compacted = true;
+    } else {
+      this.openForAppend();
+      this.waiting = undefined;
+      for (const l of [...fixes, ...early]) this.write(encodeLine(l));
+    }
+    this.waiting = undefined;
+    result.windows = this.state.zips.size;
+    result.ms = Math.round(performance.now() - started);
+    return result;
+  }
+
+  /** Every zip's metadata (a scan for zips that carry none), written whole under a temporary name and renamed. */
+  private async rebuild(reason: 'missing' | 'damaged'): Promise<IndexCheck> {
+    const started = performance.now();
+    const state = emptyState();
+    for (const name of await readdir(this.dir)) {
+      const parsed = parseOutputFile(name);
+      if (parsed?.type !== 'zip') continue;
+      const zip = await zipEntry(this.dir, name, parsed.stream, parseWindowTime(parsed.time), parsed.ext === 'json');
+      if (zip) applyLine(state, { op: 'z', ...zip });
+    }
+    // What happened while the directory was read (windows zipped, opened) follows; zips removed meanwhile leave their `d`.
+    for (const l of this.waiting ?? []) applyLine(state, l);
+    this.state = state;
+    this.writeWhole();
+    return { rebuilt: reason, cutBytes: 0, added: state.zips.size, gone: 0, completed: 0, compacted: false, windows: state.zips.size, ms: Math.round(performance.now() - started) };
+  }
+
+  /** The whole state as a fresh file (rebuild, compaction), renamed over the old one; appends go on in the new one. */
+  private writeWhole(): void {
+    this.close();
+    const text = serializeState(this.state);
+    replaceOwnFileSync(this.file, Buffer.from(text, 'latin1'));
+    this.state.removed.clear();
+    this.state.dead = 0;
+    this.lines = this.state.zips.size + this.state.opened.size + 1;
+    this.openForAppend();
+    this.waiting = undefined;
+  }
+
+  private openForAppend(): void {
+    this.close();
+    this.fd = openSync(this.file, O_WRONLY | O_APPEND | O_NOFOLLOW);
+    this.size = fstatSync(this.fd).size;
+  }
+}
+
+/** A zip's line from its own metadata, or a scan when it has none (the original recorder's); undefined when it cannot be read. */
+async function zipEntry(dir: string, name: string, stream: string, start: number, scan: boolean): Promise<Omit<IndexedZip, 'day'> & { day: string } | undefined> {
+  const info = await windowInfo(path.join(dir, name), stream, 'zip', start, scan);
+  if (info.error) return undefined;
+  const zip = { file: name, start, records: info.records, first: info.first, last: info.last, bytes: info.bytes, zipBytes: info.diskBytes, flags: info.source === 'scan' ? COUNTED_BY_SCAN : '' };
+  return { ...zip, day: windowDay(zip) };
+}
