@@ -16,7 +16,7 @@
 import type { StreamCatalog, WindowInfo } from './catalog.js';
 import { readRecords, type ArchiveProblem, type ArchivedRecord } from './records.js';
 import { Buckets, MAX_BUCKETS, expectedSpan, niceWidth } from './stats/buckets.js';
-import { EventCursor, readRuns, type ParsedEvent } from './stats/events.js';
+import { EventCursor, readRuns, type ParsedEvent, type RemovedSpan } from './stats/events.js';
 import { GAP_FACTOR, GapEvents, GapTally, MISSED } from './stats/gaps.js';
 import { Histogram } from './stats/histogram.js';
 import { findInterval } from './stats/interval.js';
@@ -56,7 +56,10 @@ export async function computeStats(data: StreamCatalog, events: StreamCatalog | 
   const stream = data.stream;
 
   // 1. The runs of nsr (start and stop events), to know the interval in effect and whether nsr ran at `from`.
-  const runs = events ? await readRuns(events, stream, (p) => onProblem(p), (w, i, n) => say(`events: window ${i + 1}/${n} ${w.file}`)) : [];
+  const removed: RemovedSpan[] = [];
+  const runs = events ? await readRuns(events, stream, (p) => onProblem(p), (w, i, n) => say(`events: window ${i + 1}/${n} ${w.file}`), removed) : [];
+  // A gap with a removed window's records inside it is retention's doing.
+  const removedInside = (a: number, b: number) => removed.some((r) => r.last > a && r.first < b);
   const found = await findInterval(data, runs, events !== undefined, { from: opts.from, to: opts.to }, say);
   let intervalMs = found.ms;
   const { source, detail, changes } = found;
@@ -168,7 +171,7 @@ export async function computeStats(data: StreamCatalog, events: StreamCatalog | 
       if (I !== undefined) {
         const tickwise = aligned && !acc.intervalChanged;
         const missed = tickwise ? Math.floor(ts / I) - Math.floor(prev / I) - 1 : Math.max(1, Math.round(dt / I) - 1);
-        if (tickwise ? missed >= 1 : dt > GAP_FACTOR * I) gaps.close(prev, ts, missed, acc, aligned, I);
+        if (tickwise ? missed >= 1 : dt > GAP_FACTOR * I) gaps.close(prev, ts, missed, acc, aligned, I, removedInside(prev, ts));
       }
     }
     if (aligned && I !== undefined) lateness.add(ts - Math.floor(ts / I) * I);

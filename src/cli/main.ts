@@ -36,6 +36,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   ls: async () => (await import('./ls.js')).registerLs,
   cat: async () => (await import('./cat.js')).registerCat,
   verify: async () => (await import('./verify.js')).registerVerify,
+  index: async () => (await import('./index-cmd.js')).registerIndex,
   export: async () => (await import('./export.js')).registerExport,
   stats: async () => (await import('./stats.js')).registerStats,
   db: async () => (await import('./db.js')).registerDb,

@@ -119,6 +119,7 @@ const EXPLANATION_LABEL: Record<GapExplanation, string> = {
   not_running: 'nsr not running',
   missed_ticks: 'missed ticks',
   partly: 'partly',
+  retention: 'removed by retention',
   none: 'UNEXPLAINED',
 };
 
@@ -142,9 +143,9 @@ export function textReport(r: StatsReport, dir: string): string {
   if (r.interval.ms === null) rows.push(['gaps', 'unknown (no interval)']);
   else if (g.count === 0) rows.push(['gaps', 'none']);
   else {
-    const parts = (['missed_ticks', 'not_running', 'partly', 'none'] as const)
+    const parts = (['missed_ticks', 'not_running', 'retention', 'partly', 'none'] as const)
       .filter((k) => g.by_explanation[k].gaps > 0)
-      .map((k) => `${g.by_explanation[k].gaps} ${k === 'missed_ticks' ? 'explained by missed_tick events' : k === 'not_running' ? 'while nsr was not running' : k === 'partly' ? 'partly explained' : 'UNEXPLAINED'}`);
+      .map((k) => `${g.by_explanation[k].gaps} ${k === 'missed_ticks' ? 'explained by missed_tick events' : k === 'not_running' ? 'while nsr was not running' : k === 'retention' ? 'removed by retention' : k === 'partly' ? 'partly explained' : 'UNEXPLAINED'}`);
     rows.push(['gaps', `${g.count} with ${g.missed_ticks.toLocaleString('en-US')} missed ticks: ${parts.join(', ')}`]);
     rows.push(['', g.unexplained_missed_ticks ? `${g.unexplained_missed_ticks.toLocaleString('en-US')} missed ticks are not explained by any event` : 'every missed tick is explained by the events stream']);
   }

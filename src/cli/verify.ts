@@ -4,6 +4,14 @@ import { verifyDirectory } from '../archive/verify.js';
 import { archiveDir, DEFAULT_ARCHIVE_DIR, dirOption, pickDir } from './archive-args.js';
 import { EXIT_OK, EXIT_RUNTIME, fail } from './common.js';
 import { progress } from './progress.js';
+import { parseDuration } from '../config/duration.js';
+import { parseTimeArg } from '../archive/time-arg.js';
+
+/** `--since 1d` (an age) or `--since 2026-02-10T14:00` (a time). */
+function sinceArg(text: string): number {
+  const age = parseDuration(text);
+  return age !== undefined ? Date.now() - age : parseTimeArg(text, '--since');
+}
 
 export function registerVerify(program: Command): void {
   program
@@ -11,12 +19,14 @@ export function registerVerify(program: Command): void {
     .description('check every archive: CRC, one entry, JSON lines with integer timestamps in order, counts matching the metadata (CSV windows: a header, every row with its field count)')
     .argument('[dir]', `the directory of the archives, as with --dir (default ${DEFAULT_ARCHIVE_DIR})`)
     .addOption(dirOption())
-    .action(async (dirArg: string | undefined, opts: { dir: string }, cmd: Command) => {
+    .option('--since <age|time>', 'only the windows with records since then: an age (1d, 6h) or a time (ISO, epoch ms); found through the archive index, the others are not opened')
+    .action(async (dirArg: string | undefined, opts: { dir: string; since?: string }, cmd: Command) => {
       try {
         const dir = await archiveDir(pickDir(dirArg, opts, cmd));
         const bar = progress();
         const started = performance.now();
-        const report = await verifyDirectory(dir, (w, done, total) => bar.update(`nsr verify: ${done + 1}/${total} ${w.file}`));
+        const since = opts.since === undefined ? undefined : sinceArg(opts.since);
+        const report = await verifyDirectory(dir, { since, onWindow: (w, done, total) => bar.update(`nsr verify: ${done + 1}/${total} ${w.file}`) });
         bar.done();
         for (const p of report.problems) process.stdout.write(`${p.file}: ${p.problem}\n`);
         const secs = (performance.now() - started) / 1000;

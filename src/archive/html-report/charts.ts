@@ -40,7 +40,7 @@ export function recordsChart(r: StatsReport, s: StatsSeries, hovers: Record<stri
 export function recordsLegend(r: StatsReport, s: StatsSeries): string {
   const items: [string, string][] = [['#2563eb', 'records per minute']];
   if (r.interval.ms) items.push(['dash', `expected: ${fmtNum(60_000 / r.interval.ms)}/min (one per ${r.interval.ms} ms tick)`]);
-  for (const k of ['not_running', 'missed_ticks', 'partly', 'none'] as const) if (r.gaps.by_explanation[k].gaps > 0) items.push([GAP_COLOUR[k], `gap: ${GAP_LABEL[k]} (${r.gaps.by_explanation[k].gaps})`]);
+  for (const k of ['not_running', 'missed_ticks', 'retention', 'partly', 'none'] as const) if (r.gaps.by_explanation[k].gaps > 0) items.push([GAP_COLOUR[k], `gap: ${GAP_LABEL[k]} (${r.gaps.by_explanation[k].gaps})`]);
   if (!r.gaps.count) return legend(items);
   const which = r.gaps.count > s.gaps.length ? `The ${fmtInt(s.gaps.length)} biggest of ${fmtInt(r.gaps.count)} gaps are marked` : `Every gap is marked`;
   return `${legend(items)}<p class="note">${which}: a shaded band, or a tick on the time axis when too short to see and explained by events. Hover one for what happened.</p>`;

@@ -9,12 +9,14 @@ export const GAP_COLOUR: Record<GapExplanation, string> = {
   not_running: '#9ca3af',
   missed_ticks: '#f59e0b',
   partly: '#f97316',
+  retention: '#6b7280',
   none: '#dc2626',
 };
 export const GAP_LABEL: Record<GapExplanation, string> = {
   not_running: 'nsr not running',
   missed_ticks: 'missed ticks with a reason',
   partly: 'partly explained',
+  retention: 'removed by retention',
   none: 'unexplained',
 };
 const REASON_COLOURS = ['#f59e0b', '#8b5cf6', '#0ea5e9', '#10b981', '#ec4899', '#84cc16', '#14b8a6', '#a16207', '#6366f1', '#be185d'];

@@ -29,7 +29,8 @@ export async function readArchiveIndex(dir: string, range?: { from?: number; to?
   }
   if (buf.length < INDEX_HEADER.length || buf.toString('latin1', 0, INDEX_HEADER.length) !== INDEX_HEADER) return undefined;
   const from = range?.from;
-  const to = range?.to;
+  // "From then on": records later than two days from now would need a clock gone wrong.
+  const to = range?.to ?? (from !== undefined && Number.isFinite(from) ? Math.max(Date.now(), from) + 2 * DAY_MS : undefined);
   const whole = () => {
     const state = parseIndex(buf.toString('latin1'))?.state;
     return state && { state, known: new Set(streams) };

@@ -16,9 +16,21 @@ export interface RunMark {
 }
 
 /** The start and stop events, in order (there are only as many as nsr was started). */
-export async function readRuns(events: StreamCatalog, stream: string, onProblem: (p: ArchiveProblem) => void, onWindow: (w: WindowInfo, i: number, n: number) => void): Promise<RunMark[]> {
+export async function readRuns(
+  events: StreamCatalog,
+  stream: string,
+  onProblem: (p: ArchiveProblem) => void,
+  onWindow: (w: WindowInfo, i: number, n: number) => void,
+  removed: RemovedSpan[] = [],
+): Promise<RunMark[]> {
   const runs: RunMark[] = [];
   for await (const { line, timestamp } of readRecords(events, { onProblem, onWindow })) {
+    // Written when the window went, long after its records: collected here, not in tick order.
+    if (line.includes(RETENTION_MARK)) {
+      const f = parseEvent(line);
+      if (f?.stream === stream && typeof f.first === 'number' && typeof f.last === 'number') removed.push({ first: f.first, last: f.last, reason: String(f.reason ?? '') });
+      continue;
+    }
     const isStart = line.includes(START_MARK);
     if (!isStart && !line.includes(STOP_MARK)) continue;
     if (!isStart) {
@@ -32,6 +44,14 @@ export async function readRuns(events: StreamCatalog, stream: string, onProblem:
   }
   return runs;
 }
+/** A window of the stream that retention removed (`retention_deleted`): its records' span. */
+export interface RemovedSpan {
+  first: number;
+  last: number;
+  reason: string;
+}
+
+const RETENTION_MARK = Buffer.from('"event":"retention_deleted"');
 const START_MARK = Buffer.from('"event":"start"');
 const STOP_MARK = Buffer.from('"event":"stop"');
 

@@ -55,6 +55,8 @@ export class GapEvents {
       }
       case 'missed_ticks':
         return `missed ticks reported: ${reasons}`;
+      case 'retention':
+        return 'retention removed the windows that held these records (retention_deleted events)';
       case 'partly':
         return `events report ${this.missedTotal} of ${missed} missed ticks (${reasons}); the rest is unexplained`;
       default:
@@ -80,6 +82,7 @@ export class GapTally {
     not_running: { gaps: 0, missed_ticks: 0 },
     missed_ticks: { gaps: 0, missed_ticks: 0 },
     partly: { gaps: 0, missed_ticks: 0 },
+    retention: { gaps: 0, missed_ticks: 0 },
     none: { gaps: 0, missed_ticks: 0 },
   };
   private readonly biggest: Biggest<Gap>;
@@ -93,10 +96,10 @@ export class GapTally {
    * The gap between the records at `start` and `end`, with `missed` ticks and what the
    * events said meanwhile (`acc`). `aligned`: the ticks are on the clock grid of `intervalMs`.
    */
-  close(start: number, end: number, missed: number, acc: GapEvents, aligned: boolean, intervalMs: number): void {
-    const explainedByEvents = Math.min(missed, acc.missedTotal);
+  close(start: number, end: number, missed: number, acc: GapEvents, aligned: boolean, intervalMs: number, removed = false): void {
+    const explainedByEvents = removed ? missed : Math.min(missed, acc.missedTotal);
     const notRunning = acc.starts > 0 || acc.stops > 0;
-    const explanation: GapExplanation = notRunning ? 'not_running' : explainedByEvents >= missed ? 'missed_ticks' : explainedByEvents > 0 ? 'partly' : 'none';
+    const explanation: GapExplanation = removed ? 'retention' : notRunning ? 'not_running' : explainedByEvents >= missed ? 'missed_ticks' : explainedByEvents > 0 ? 'partly' : 'none';
     const rest = missed - explainedByEvents;
     if (rest > 0) {
       // The ticks the events do not account for, on the chart where they were due (evenly spread when not on the clock grid).

@@ -12,6 +12,8 @@ export type GapExplanation =
   | 'missed_ticks'
   /** `missed_tick` events cover some of the missed ticks. */
   | 'partly'
+  /** Retention removed windows of the stream inside it (`retention_deleted` events). */
+  | 'retention'
   /** Nothing in the events stream explains it. */
   | 'none';
 

@@ -1,0 +1,170 @@
+/**
+ * The archive index: the offline tools see from it exactly what the zips
+ * hold, and it is rebuilt or repaired when deleted, cut short or corrupted,
+ * or when a crash interrupted a removal.
+ */
+import { appendFileSync, existsSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { readCatalog, type StreamCatalog } from '../src/archive/catalog.js';
+import { INDEX_FILE } from '../src/archive/index/index-format.js';
+import { readArchiveIndex } from '../src/archive/index/index-reader.js';
+import { ArchiveIndex } from '../src/archive/index/index-writer.js';
+import { encodeZipComment } from '../src/compress/zip-meta.js';
+import { writeZip } from '../src/compress/write-zip.js';
+import { formatWindowTime, jsonName, zipName } from '../src/sinks/window-naming.js';
+import { tempDir } from './helpers.js';
+
+const MINUTE = 60_000;
+const T0 = Date.UTC(2026, 0, 10, 22, 0, 0);
+
+/** A zipped window of `n` records, one per second from `start`, as nsr writes it. */
+async function makeWindow(dir: string, stream: string, start: number, n = 5): Promise<string> {
+  const base = `${formatWindowTime(start)}_${stream}`;
+  const lines = Array.from({ length: n }, (_, i) => `{"timestamp":${start + i * 1000},"v":${i}}\n`).join('');
+  const jsonPath = path.join(dir, jsonName(base));
+  writeFileSync(jsonPath, lines);
+  const meta = { stream, records: n, first: start, last: start + (n - 1) * 1000, bytes: Buffer.byteLength(lines) };
+  await writeZip({ id: 1, jsonPath, zipPath: path.join(dir, zipName(base)), entryName: jsonName(base), level: 4, comment: encodeZipComment(meta), mtime: meta.last });
+  return zipName(base); // writeZip removed the .json, as the worker does
+}
+
+/** 3 streams × 20 one-minute windows, crossing a UTC midnight. */
+async function archive(dir: string): Promise<string[]> {
+  const files: string[] = [];
+  for (let i = 0; i < 20; i++) for (const s of ['flowinfo', 'graphinfo', 'events']) files.push(await makeWindow(dir, s, T0 + i * 10 * MINUTE));
+  return files;
+}
+
+const events: { event: string; fields: Record<string, unknown> }[] = [];
+const note = (event: string, fields: Record<string, unknown>) => void events.push({ event, fields });
+
+async function openIndex(dir: string) {
+  const index = new ArchiveIndex(dir, note);
+  const check = await index.ready;
+  index.close();
+  return check!;
+}
+
+/** What a tool sees, without the fields that say where it came from. */
+const view = (cats: StreamCatalog[]) => cats.map((c) => ({ stream: c.stream, windows: c.windows.map(({ file, records, first, last, bytes, diskBytes }) => ({ file, records, first, last, bytes, diskBytes })) }));
+
+async function sameAsDirectory(t: Test, dir: string, what: string): Promise<void> {
+  const fromIndex = await readCatalog(dir);
+  const fromDir = await readCatalog(dir, { useIndex: false });
+  t.same(view(fromIndex), view(fromDir), `${what}: the index shows what the zips hold`);
+  t.equal(fromIndex.flatMap((c) => c.windows).filter((w) => w.source === 'metadata').length, 60, `${what}: 60 windows, none opened`);
+}
+
+t.test('built at first open, then the tools read it instead of the zips', async (t) => {
+  const dir = tempDir(t);
+  await archive(dir);
+  t.equal(await readArchiveIndex(dir), undefined, 'no index yet: the tools read the directory');
+  const check = await openIndex(dir);
+  t.equal(check.rebuilt, 'missing');
+  t.equal(check.windows, 60);
+  await sameAsDirectory(t, dir, 'after the first open');
+  const again = await openIndex(dir);
+  t.equal(again.rebuilt, undefined, 'a sound index is kept');
+  t.match(again, { added: 0, gone: 0, completed: 0, cutBytes: 0 });
+});
+
+t.test('rebuilt after it was deleted, truncated or corrupted', async (t) => {
+  const dir = tempDir(t);
+  await archive(dir);
+  await openIndex(dir);
+  const file = path.join(dir, INDEX_FILE);
+  const sound = readFileSync(file);
+
+  unlinkSync(file);
+  t.equal((await openIndex(dir)).rebuilt, 'missing', 'deleted: rebuilt');
+  await sameAsDirectory(t, dir, 'deleted');
+
+  // Cut in the middle of a line: the torn line is cut, the zips it no longer names are added back.
+  truncateSync(file, Math.floor(sound.length / 2) + 7);
+  const cut = await openIndex(dir);
+  t.ok(cut.cutBytes > 0, `the torn last line was cut (${cut.cutBytes} bytes)`);
+  t.ok(cut.added > 0, `${cut.added} zips the cut lost were added back`);
+  await sameAsDirectory(t, dir, 'truncated');
+
+  // A damaged line: readers fall back to the directory at once; the next open rebuilds.
+  const text = readFileSync(file, 'latin1');
+  const at = text.indexOf('\tflowinfo') > 0 ? text.indexOf('\nz\t') + 12 : 20;
+  writeFileSync(file, Buffer.from(text.slice(0, at) + 'x#' + text.slice(at + 2), 'latin1'));
+  t.equal(await readArchiveIndex(dir), undefined, 'a line that does not parse: the index is not used');
+  t.same(view(await readCatalog(dir)), view(await readCatalog(dir, { useIndex: false })), 'readers still see every window (from the directory)');
+  t.equal((await openIndex(dir)).rebuilt, 'damaged', 'corrupted: rebuilt');
+  await sameAsDirectory(t, dir, 'corrupted');
+
+  // Not an index at all (garbage header).
+  writeFileSync(file, 'garbage\n');
+  t.equal((await openIndex(dir)).rebuilt, 'damaged');
+  await sameAsDirectory(t, dir, 'garbage');
+});
+
+t.test('checked against the directory: zips added or removed by hand, a removal a crash interrupted', async (t) => {
+  const dir = tempDir(t);
+  const files = await archive(dir);
+  await openIndex(dir);
+  // Removed by hand, and a window copied in.
+  unlinkSync(path.join(dir, files[0]));
+  await makeWindow(dir, 'flowinfo', T0 + 500 * MINUTE);
+  // A crash after the removal was written and before the file went.
+  appendFileSync(path.join(dir, INDEX_FILE), `d\t20260110\t${files[4]}\tmax_age\n`);
+  t.ok(existsSync(path.join(dir, files[4])));
+  const check = await openIndex(dir);
+  t.match(check, { gone: 1, added: 1, completed: 1 });
+  t.notOk(existsSync(path.join(dir, files[4])), 'the interrupted removal was completed');
+  const cats = await readCatalog(dir);
+  const all = cats.flatMap((c) => c.windows.map((w) => w.file));
+  t.notOk(all.includes(files[0]));
+  t.notOk(all.includes(files[4]));
+  t.equal(all.length, 59);
+  t.same(view(cats), view(await readCatalog(dir, { useIndex: false })));
+});
+
+t.test('a range read parses only the days it touches and finds the same windows', async (t) => {
+  const dir = tempDir(t);
+  await archive(dir);
+  await openIndex(dir);
+  // The archive crosses midnight UTC: windows at 22:00 … 01:10.
+  const from = T0 + 150 * MINUTE + 2000; // 00:30:02 next day, among the records of window 15
+  const to = from + MINUTE;
+  const read = await readArchiveIndex(dir, { from, to }, ['flowinfo', 'nosuch']);
+  t.ok(read, 'read');
+  t.ok(read!.state.zips.size < 60, `only the lines of the days searched (${read!.state.zips.size} of 60)`);
+  t.same([...read!.known], ['flowinfo'], 'a stream the index names is known; one it does not, not');
+  const [cat] = await readCatalog(dir, { streams: ['flowinfo'], range: { from, to } });
+  const [dirCat] = await readCatalog(dir, { streams: ['flowinfo'], range: { from, to }, useIndex: false });
+  const inRange = (c: StreamCatalog) => c.windows.filter((w) => w.records > 0 && w.last >= from && w.first < to).map((w) => w.file);
+  t.same(inRange(cat), inRange(dirCat));
+  t.equal(inRange(cat).length, 1);
+  // Nothing of the stream in the range: it still exists (empty), as the directory read says.
+  const [empty] = await readCatalog(dir, { streams: ['graphinfo'], range: { from: T0 + 5000 * MINUTE, to: T0 + 5001 * MINUTE } });
+  t.same(empty, { stream: 'graphinfo', windows: [] });
+});
+
+t.test('deleted while the recorder writes it: rebuilt at the next fact', async (t) => {
+  const dir = tempDir(t);
+  await archive(dir);
+  events.length = 0;
+  const index = new ArchiveIndex(dir, note);
+  await index.ready;
+  rmSync(path.join(dir, INDEX_FILE));
+  const file = await makeWindow(dir, 'flowinfo', T0 + 900 * MINUTE);
+  index.zipped({ file, start: T0 + 900 * MINUTE, records: 5, first: T0 + 900 * MINUTE, last: T0 + 900 * MINUTE + 4000, bytes: 100, zipBytes: 200, flags: '' });
+  await t.resolveMatch(waitFor(() => events.find((e) => e.event === 'index_rebuilt')), { fields: { rebuilt: 'missing' } });
+  index.close();
+  t.equal((await readCatalog(dir)).flatMap((c) => c.windows).length, 61, 'every zip, the new one too');
+  t.ok((await readArchiveIndex(dir))?.state.zips.has(file));
+});
+
+async function waitFor<T>(get: () => T | undefined, ms = 10_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
