@@ -10,24 +10,11 @@ import { readCatalog, type StreamCatalog } from '../src/archive/catalog.js';
 import { INDEX_FILE } from '../src/archive/index/index-format.js';
 import { readArchiveIndex } from '../src/archive/index/index-reader.js';
 import { ArchiveIndex } from '../src/archive/index/index-writer.js';
-import { encodeZipComment } from '../src/compress/zip-meta.js';
-import { writeZip } from '../src/compress/write-zip.js';
-import { formatWindowTime, jsonName, zipName } from '../src/sinks/window-naming.js';
 import { tempDir } from './helpers.js';
+import { makeWindow } from './zipped-windows.js';
 
 const MINUTE = 60_000;
 const T0 = Date.UTC(2026, 0, 10, 22, 0, 0);
-
-/** A zipped window of `n` records, one per second from `start`, as nsr writes it. */
-async function makeWindow(dir: string, stream: string, start: number, n = 5): Promise<string> {
-  const base = `${formatWindowTime(start)}_${stream}`;
-  const lines = Array.from({ length: n }, (_, i) => `{"timestamp":${start + i * 1000},"v":${i}}\n`).join('');
-  const jsonPath = path.join(dir, jsonName(base));
-  writeFileSync(jsonPath, lines);
-  const meta = { stream, records: n, first: start, last: start + (n - 1) * 1000, bytes: Buffer.byteLength(lines) };
-  await writeZip({ id: 1, jsonPath, zipPath: path.join(dir, zipName(base)), entryName: jsonName(base), level: 4, comment: encodeZipComment(meta), mtime: meta.last });
-  return zipName(base); // writeZip removed the .json, as the worker does
-}
 
 /** 3 streams × 20 one-minute windows, crossing a UTC midnight. */
 async function archive(dir: string): Promise<string[]> {

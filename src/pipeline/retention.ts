@@ -135,8 +135,10 @@ export class Retention {
         }
         continue;
       }
+      const indexBefore = this.opts.index.bytes;
       await this.opts.index.remove(c.file, reason);
-      freed += c.zipBytes;
+      // The removal's own line in the index counts against what it freed.
+      freed += c.zipBytes - (this.opts.index.bytes - indexBefore);
       this.removed++;
       this.opts.note('retention_deleted', { stream: c.stream, file: c.file, reason, records: c.records, first: c.first, last: c.last, window_start: c.start, bytes: c.bytes, zip_bytes: c.zipBytes });
     }
