@@ -124,3 +124,22 @@ t.test('freeSpace (the disk guard) removes the oldest windows of streams with a 
   t.ok(files.flowinfo.every((f) => index.zips.has(f)), 'a stream without retention is never touched');
   void deleted;
 });
+
+t.test('an events window stays while a data window it may explain is kept', async (t) => {
+  const { dir, index, files, deleted } = await setup(t, {});
+  const ev: string[] = [];
+  for (let i = 0; i < 10; i++) ev.push(await makeWindow(dir, 'events', NOW - (10 - i) * 10 * MINUTE, 2));
+  await new Promise<void>((r) => setImmediate(r));
+  // The index learns of the events zips at its next check: open it again.
+  index.close();
+  const again = new ArchiveIndex(dir, () => {});
+  await again.ready;
+  t.teardown(() => again.close());
+  // Data from 60 minutes back is kept (a sink reads it back): the events from then on stay, the older ones may go.
+  const keepFrom = again.zips.get(files.flowinfo[4])!.first;
+  const r = new Retention({ index: again, global: { maxAgeMs: 0 }, policyOf: () => undefined, unzippedBytes: () => new Map(), readBackFrom: () => keepFrom, note: () => {}, now: () => NOW });
+  await r.enforce();
+  const left = ev.filter((f) => again.zips.has(f));
+  t.same(left, ev.slice(4), 'the events windows of the kept data stay');
+  void deleted;
+});

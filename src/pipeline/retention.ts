@@ -7,6 +7,10 @@
  * and reported as a `retention_deleted` event (so `nsr stats` can tell the
  * gap is retention's).
  *
+ * An events window goes only once no data window its events may explain is
+ * left (its last event is older than every data record kept): the reasons
+ * for the gaps of what is kept are kept with it.
+ *
  * Never removed: an open window and a window not yet zipped (only zips are
  * candidates), a window a sink still has to read back, a window whose
  * on_window hook has not succeeded. Those are skipped (a younger window may go
@@ -17,6 +21,7 @@ import { HOOK_PENDING, type IndexedZip } from '../archive/index/index-format.js'
 import type { RetentionPolicy } from '../config/retention.js';
 import type { NoteEvent } from '../logging/note-event.js';
 import { parseOutputFile } from '../sinks/window-naming.js';
+import { EVENTS_STREAM } from '../config/defaults.js';
 
 export interface RetentionOptions {
   index: ArchiveIndex;
@@ -123,8 +128,11 @@ export class Retention {
   private async removeOldest(list: Candidate[], need: number, reason: Reason): Promise<number> {
     let freed = 0;
     const lifted = new Set(this.blocked);
+    const explained = this.explainedData();
     for (const c of list) {
       if (freed >= need) break;
+      // The events explain the data's gaps: an events window stays while data it may explain does.
+      if (c.stream === EVENTS_STREAM && endOf(c) >= explained.oldestFirst()) continue;
       const protection = this.protection(c);
       if (protection) {
         const key = `${c.file}:${protection}`;
@@ -140,10 +148,25 @@ export class Retention {
       // The removal's own line in the index counts against what it freed.
       freed += c.zipBytes - (this.opts.index.bytes - indexBefore);
       this.removed++;
+      explained.removed(c.file);
       this.opts.note('retention_deleted', { stream: c.stream, file: c.file, reason, records: c.records, first: c.first, last: c.last, window_start: c.start, bytes: c.bytes, zip_bytes: c.zipBytes });
     }
     for (const key of lifted) if (list.some((c) => key.startsWith(`${c.file}:`))) this.blocked.delete(key);
     return freed;
+  }
+
+  /** The first record of the oldest data window still there, kept up to date as windows go. */
+  private explainedData(): { oldestFirst(): number; removed(file: string): void } {
+    const data = [...this.opts.index.zips.values()].filter((z) => z.records > 0 && parseOutputFile(z.file)?.stream !== EVENTS_STREAM).sort((a, b) => a.first - b.first);
+    const gone = new Set<string>();
+    let i = 0;
+    return {
+      oldestFirst: () => {
+        while (i < data.length && gone.has(data[i].file)) i++;
+        return i < data.length ? data[i].first : Infinity;
+      },
+      removed: (file) => void gone.add(file),
+    };
   }
 
   private protection(c: Candidate): 'hook_pending' | 'read_back' | undefined {

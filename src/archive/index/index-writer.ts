@@ -18,7 +18,6 @@ import path from 'node:path';
 import { lstatIfAny, replaceOwnFileSync, unsafeEntry } from '../../fs/safe-files.js';
 import type { NoteEvent } from '../../logging/note-event.js';
 import { parseOutputFile, parseWindowTime } from '../../sinks/window-naming.js';
-import { windowInfo } from '../window-info.js';
 import {
   applyLine,
   COUNTED_BY_SCAN,
@@ -272,6 +271,8 @@ export class ArchiveIndex {
 
 /** A zip's line from its own metadata, or a scan when it has none (the original recorder's); undefined when it cannot be read. */
 async function zipEntry(dir: string, name: string, stream: string, start: number, scan: boolean): Promise<Omit<IndexedZip, 'day'> & { day: string } | undefined> {
+  // Loaded only when a zip must be read (a check that found one, a rebuild): a plain start does not pay for the zip reader.
+  const { windowInfo } = await import('../window-info.js');
   const info = await windowInfo(path.join(dir, name), stream, 'zip', start, scan);
   if (info.error) return undefined;
   const zip = { file: name, start, records: info.records, first: info.first, last: info.last, bytes: info.bytes, zipBytes: info.diskBytes, flags: info.source === 'scan' ? COUNTED_BY_SCAN : '' };
