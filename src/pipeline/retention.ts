@@ -89,7 +89,9 @@ export class Retention {
     const byStream = new Map<string, Candidate[]>();
     for (const c of all) (byStream.get(c.stream) ?? byStream.set(c.stream, []).get(c.stream)!).push(c);
     const unzipped = this.opts.unzippedBytes();
-    for (const [stream, list] of byStream) {
+    // The events stream last: its windows may go once the data they explain has gone.
+    const streams = [...byStream].sort(([a], [b]) => Number(a === EVENTS_STREAM) - Number(b === EVENTS_STREAM));
+    for (const [stream, list] of streams) {
       const own = this.opts.policyOf(stream);
       const maxAge = own?.maxAgeMs ?? this.opts.global?.maxAgeMs;
       if (maxAge !== undefined) {
@@ -129,10 +131,9 @@ export class Retention {
     let freed = 0;
     const lifted = new Set(this.blocked);
     const explained = this.explainedData();
-    for (const c of list) {
-      if (freed >= need) break;
-      // The events explain the data's gaps: an events window stays while data it may explain does.
-      if (c.stream === EVENTS_STREAM && endOf(c) >= explained.oldestFirst()) continue;
+    // The events explain the data's gaps: an events window stays while data it may explain does.
+    const explains = (c: Candidate) => c.stream === EVENTS_STREAM && endOf(c) >= explained.oldestFirst();
+    const consider = async (c: Candidate) => {
       const protection = this.protection(c);
       if (protection) {
         const key = `${c.file}:${protection}`;
@@ -141,7 +142,7 @@ export class Retention {
           this.blocked.add(key);
           this.opts.note('retention_blocked', { stream: c.stream, file: c.file, protected_by: protection, reason }, 'warn', `${c.file}: retention (${reason}) may not remove it yet: ${protection === 'hook_pending' ? 'its on_window hook has not succeeded' : 'a sink still has to read it back'}`);
         }
-        continue;
+        return;
       }
       const indexBefore = this.opts.index.bytes;
       await this.opts.index.remove(c.file, reason);
@@ -150,6 +151,17 @@ export class Retention {
       this.removed++;
       explained.removed(c.file);
       this.opts.note('retention_deleted', { stream: c.stream, file: c.file, reason, records: c.records, first: c.first, last: c.last, window_start: c.start, bytes: c.bytes, zip_bytes: c.zipBytes });
+    };
+    const deferred: Candidate[] = [];
+    for (const c of list) {
+      if (freed >= need) break;
+      if (explains(c)) deferred.push(c);
+      else await consider(c);
+    }
+    // Once the data windows of this pass are gone, the events windows that explained only them may go too.
+    for (const c of deferred) {
+      if (freed >= need) break;
+      if (!explains(c)) await consider(c);
     }
     for (const key of lifted) if (list.some((c) => key.startsWith(`${c.file}:`))) this.blocked.delete(key);
     return freed;
