@@ -10,7 +10,6 @@
  * A row nsr cannot take comes back as a problem naming DAC's column and the
  * value, like a bad row of nsr's own targets: left out, reported, never silent.
  */
-import pg from 'pg';
 import type { RawTarget } from './probe-targets.js';
 import { quoteIdent } from './probe-targets-table.js';
 import type { PostgresSettings } from '../../connections/postgres-settings.js';
@@ -57,6 +56,8 @@ export function dacTargets(rows: Record<string, unknown>[], where: (i: number) =
 
 /** DAC's `<schema>.urls` as it is, read again at every refresh (rows added while running join then). */
 export async function readDacUrlsTable(settings: PostgresSettings, table: string): Promise<Record<string, unknown>[]> {
+  // pg loads only for a stream that reads DAC's table: every `nsr run` imports this file (probe is a built-in kind).
+  const { default: pg } = await import('pg');
   const client = new pg.Client(settings.connection);
   await client.connect();
   try {
