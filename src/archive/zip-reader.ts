@@ -3,7 +3,7 @@
  * check of an entry's inflated bytes (yauzl checks sizes but not CRC-32).
  */
 import { crc32, createInflateRaw } from 'node:zlib';
-import yauzl from 'yauzl';
+import type yauzl from 'yauzl';
 import { decodeZipComment, type ZipMeta } from '../compress/zip-meta.js';
 
 export interface ZipEntryInfo {
@@ -19,7 +19,12 @@ export interface ZipInfo {
   entries: ZipEntryInfo[];
 }
 
-function openZip(file: string): Promise<yauzl.ZipFile> {
+/**
+ * yauzl loads with the first zip opened: the recorder imports the archive
+ * readers (sinks read windows back) but most runs never open a zip.
+ */
+async function openZip(file: string): Promise<yauzl.ZipFile> {
+  const { default: yauzl } = await import('yauzl');
   return new Promise((resolve, reject) =>
     yauzl.open(file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true }, (err, zip) => (err ? reject(err) : resolve(zip!))),
   );
