@@ -31,6 +31,12 @@ const SECRET_ENV: Record<string, string> = {
   'amqp.password': 'AMQP_PASSWORD',
 };
 
+/** The text of an on_window command (a line, or an argument of a list): it may hold a token, and errors reach the events stream (reload_rejected). */
+function isCommandText(path: Path): boolean {
+  const inside = path[0] === 'output' && path[1] === 'on_window' ? 2 : path[0] === 'streams' && path[2] === 'on_window' ? 3 : -1;
+  return inside >= 0 && !['timeout', 'retry', 'concurrency'].includes(String(path[inside]));
+}
+
 const STREAMS_EXAMPLE = 'streams:\n    flowinfo: {kind: ndtwin, data: flow}\n    graphinfo: {kind: ndtwin, data: graph}';
 
 function formatIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: unknown, fromEnv: EnvValues): string {
@@ -40,7 +46,14 @@ function formatIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: unknown, f
   const written = fromEnv.get(pathKey(issue.path));
   const secret = SECRET_KEY.test(key);
   // What the message may say of the value: a secret's kind only; one from the environment by its name.
-  const got = written !== undefined ? describeEnvValue(written) : secret ? `${kindOf(input)} (not shown: it is a secret)` : describe(input);
+  const got =
+    written !== undefined
+      ? describeEnvValue(written)
+      : secret
+        ? `${kindOf(input)} (not shown: it is a secret)`
+        : typeof input === 'string' && input !== '' && isCommandText(issue.path)
+          ? 'a string (not shown: a command line may hold a secret)'
+          : describe(input);
   switch (issue.code) {
     case 'unrecognized_keys': {
       const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { parseSize } from './duration.js';
 import { duration } from './duration-field.js';
+import { streamOnWindowSchema } from './on-window.js';
 
 export { duration } from './duration-field.js';
 
@@ -51,6 +52,7 @@ export const commonStreamFields = {
   retries: z.int().min(0).max(10).optional().meta({ description: 'extra attempts inside one tick, while the tick has time left' }),
   max_body_size: size('the largest response body accepted').optional(),
   enabled: z.boolean().default(true),
+  on_window: streamOnWindowSchema.optional(),
 };
 
 /** A token or password, normally `${NAME}` from the environment; empty (`${NAME:-}` unset) means none. */
