@@ -32,7 +32,9 @@ export function substituteEnv(doc: unknown, env: NodeJS.ProcessEnv, file: string
           return v;
         }
         if (fallback !== undefined) return fallback; // written in the file: not a secret
-        throw new ConfigError(`${file}: ${path.join('.')}: the environment variable ${name} is not set; export it (e.g. in the systemd unit's EnvironmentFile) or write \${${name}:-default}`);
+        // A hook's own variable (${NSR_FILE}) written for the shell, but substituted here, when the file is loaded.
+        const hook = path.includes('on_window') ? `; in an on_window command write $${name} without braces: the command's shell expands it when it runs (nsr sets NSR_WINDOW_PATH, NSR_FILE, NSR_STREAM, …)` : '';
+        throw new ConfigError(`${file}: ${path.join('.')}: the environment variable ${name} is not set; export it (e.g. in the systemd unit's EnvironmentFile) or write \${${name}:-default}${hook}`);
       });
       if (used) fromEnv.set(pathKey(path), value);
       return out;

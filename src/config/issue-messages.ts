@@ -31,6 +31,12 @@ const SECRET_ENV: Record<string, string> = {
   'amqp.password': 'AMQP_PASSWORD',
 };
 
+/** The text of an on_window command (a line, or an argument of a list): it may hold a token, and errors reach the events stream (reload_rejected). */
+function isCommandText(path: Path): boolean {
+  const inside = path[0] === 'output' && path[1] === 'on_window' ? 2 : path[0] === 'streams' && path[2] === 'on_window' ? 3 : -1;
+  return inside >= 0 && !['timeout', 'retry', 'concurrency'].includes(String(path[inside]));
+}
+
 const STREAMS_EXAMPLE = 'streams:\n    flowinfo: {kind: ndtwin, data: flow}\n    graphinfo: {kind: ndtwin, data: graph}';
 
 function formatIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: unknown, fromEnv: EnvValues): string {
@@ -40,14 +46,24 @@ function formatIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: unknown, f
   const written = fromEnv.get(pathKey(issue.path));
   const secret = SECRET_KEY.test(key);
   // What the message may say of the value: a secret's kind only; one from the environment by its name.
-  const got = written !== undefined ? describeEnvValue(written) : secret ? `${kindOf(input)} (not shown: it is a secret)` : describe(input);
+  const got =
+    written !== undefined
+      ? describeEnvValue(written)
+      : secret
+        ? `${kindOf(input)} (not shown: it is a secret)`
+        : typeof input === 'string' && input !== '' && isCommandText(issue.path)
+          ? 'a string (not shown: a command line may hold a secret)'
+          : describe(input);
   switch (issue.code) {
     case 'unrecognized_keys': {
       const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
       return `${path}: unknown key${issue.keys.length > 1 ? 's' : ''} ${keys}; remove ${issue.keys.length > 1 ? 'them' : 'it'} or check the spelling (the JSON Schema in setting/recorder.schema.json lists every key)`;
     }
     case 'invalid_union': {
-      if (issue.path[0] === 'streams' && issue.path.length <= 3) {
+      const meant = meantIssue(issue);
+      if (meant) return formatIssue(meant, schema, doc, fromEnv);
+      // A stream whose `kind` is missing or unknown (zod puts the issue at streams.<name>.kind).
+      if (issue.path[0] === 'streams' && (issue.path.length === 2 || (issue.path.length === 3 && issue.path[2] === 'kind'))) {
         const stream = `streams.${String(issue.path[1])}`;
         const known = Object.keys(SOURCE_KINDS).join(', ');
         const kind = input && typeof input === 'object' ? (input as Record<string, unknown>).kind : input;
@@ -55,6 +71,7 @@ function formatIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: unknown, f
         const kindWritten = fromEnv.get(pathKey([...issue.path.slice(0, 2), 'kind']));
         return `${stream}.kind: unknown stream kind ${kindWritten !== undefined ? describeEnvValue(kindWritten) : JSON.stringify(kind)}; expected one of ${known}`;
       }
+      if (input === undefined) return `${path}: missing; ${expectation(issue.message)}`;
       return `${path}: got ${got}; ${expectation(issue.message)}`;
     }
     case 'invalid_key': {
@@ -90,6 +107,25 @@ function formatIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: unknown, f
       return `${path}: got ${got}; ${expectation(issue.message)}${size ? `, e.g. ${key}: ${size}` : ''}`;
     }
   }
+}
+
+/** An issue on the value's type itself: the value was not meant for that option of a union. */
+const TYPE_CODES = ['invalid_type', 'invalid_value', 'invalid_union'];
+
+/**
+ * The issue of the one union option a value was meant for: a value that fails
+ * inside one option (a mapping with a bad field, a list with a bad element) and
+ * on the type of every other is reported as that option's issue
+ * (`output.on_window.timeout: …`), not as "no option matched". Undefined when
+ * it fails on the type of every option, or inside more than one.
+ */
+function meantIssue(issue: z.core.$ZodIssueInvalidUnion): z.core.$ZodIssue | undefined {
+  const meant = issue.errors.flatMap((errs) => {
+    const resolved = errs.map((e) => (e.code === 'invalid_union' && e.path.length === 0 ? (meantIssue(e) ?? e) : e));
+    const onType = resolved.some((e) => e.path.length === 0 && TYPE_CODES.includes(e.code));
+    return resolved.length > 0 && !onType ? [resolved[0]] : [];
+  });
+  return meant.length === 1 ? { ...meant[0], path: [...issue.path, ...meant[0].path] } : undefined;
 }
 
 /** zod's own wording ("Too big: expected number to be <=9") without its label. */

@@ -3,14 +3,11 @@
  * human spelling (`1s`, `256MB`) and hands the program plain numbers.
  */
 import { z } from 'zod';
-import { parseDuration, parseSize } from './duration.js';
+import { parseSize } from './duration.js';
+import { duration } from './duration-field.js';
+import { streamOnWindowSchema } from './on-window.js';
 
-export const duration = (what = 'a duration') =>
-  z
-    .string({ error: `expected ${what} such as 500ms, 1s or 5m` })
-    .regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)\s*$/, { error: `expected ${what} such as 500ms, 1s or 5m` })
-    .transform((text) => parseDuration(text)!)
-    .meta({ description: `${what}, e.g. 500ms, 1s, 5m, 2h` });
+export { duration } from './duration-field.js';
 
 /** The start of every size setting's error (config/issue-messages.ts adds a fix such as `max_body_size: 64MB` to it). */
 export const SIZE_EXPECTED = 'expected a size such as 64MB, 512KB or 1GB (or a whole number of bytes)';
@@ -65,6 +62,7 @@ export const commonStreamFields = {
     .strictObject(retentionFields())
     .optional()
     .meta({ description: "this stream's own limits: max_age replaces output.retention.max_age for it; max_bytes bounds its own windows (output.retention.max_bytes still bounds the total)" }),
+  on_window: streamOnWindowSchema.optional(),
 };
 
 /** A token or password, normally `${NAME}` from the environment; empty (`${NAME:-}` unset) means none. */

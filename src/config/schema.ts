@@ -11,6 +11,7 @@ import { postgresSchema } from '../connections/postgres-settings.js';
 import { mysqlSchema } from '../connections/mysql-settings.js';
 import { amqpSchema } from '../connections/amqp-settings.js';
 import { globalRetentionSchema } from './retention.js';
+import { onWindowSchema } from './on-window.js';
 
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 
@@ -44,6 +45,9 @@ function buildConfigSchema() {
           .meta({ description: 'when records are forced to disk: after each record, every fsync_interval, or at window close (a process crash loses nothing under any; this bounds a power loss)' }),
         fsync_interval: duration('the fsync interval').default(1000),
         retention: globalRetentionSchema,
+        on_window: onWindowSchema
+          .optional()
+          .meta({ description: "a command run for each zipped window of every stream (nsr's events included; a stream's own on_window replaces it, false turns it off there), e.g. 'rclone copyto \"$1\" remote:nsr/$NSR_FILE'; tried again until it succeeds" }),
       })
       .prefault({}),
     defaults: z
