@@ -19,7 +19,7 @@ import type { ControlServer } from '../control/control-server.js';
 import type { RecorderView } from '../control/view.js';
 import type { Logger } from '../logging/logger.js';
 import type { NoteEvent } from '../logging/note-event.js';
-import { jsonName } from '../sinks/window-naming.js';
+import { jsonName, parseOutputFile } from '../sinks/window-naming.js';
 import type { Shard } from '../sources/probe/probe-targets.js';
 import { controlView } from './control-view.js';
 import { startEvent } from './start-event.js';
@@ -37,6 +37,9 @@ import { WindowCompressor } from './window-compressor.js';
 import { ArchiveIndex, type IndexCheck } from '../archive/index/index-writer.js';
 import { retentionPolicy } from '../config/retention.js';
 import { Retention } from './retention.js';
+import { WindowHooks } from './window-hooks.js';
+import { windowHookFor, type WindowHookSettings } from '../config/on-window.js';
+import { HOOK_PENDING } from '../archive/index/index-format.js';
 import type { ClosedWindow } from '../sinks/window-writer.js';
 import { zipName } from '../sinks/window-naming.js';
 
@@ -86,6 +89,8 @@ export class Recorder {
   private index: ArchiveIndex | undefined;
   private retention: Retention | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
+  /** The on_window commands, run for each zipped window of a stream that has one. */
+  private readonly hooks: WindowHooks;
   /** When the sources started: a stream that has not recorded yet is fresh for a while from here. */
   private tickingAt = 0;
 
@@ -122,6 +127,12 @@ export class Recorder {
       { dir: this.outputDir, note, compress: (w) => this.compressor.compress(w), now: () => this.clock.now(), output: { maxWindowBytes: config.output.max_window_size, fsync: config.output.fsync, fsyncIntervalMs: config.output.fsync_interval } },
       { postgres, mysql, amqp },
     );
+    this.hooks = new WindowHooks({
+      settingsFor: (stream) => this.hookFor(stream),
+      note,
+      log: this.log,
+      onSuccess: (w) => this.index?.hookDone(w.file),
+    });
     this.topology = new Topology(build, { ...lanes, clock: this.clock, abort: this.fetchAbort.signal }, this.sinks);
     this.topology.init(loaded.streams);
   }
@@ -171,7 +182,10 @@ export class Recorder {
   private openIndex(): void {
     const note: NoteEvent = (event, fields, level, message) => this.events.emit(event, fields, level, message);
     const index = (this.index = new ArchiveIndex(this.outputDir, note));
-    void index.ready.then((check) => check && this.reportIndex(check));
+    void index.ready.then((check) => {
+      if (check) this.reportIndex(check);
+      this.resumeHooks();
+    });
     const { config } = this.loaded;
     const global = retentionPolicy(config.output.retention);
     const policyOf = (stream: string) => retentionPolicy(this.streamOptions(stream)?.retention as { max_age?: number; max_bytes?: number } | undefined);
@@ -198,6 +212,24 @@ export class Recorder {
     else this.log.debug({ ...check }, 'archive index checked');
   }
 
+  /** A stream's on_window command: its own, else output.on_window (`false` on the stream turns it off). */
+  private hookFor(stream: string): WindowHookSettings | undefined {
+    return windowHookFor(this.loaded.config.output.on_window, this.streamOptions(stream)?.on_window as WindowHookSettings | false | undefined);
+  }
+
+  /** Zips whose hook had not succeeded when the last run ended are tried again; a stream that has no hook any more lets them go. */
+  private resumeHooks(): void {
+    for (const z of this.index?.zips.values() ?? []) {
+      if (!z.flags.includes(HOOK_PENDING)) continue;
+      const stream = parseOutputFile(z.file)?.stream ?? '';
+      if (this.hooks.wants(stream)) this.hooks.submit({ stream, file: z.file, path: path.join(this.outputDir, z.file), records: z.records, first: z.first, last: z.last, bytes: z.bytes, zipBytes: z.zipBytes, windowStart: z.start });
+      else {
+        this.index!.hookDone(z.file);
+        this.events.emit('window_hook_skipped', { stream, file: z.file, reason: 'hook_removed' }, 'warn', `${z.file}: its on_window hook had not succeeded, and the stream has no hook any more: it is no longer waited for`);
+      }
+    }
+  }
+
   /** The validated options of the stream a lane belongs to (an extra output shares its stream's). */
   private streamOptions(lane: string): Record<string, unknown> | undefined {
     for (const u of this.units.values()) if (u.lanes.some((l) => l.name === lane)) return u.config.options;
@@ -216,7 +248,11 @@ export class Recorder {
 
   /** A window is in its zip: into the index, then retention may act. */
   private zipped(w: ClosedWindow, zipBytes: number): void {
-    this.index?.zipped({ file: zipName(w.base, w.ext), start: w.windowStart, records: w.records, first: w.first, last: w.last, bytes: w.bytes, zipBytes, flags: '' });
+    const file = zipName(w.base, w.ext);
+    const hook = this.hooks.wants(w.stream);
+    // Pending in the index until it succeeds: retention waits, and the next start tries again.
+    this.index?.zipped({ file, start: w.windowStart, records: w.records, first: w.first, last: w.last, bytes: w.bytes, zipBytes, flags: hook ? HOOK_PENDING : '' });
+    if (hook) this.hooks.submit({ stream: w.stream, file, path: path.join(w.dir, file), records: w.records, first: w.first, last: w.last, bytes: w.bytes, zipBytes, windowStart: w.windowStart });
     if (this.retention) void this.retention.enforce();
   }
 
@@ -344,6 +380,8 @@ export class Recorder {
           release: async () => {
             clearInterval(this.retentionTimer);
             await this.retention?.stop();
+            // A hook still running is ended; its window stays pending and is tried again at the next start.
+            await this.hooks.stop(this.loaded.config.shutdown.grace);
             this.index?.close();
             await this.control?.close();
             this.releaseLock?.();
