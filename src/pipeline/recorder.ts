@@ -22,6 +22,7 @@ import type { NoteEvent } from '../logging/note-event.js';
 import { jsonName } from '../sinks/window-naming.js';
 import type { Shard } from '../sources/probe/probe-targets.js';
 import { controlView } from './control-view.js';
+import { DiskGuard, type FreeSpace } from './disk-guard.js';
 import { startEvent } from './start-event.js';
 import { EventLog } from './event-log.js';
 import { OutputLane, type LaneContext } from './output-lane.js';
@@ -45,6 +46,8 @@ export interface RecorderOptions {
   shard?: Shard;
   /** Replaces the source kinds' build functions (tests drive fetches by hand through this). */
   buildSource?: SourceBuilder;
+  /** Retention's hook for the disk guard (output.min_free): frees up to the bytes asked, resolves with the bytes freed. Also settable later as `recorder.diskGuard.freeSpace`. */
+  freeSpace?: FreeSpace;
 }
 
 export interface ReloadResult {
@@ -62,6 +65,8 @@ export class Recorder {
   private readonly eventsLane: OutputLane;
   private readonly events: EventLog;
   private readonly compressor: WindowCompressor;
+  /** Set when output.min_free is: holds the data lanes' records while the disk is below it. */
+  private readonly guard: DiskGuard | undefined;
   private readonly sinks: SinkSet;
   private readonly topology: Topology;
   private readonly clock: Clock;
@@ -88,6 +93,11 @@ export class Recorder {
     this.outputDir = path.resolve(config.output.dir);
     const note: NoteEvent = (event, fields, level, message) => this.events.emit(event, fields, level, message);
     this.compressor = new WindowCompressor({ workers: config.compression.workers, level: config.compression.level, log: this.log, note });
+    const minFree = config.output.min_free;
+    if (minFree?.bytes || minFree?.percent) {
+      const queued = () => [...this.units.values()].reduce((n, u) => n + u.lanes.reduce((m, l) => m + l.queue.depth, 0), 0);
+      this.guard = new DiskGuard({ dir: this.outputDir, minFree, note, log: this.log, freeSpace: opts.freeSpace, queued });
+    }
     const lanes: LaneContext = {
       log: this.log,
       note,
@@ -96,6 +106,7 @@ export class Recorder {
       hurried: () => this.hurry.on,
       queue: { maxRecords: config.queue.max_records, maxBytes: config.queue.max_bytes },
       window: { dir: this.outputDir, maxBytes: config.output.max_window_size, fsync: config.output.fsync, syncIntervalMs: config.output.fsync_interval },
+      disk: this.guard,
     };
     this.eventsLane = new OutputLane(EVENTS_STREAM, config.output.window, undefined, lanes, false);
     // Events are small and must never be refused: their queue accepts past its bound.
@@ -113,6 +124,11 @@ export class Recorder {
 
   private get units(): Map<string, StreamUnit> {
     return this.topology.units;
+  }
+
+  /** The disk guard, when output.min_free is set: retention plugs in as `diskGuard.freeSpace = …`. */
+  get diskGuard(): DiskGuard | undefined {
+    return this.guard;
   }
 
   get streams(): ReadonlyMap<string, { stats: StreamStats; queueDepth: number }> {
@@ -142,8 +158,10 @@ export class Recorder {
       this.releaseLock = undefined;
       throw err;
     }
+    // The guard looks once before the first fetch (a disk already low holds the first records too).
+    this.guard?.start();
     // The start is in the events file before the first fetch: a run killed at once still shows it began.
-    await Promise.race([this.eventsLane.written(), sleep(START_EVENT_WAIT_MS)]);
+    await Promise.race([Promise.all([this.eventsLane.written(), this.guard?.check()]), sleep(START_EVENT_WAIT_MS)]);
     this.tickingAt = this.clock.now();
     this.topology.activate();
   }
@@ -270,6 +288,7 @@ export class Recorder {
           abortFetches: () => this.fetchAbort.abort(),
           closeEvents: () => (this.eventsClosed = true),
           release: async () => {
+            this.guard?.stop();
             await this.control?.close();
             this.releaseLock?.();
           },
@@ -297,6 +316,7 @@ export class Recorder {
       units: () => this.units.values(),
       eventsLane: this.eventsLane,
       compressionBacklog: () => this.compressor.backlog,
+      disk: this.guard && (() => this.guard!.view()),
       compressionSeconds: this.compressor.seconds,
       recentEvents: () => this.events.recent(),
       commands: {
