@@ -39,7 +39,7 @@ function fakeDisk(total: number, free: number) {
 function guardOn(disk: ReturnType<typeof fakeDisk>, opts: Partial<ConstructorParameters<typeof DiskGuard>[0]> = {}) {
   const events: Noted[] = [];
   const guard = new DiskGuard({
-    dir: '/nowhere',
+    dir: 'recorded_info', // never read: statfs is the test's
     minFree: { bytes: GIB },
     note: (event, fields, level) => events.push({ event, fields, level }),
     log: silent,
