@@ -128,6 +128,11 @@ t.test('the hook can be set after construction; a failing hook is logged once an
   t.equal(guard.low, true);
   t.equal(named('disk_low').length, 1);
   t.same(warnings, ['disk guard: retention could not free space: the archive is busy'], 'a lasting failure is logged once');
+  guard.freeSpace = () => {
+    throw new Error('not a promise');
+  };
+  t.equal(await guard.check(), true, 'a hook that throws at once is caught the same way');
+  t.equal(warnings.length, 2);
 });
 
 t.test('hysteresis: ok again only at min_free plus max(1 MiB, 1%); no flapping at the line', async (t) => {

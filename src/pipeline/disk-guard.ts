@@ -157,7 +157,13 @@ export class DiskGuard implements DiskGate {
 
   /** Looks at free space now (a check already running is shared); resolves with whether the guard is low. Never rejects. */
   check(): Promise<boolean> {
-    this.running ??= this.checkNow().finally(() => (this.running = undefined));
+    this.running ??= this.checkNow()
+      .catch((err: Error) => {
+        // A bug, not the disk (a hook that throws is caught below): logged, and the guard keeps its state and its polling.
+        this.opts.log.error({ err }, 'disk guard: the check failed');
+        return this.isLow;
+      })
+      .finally(() => (this.running = undefined));
     return this.running;
   }
 
@@ -172,16 +178,13 @@ export class DiskGuard implements DiskGate {
     if (this.freeSpace) {
       // Asked again at every check while low: retention may be able to remove more as windows age.
       const need = this.threshold(m) - m.free;
-      const freed = await this.freeSpace(need).then(
-        (n) => {
-          this.lastErrors.delete('freeSpace');
-          return n;
-        },
-        (err: Error) => {
-          this.reportError('freeSpace', `retention could not free space: ${err.message}`, { err, need_bytes: need });
-          return 0;
-        },
-      );
+      let freed = 0;
+      try {
+        freed = await this.freeSpace(need);
+        this.lastErrors.delete('freeSpace');
+      } catch (err) {
+        this.reportError('freeSpace', `retention could not free space: ${(err as Error).message}`, { err, need_bytes: need });
+      }
       if (freed > 0) m = (await this.measure()) ?? m;
       if (m.free >= this.threshold(m)) return this.ok(m);
     }
