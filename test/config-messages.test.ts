@@ -61,6 +61,26 @@ const rows: Row[] = [
     fixed: (m) => ({ yaml: `streams:\n  ${FLOW}, ${suggested(m, /e\.g\. (max_body_size: \S+)/)}}\n`, check: (l) => l.streams[0].options.max_body_size === 64 * 1024 ** 2 }),
   },
   {
+    name: 'min_free with a unit nsr does not read',
+    yaml: `output: {min_free: 2G}\nstreams:\n  ${FLOW}}\n`,
+    says: [/output\.min_free: got "2G" \(a string\); expected a size such as 64MB.*, or a share of the file system such as 5%/, /e\.g\. min_free: 2GB$/],
+    never: [/pattern|\\s\*|\^/, /min_free: 5%/],
+    fixed: (m) => ({ yaml: `output: {${suggested(m, /e\.g\. (min_free: \S+)/)}}\nstreams:\n  ${FLOW}}\n`, check: (l) => l.config.output.min_free?.bytes === 2 * 1024 ** 3 }),
+  },
+  {
+    name: 'min_free as a word',
+    yaml: `output: {min_free: 5 percent}\nstreams:\n  ${FLOW}}\n`,
+    says: [/output\.min_free: got "5 percent" \(a string\); expected a size such as 64MB.*, or a share of the file system such as 5%/, /e\.g\. min_free: 2GB or min_free: 5%/],
+    never: [/pattern|\\s\*|\^/],
+    fixed: (m) => ({ yaml: `output: {${suggested(m, /or (min_free: \S+)/)}}\nstreams:\n  ${FLOW}}\n`, check: (l) => l.config.output.min_free?.percent === 5 }),
+  },
+  {
+    name: 'min_free of more than 99%',
+    yaml: `output: {min_free: 150%}\nstreams:\n  ${FLOW}}\n`,
+    says: [/output\.min_free: got "150%" \(a string\); expected a share of the file system from 0% to 99%/, /e\.g\. min_free: 5%/],
+    fixed: (m) => ({ yaml: `output: {${suggested(m, /e\.g\. (min_free: \S+)/)}}\nstreams:\n  ${FLOW}}\n`, check: (l) => l.config.output.min_free?.percent === 5 }),
+  },
+  {
     name: 'streams written as a list',
     yaml: 'streams:\n  - {kind: ndtwin, data: flow}\n',
     says: [/streams: got a list; expected a mapping of stream name → stream settings/, /without a leading "- "/, /e\.g\.\n +streams:\n +flowinfo: \{kind: ndtwin, data: flow\}/],

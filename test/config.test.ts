@@ -49,6 +49,19 @@ t.test('durations and sizes in human units', async (t) => {
   const { streams, config } = parseConfig(`output: {window: 2m, max_window_size: 64MB}\nstreams:\n  f: {kind: ndtwin, data: flow, interval: 500ms, timeout: 0.3s}\n`, 'x');
   t.same(streams[0].timing, { intervalMs: 500, timeoutMs: 300, windowMs: 120_000, retries: 2 });
   t.equal(config.output.max_window_size, 64 * 1024 * 1024);
+  const big = parseConfig(`queue: {max_bytes: 1TB}\nstreams:\n  f: {kind: ndtwin, data: flow}\n`, 'x');
+  t.equal(big.config.queue.max_bytes, 1024 ** 4, 'TB');
+});
+
+t.test('output.min_free: bytes or a share of the file system; off unless set', async (t) => {
+  const minFree = (v: string) => parseConfig(`output: {min_free: ${v}}\nstreams:\n  f: {kind: ndtwin, data: flow}\n`, 'x').config.output.min_free;
+  t.equal(parseConfig(`streams:\n  f: {kind: ndtwin, data: flow}\n`, 'x').config.output.min_free, undefined, 'off by default');
+  t.same(minFree('2GB'), { bytes: 2 * 1024 ** 3 });
+  t.same(minFree('1.5TB'), { bytes: 1.5 * 1024 ** 4 });
+  t.same(minFree('1073741824'), { bytes: 1024 ** 3 });
+  t.same(minFree('"5%"'), { percent: 5 });
+  t.same(minFree('"0.5 %"'), { percent: 0.5 });
+  t.same(minFree('"99%"'), { percent: 99 });
 });
 
 t.test('environment variables are substituted, and a missing one is named', async (t) => {

@@ -174,6 +174,8 @@ interface Status {
   windows_open: number;
   compression_backlog: number;
   disk_free_bytes: number | null;
+  /** With output.min_free set. */
+  disk?: { free_bytes: number | null; min_free_bytes: number | null; low: boolean };
   events: Record<string, unknown>[];
 }
 
@@ -204,7 +206,8 @@ export function render(s: Status, previous: Status | undefined, width: number): 
   lines.push(...table(rows));
   for (const [name, st] of Object.entries(s.streams)) if (st.hub) lines.push('', ...renderHub(name, st.hub, s.now));
   lines.push('');
-  lines.push(`compression backlog ${s.compression_backlog}   window files open ${s.windows_open}   disk free ${s.disk_free_bytes === null ? 'unknown' : bytes(s.disk_free_bytes)}`);
+  const minFree = s.disk ? `   min free ${s.disk.min_free_bytes === null ? 'unknown' : bytes(s.disk.min_free_bytes)}${s.disk.low ? '  DISK LOW: records wait' : ''}` : '';
+  lines.push(`compression backlog ${s.compression_backlog}   window files open ${s.windows_open}   disk free ${s.disk_free_bytes === null ? 'unknown' : bytes(s.disk_free_bytes)}${minFree}`);
   lines.push('');
   lines.push('recent events');
   const events = s.events.slice(-10);

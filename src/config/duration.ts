@@ -19,13 +19,14 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
-const SIZE_UNIT: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
-const SIZE = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)\s*$/i;
+const SIZE_UNIT: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
+/** A size as text; the schema (schema-types.ts) checks with the same pattern. */
+export const SIZE_TEXT = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)\s*$/i;
 
-/** Byte sizes: `64KB`, `256MB`, `1GB` (binary multiples), or a plain integer of bytes. */
+/** Byte sizes: `64KB`, `256MB`, `1GB`, `2TB` (binary multiples), or a plain integer of bytes. */
 export function parseSize(text: string | number): number | undefined {
   if (typeof text === 'number') return Number.isInteger(text) && text >= 0 ? text : undefined;
-  const m = SIZE.exec(text);
+  const m = SIZE_TEXT.exec(text);
   if (!m) return undefined;
   return Math.round(Number(m[1]) * SIZE_UNIT[m[2].toLowerCase()]);
 }
@@ -36,6 +37,6 @@ export function parseSize(text: string | number): number | undefined {
  * such guess.
  */
 export function suggestSize(text: string): string | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg])(?:i?b)?\s*$/i.exec(text);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt])(?:i?b)?\s*$/i.exec(text);
   return m ? `${m[1]}${m[2].toUpperCase()}B` : undefined;
 }

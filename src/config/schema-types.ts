@@ -3,7 +3,7 @@
  * human spelling (`1s`, `256MB`) and hands the program plain numbers.
  */
 import { z } from 'zod';
-import { parseSize } from './duration.js';
+import { parseSize, SIZE_TEXT, suggestSize } from './duration.js';
 import { duration } from './duration-field.js';
 import { streamOnWindowSchema } from './on-window.js';
 
@@ -14,11 +14,53 @@ export const SIZE_EXPECTED = 'expected a size such as 64MB, 512KB or 1GB (or a w
 
 export const size = (what: string) =>
   z
-    .union([z.int().nonnegative({ error: `${SIZE_EXPECTED} for ${what}` }), z.string().regex(/^\s*\d+(\.\d+)?\s*(b|kb|mb|gb)\s*$/i, { error: `${SIZE_EXPECTED} for ${what}` })], {
+    .union([z.int().nonnegative({ error: `${SIZE_EXPECTED} for ${what}` }), z.string().regex(SIZE_TEXT, { error: `${SIZE_EXPECTED} for ${what}` })], {
       error: `${SIZE_EXPECTED} for ${what}`,
     })
     .transform((v) => parseSize(v)!)
-    .meta({ description: `${what}: bytes, or 64KB, 256MB, 1GB` });
+    .meta({ description: `${what}: bytes, or 64KB, 256MB, 1GB, 2TB` });
+
+/** Space kept free: bytes, or a share of the file system's size (pipeline/disk-guard.ts). */
+export interface MinFree {
+  bytes?: number;
+  percent?: number;
+}
+
+const PERCENT_TEXT = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/;
+const SIZE_OR_PERCENT_TEXT = /^\s*\d+(\.\d+)?\s*(b|kb|mb|gb|tb|%)\s*$/i;
+/** The highest share accepted: 100% would stop every write for good. */
+export const MAX_MIN_FREE_PERCENT = 99;
+
+/**
+ * A size (as `size()`) or a share of the file system (`5%`, `0.5%`, 0–99).
+ * Every error carries a fix for `key`: a `2G` gets `2GB` from
+ * config/issue-messages.ts (its message starts with SIZE_EXPECTED), the others
+ * theirs from here.
+ */
+export const sizeOrPercent = (what: string, example: { key: string; size: string; percent: string }) => {
+  const { key } = example;
+  const expected = `${SIZE_EXPECTED}, or a share of the file system such as ${example.percent}, for ${what}`;
+  const withFix = `${expected}, e.g. ${key}: ${example.size} or ${key}: ${example.percent}`;
+  return z
+    .union(
+      [
+        z.int().nonnegative({ error: withFix }),
+        z
+          .string()
+          // A size nsr can guess (`2G`) gets its fix from issue-messages.ts; any other the two forms.
+          .regex(SIZE_OR_PERCENT_TEXT, { error: (issue) => (typeof issue.input === 'string' && suggestSize(issue.input) ? expected : withFix) })
+          .refine((text) => Number(PERCENT_TEXT.exec(text)?.[1] ?? 0) <= MAX_MIN_FREE_PERCENT, {
+            error: `expected a share of the file system from 0% to ${MAX_MIN_FREE_PERCENT}% for ${what}, e.g. ${key}: ${example.percent}`,
+          }),
+      ],
+      { error: withFix },
+    )
+    .transform((v): MinFree => {
+      const percent = typeof v === 'string' ? PERCENT_TEXT.exec(v) : null;
+      return percent ? { percent: Number(percent[1]) } : { bytes: parseSize(v)! };
+    })
+    .meta({ description: `${what}: bytes (64MB, 2GB, 1TB), or a share of the file system's size (5%, 0.5%; at most ${MAX_MIN_FREE_PERCENT}%)` });
+};
 
 const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const STREAM_NAME_RULE = 'a stream name must be 1-64 characters of letters, digits, "_", "-" or "." and start with a letter or digit';

@@ -4,7 +4,7 @@
  * complete and check the file.
  */
 import { z } from 'zod';
-import { duration, size, streamName } from './schema-types.js';
+import { duration, size, sizeOrPercent, streamName } from './schema-types.js';
 import { sourceKindSchemas } from '../sources/registry.js';
 import { sinkRegistryVersion, sinkStreamFields } from '../sinks/registry.js';
 import { postgresSchema } from '../connections/postgres-settings.js';
@@ -48,6 +48,13 @@ function buildConfigSchema() {
         on_window: onWindowSchema
           .optional()
           .meta({ description: "a command run for each zipped window of every stream (nsr's events included; a stream's own on_window replaces it, false turns it off there), e.g. 'rclone copyto \"$1\" remote:nsr/$NSR_FILE'; tried again until it succeeds" }),
+        // Off unless set. No one margin fits every disk (1% is 200 MB of a 20 GB
+        // volume and 200 GB of a 20 TB one), only the operator knows what else
+        // shares the file system, and without retention to free space the guard
+        // cannot keep recording going: it only stops writing earlier than a full
+        // disk would. A default would make an upgrade stop writing on disks that
+        // record fine today.
+        min_free: sizeOrPercent('the free space to keep on the output file system', { key: 'min_free', size: '2GB', percent: '5%' }).optional(),
       })
       .prefault({}),
     defaults: z

@@ -202,9 +202,13 @@ export class ControlServer {
     }
     // A stream whose window files cannot be written records nothing, however fresh its fetches.
     const failing = this.view.writeFailures().map((f) => ({ stream: f.stream, failing_for_ms: now - f.since, code: f.code ?? null, message: f.message ?? null }));
-    if (stale.length === 0 && failing.length === 0) return sendJson(res, 200, { status: 'ok' });
-    if (failing.length === 0) return sendJson(res, 503, { status: 'stale', stale });
-    sendJson(res, 503, { status: 'write_failing', write_failing: failing, ...(stale.length ? { stale } : {}) });
+    // Below output.min_free the streams fetch (and look fresh) but nothing reaches the archives.
+    const disk = this.view.disk?.();
+    const low = disk?.low ? { disk_low: { free_bytes: disk.freeBytes ?? null, min_free_bytes: disk.minFreeBytes ?? null } } : {};
+    const also = { ...low, ...(stale.length ? { stale } : {}) };
+    if (stale.length === 0 && failing.length === 0 && !disk?.low) return sendJson(res, 200, { status: 'ok' });
+    if (failing.length) return sendJson(res, 503, { status: 'write_failing', write_failing: failing, ...also });
+    sendJson(res, 503, { status: disk?.low ? 'disk_low' : 'stale', ...also });
   }
 
   /** No record within the freshness bound (counted from the first tick while none came yet). */
@@ -251,9 +255,16 @@ export class ControlServer {
       windows_open: v.windowsOpen(),
       compression_backlog: v.compressionBacklog(),
       disk_free_bytes: (await diskFreeBytes(v.outputDir)) ?? null,
+      ...diskGuardStatus(v),
       events: v.recentEvents(),
     };
   }
+}
+
+/** `disk`, with output.min_free set: the guard's last look (free bytes, its margin) and whether records are held back. */
+function diskGuardStatus(v: RecorderView): { disk?: { free_bytes: number | null; min_free_bytes: number | null; low: boolean } } {
+  const d = v.disk?.();
+  return d ? { disk: { free_bytes: d.freeBytes ?? null, min_free_bytes: d.minFreeBytes ?? null, low: d.low } } : {};
 }
 
 type Command = { kind: 'rotate' } | { kind: 'reload' } | { kind: 'pause' | 'resume'; stream: string };

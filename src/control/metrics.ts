@@ -75,6 +75,10 @@ export function createMetricsRegistry(view: RecorderView): Registry {
     const free = await diskFreeBytes(view.outputDir);
     return free === undefined ? [] : [{ labels: {}, value: free }];
   });
+  scraped(registry, 'nsr_disk_low', '1 while the output file system is below output.min_free and records wait in their queues, else 0 (absent without min_free).', 'gauge', () => {
+    const d = view.disk?.();
+    return d ? [{ labels: {}, value: d.low ? 1 : 0 }] : [];
+  });
   scraped(registry, 'nsr_info', 'The recorder: version and output directory.', 'gauge', () => [{ labels: { version: view.version, output_dir: view.outputDir }, value: 1 }]);
   // The event-loop lag monitor samples every 10 ms by default; 100 ms is plenty
   // for an operator's graph and costs a tenth (bench/control.bench.mjs).

@@ -69,9 +69,17 @@ export interface RecorderView {
   writeFailures(): WriteFailure[];
   /** Windows waiting for or in compression (including those waiting for a retry). */
   compressionBacklog(): number;
+  /** The disk guard (output.min_free), when set: free space at its last look, its margin, and whether records are held back. */
+  disk?(): DiskView;
   compressionSeconds: DurationHistogram;
   recentEvents(): Record<string, unknown>[];
   commands: RecorderCommands;
+}
+
+export interface DiskView {
+  freeBytes?: number;
+  minFreeBytes?: number;
+  low: boolean;
 }
 
 /** A stream is fresh while it recorded within 3 intervals plus its timeout (or started that recently). */

@@ -3,6 +3,7 @@ import type { RecorderCommands, RecorderView, StreamView } from '../control/view
 import type { DurationHistogram } from './histogram.js';
 import type { StreamUnit } from './stream-unit.js';
 import type { OutputLane } from './output-lane.js';
+import type { DiskGuardView } from './disk-guard.js';
 import { redactUrlsIn } from '../sources/common/redact.js';
 
 export interface ViewSource {
@@ -15,6 +16,8 @@ export interface ViewSource {
   units(): Iterable<StreamUnit>;
   eventsLane: OutputLane;
   compressionBacklog(): number;
+  /** The disk guard, when output.min_free is set. */
+  disk?: () => DiskGuardView;
   compressionSeconds: DurationHistogram;
   recentEvents(): Record<string, unknown>[];
   commands: RecorderCommands;
@@ -60,6 +63,7 @@ export function controlView(r: ViewSource): RecorderView {
         return since === undefined ? [] : [{ stream: l.name, since, code: l.stats.writeError?.code, message: l.stats.writeError?.message }];
       }),
     compressionBacklog: r.compressionBacklog,
+    disk: r.disk,
     compressionSeconds: r.compressionSeconds,
     recentEvents: r.recentEvents,
     commands: r.commands,

@@ -16,6 +16,7 @@ import type { Sink } from '../sinks/kind.js';
 import { WindowWriter, type WindowWriterOptions } from '../sinks/window-writer.js';
 import type { RecordShape } from '../sources/source.js';
 import type { WindowCompressor } from './window-compressor.js';
+import type { DiskGate } from './disk-guard.js';
 
 /** How long after its end a window is closed when no record closes it first. */
 const CLOSE_SLACK_MS = 1000;
@@ -40,6 +41,8 @@ export interface LaneContext {
   hurried(): boolean;
   queue: { maxRecords: number; maxBytes: number };
   window: Omit<WindowWriterOptions, 'stream' | 'windowMs' | 'now'>;
+  /** The disk guard (output.min_free), when set: while it is low, data lanes hold their records in their queues. */
+  disk?: DiskGate;
 }
 
 export interface LaneClose {
@@ -65,6 +68,8 @@ export class OutputLane {
   /** Since when (performance.now(), immune to clock steps) writes have failed: bounds their retries at a stop. */
   private failingSince = 0;
   private rotateWaiters: (() => void)[] = [];
+  /** Ends a wait for the disk guard early (a close, a rotation, the idle check). */
+  private diskWake: AbortController | undefined;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -109,6 +114,7 @@ export class OutputLane {
     this.closing = true;
     this.atStop = opts.atStop ?? false;
     this.queue.wake();
+    this.diskWake?.abort();
     await this.consumer;
     // Nothing more is written from here: what arrives now (a late event) must know it.
     opts.onDrained?.();
@@ -129,6 +135,7 @@ export class OutputLane {
     return new Promise((resolve) => {
       this.rotateWaiters.push(resolve);
       this.queue.wake();
+      this.diskWake?.abort();
     });
   }
 
@@ -151,6 +158,10 @@ export class OutputLane {
         await this.writer.syncIfDue();
         await this.writer.closeIfDue(this.ctx.now(), CLOSE_SLACK_MS);
         this.collectWindows();
+        continue;
+      }
+      if (this.holdsForDisk()) {
+        await this.waitForDisk();
         continue;
       }
       try {
@@ -186,6 +197,30 @@ export class OutputLane {
       for (const sink of this.sinks) sink.offer(this.name, item.receivedAt, item.line, item.tick);
       this.collectWindows();
     }
+  }
+
+  /**
+   * The disk is below output.min_free: records wait in the queue. Not in the
+   * events lane (events are small, and must record disk_low itself), nor once
+   * the lane closes (a stop, a hurried stop, a reload taking the stream out):
+   * records in memory would be lost or the stop held up, and min_free is a
+   * margin, not a full disk.
+   */
+  private holdsForDisk(): boolean {
+    return this.reportsEvents && this.ctx.disk?.low === true && !this.closing && !this.ctx.hurried();
+  }
+
+  /** Waits for the guard, up to IDLE_CHECK_MS; meanwhile the open window still closes on time and goes to compression (its zip then frees most of the .json's space). */
+  private async waitForDisk(): Promise<void> {
+    const wake = new AbortController();
+    this.diskWake = wake;
+    const timer = setTimeout(() => wake.abort(), IDLE_CHECK_MS);
+    await this.ctx.disk!.whenOk(wake.signal);
+    clearTimeout(timer);
+    this.diskWake = undefined;
+    await this.writer.syncIfDue();
+    await this.writer.closeIfDue(this.ctx.now(), CLOSE_SLACK_MS);
+    this.collectWindows();
   }
 
   /** At a stop, writes failing for STOP_WRITE_RETRY_MS are given up (and reported): retrying until the deadline would only delay the same report. */

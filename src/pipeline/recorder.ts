@@ -22,6 +22,7 @@ import type { NoteEvent } from '../logging/note-event.js';
 import { jsonName, parseOutputFile } from '../sinks/window-naming.js';
 import type { Shard } from '../sources/probe/probe-targets.js';
 import { controlView } from './control-view.js';
+import { DiskGuard, type FreeSpace } from './disk-guard.js';
 import { startEvent } from './start-event.js';
 import { EventLog } from './event-log.js';
 import { OutputLane, type LaneContext } from './output-lane.js';
@@ -53,6 +54,8 @@ export interface RecorderOptions {
   shard?: Shard;
   /** Replaces the source kinds' build functions (tests drive fetches by hand through this). */
   buildSource?: SourceBuilder;
+  /** Retention's hook for the disk guard (output.min_free): frees up to the bytes asked, resolves with the bytes freed. Also settable later as `recorder.diskGuard.freeSpace`. */
+  freeSpace?: FreeSpace;
 }
 
 export interface ReloadResult {
@@ -70,6 +73,8 @@ export class Recorder {
   private readonly eventsLane: OutputLane;
   private readonly events: EventLog;
   private readonly compressor: WindowCompressor;
+  /** Set when output.min_free is: holds the data lanes' records while the disk is below it. */
+  private readonly guard: DiskGuard | undefined;
   private readonly sinks: SinkSet;
   private readonly topology: Topology;
   private readonly clock: Clock;
@@ -102,6 +107,11 @@ export class Recorder {
     this.outputDir = path.resolve(config.output.dir);
     const note: NoteEvent = (event, fields, level, message) => this.events.emit(event, fields, level, message);
     this.compressor = new WindowCompressor({ workers: config.compression.workers, level: config.compression.level, log: this.log, note, onZipped: (w, zipBytes) => this.zipped(w, zipBytes) });
+    const minFree = config.output.min_free;
+    if (minFree?.bytes || minFree?.percent) {
+      const queued = () => [...this.units.values()].reduce((n, u) => n + u.lanes.reduce((m, l) => m + l.queue.depth, 0), 0);
+      this.guard = new DiskGuard({ dir: this.outputDir, minFree, note, log: this.log, freeSpace: opts.freeSpace, queued });
+    }
     const lanes: LaneContext = {
       log: this.log,
       note,
@@ -116,6 +126,7 @@ export class Recorder {
         syncIntervalMs: config.output.fsync_interval,
         onOpen: (file, start, windowMs) => this.index?.opened(file, start, windowMs),
       },
+      disk: this.guard,
     };
     this.eventsLane = new OutputLane(EVENTS_STREAM, config.output.window, undefined, lanes, false);
     // Events are small and must never be refused: their queue accepts past its bound.
@@ -139,6 +150,11 @@ export class Recorder {
 
   private get units(): Map<string, StreamUnit> {
     return this.topology.units;
+  }
+
+  /** The disk guard, when output.min_free is set: retention plugs in as `diskGuard.freeSpace = …`. */
+  get diskGuard(): DiskGuard | undefined {
+    return this.guard;
   }
 
   get streams(): ReadonlyMap<string, { stats: StreamStats; queueDepth: number }> {
@@ -169,8 +185,10 @@ export class Recorder {
       this.releaseLock = undefined;
       throw err;
     }
+    // The guard looks once before the first fetch (a disk already low holds the first records too).
+    this.guard?.start();
     // The start is in the events file before the first fetch: a run killed at once still shows it began.
-    await Promise.race([this.eventsLane.written(), sleep(START_EVENT_WAIT_MS)]);
+    await Promise.race([Promise.all([this.eventsLane.written(), this.guard?.check()]), sleep(START_EVENT_WAIT_MS)]);
     this.tickingAt = this.clock.now();
     this.topology.activate();
   }
@@ -199,6 +217,8 @@ export class Recorder {
       note,
       now: () => this.clock.now(),
     });
+    // Below output.min_free, the disk guard asks retention for room before it holds the records.
+    if (this.guard && !this.guard.freeSpace) this.guard.freeSpace = (need) => this.retention?.freeSpace(need) ?? Promise.resolve(0);
     // Sizes grow with the open windows between zips: a budget is checked every second, ages less often.
     const every = global?.maxBytes !== undefined || this.loaded.streams.some((s) => (s.options.retention as { max_bytes?: number } | undefined)?.max_bytes !== undefined) ? 1000 : 10_000;
     this.retentionTimer = setInterval(() => void this.retention?.enforce(), every);
@@ -378,6 +398,7 @@ export class Recorder {
           abortFetches: () => this.fetchAbort.abort(),
           closeEvents: () => (this.eventsClosed = true),
           release: async () => {
+            this.guard?.stop();
             clearInterval(this.retentionTimer);
             await this.retention?.stop();
             // A hook still running is ended; its window stays pending and is tried again at the next start.
@@ -410,6 +431,7 @@ export class Recorder {
       units: () => this.units.values(),
       eventsLane: this.eventsLane,
       compressionBacklog: () => this.compressor.backlog,
+      disk: this.guard && (() => this.guard!.view()),
       compressionSeconds: this.compressor.seconds,
       recentEvents: () => this.events.recent(),
       commands: {

@@ -139,7 +139,10 @@ export class StreamUnit {
     if (this.paused) return this.missed(tick, scheduledAt, 'paused', 'the stream is paused (nsr control)');
     if (this.inFlight) return this.missed(tick, scheduledAt, 'overlap', 'the previous fetch of this stream was still running');
     for (const l of this.lanes) {
-      if (!l.queue.hasRoom()) return this.missed(tick, scheduledAt, 'queue_full', `the queue of ${l.name} holds ${l.queue.depth} records (${l.queue.stats().bytes} bytes) not yet written`);
+      if (!l.queue.hasRoom()) {
+        const why = this.ctx.disk?.low ? ': the disk is below output.min_free (see disk_low)' : '';
+        return this.missed(tick, scheduledAt, 'queue_full', `the queue of ${l.name} holds ${l.queue.depth} records (${l.queue.stats().bytes} bytes) not yet written${why}`);
+      }
     }
     this.inFlight = this.fetch(tick, scheduledAt, deadline).finally(() => (this.inFlight = undefined));
   }
