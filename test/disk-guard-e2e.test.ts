@@ -13,6 +13,7 @@ import { writeZip } from '../src/compress/write-zip.js';
 import { encodeZipComment } from '../src/compress/zip-meta.js';
 import { readArchives, readEvents, seqOf, simulatorWithConfig, sleep, startNsr, tempDir, untilRecording } from './helpers.js';
 import { controlUrl } from './control-helpers.js';
+import { makeWindow } from './zipped-windows.js';
 
 const FLOW = '/ndt/get_detected_flow_data';
 const MIB = 1024 * 1024;
@@ -202,4 +203,52 @@ t.test('ENOSPC in the middle of a zip: no zip and no temporary appear, the .json
   const [w] = await readArchives(out, 'flowinfo'); // CRC-checked
   t.equal(w.lines.length, lines.length);
   t.equal(`${w.lines.join('\n')}\n`, body.toString());
+});
+
+t.test('below output.min_free with retention set: the oldest windows go (reason min_free) and recording goes on', async (t) => {
+  const dir = tempDir(t);
+  const out = path.join(dir, 'recorded_info');
+  mkdirSync(out);
+  const why = mountTmpfs(out, '16m');
+  if (why) {
+    if (process.env.CI) t.fail(why);
+    else t.skip(why);
+    return;
+  }
+  t.teardown(() => execFileSync('umount', ['-l', out]));
+  // Two hours of older windows, ~100 KB each, already archived.
+  const old: string[] = [];
+  for (let i = 0; i < 40; i++) old.push(await makeWindow(out, 'flowinfo', Date.now() - 2 * 3600_000 + i * 60_000, 4, 25_000));
+  // A retention no age or size limit triggers (a day, 1 GB): only the free space makes it remove.
+  await simulatorWithConfig(
+    t,
+    dir,
+    (url) => `output: {window: 1s, min_free: 4MB, retention: {max_age: 1d, max_bytes: 1GB}}\nlog: {level: info}\nshutdown: {grace: 1s}\nstreams:\n  flowinfo: {kind: ndtwin, kernel: "${url}", data: flow, interval: 100ms}\n`,
+  );
+  const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
+  t.teardown(() => {
+    try {
+      process.kill(nsr.pid, 'SIGKILL');
+    } catch {}
+  });
+  await untilRecording(out, 'flowinfo');
+  const zips = () => readdirSync(out).filter((f) => f.endsWith('_flowinfo_json.zip')).sort();
+  while (zips().length < old.length + 2) await sleep(100);
+  // 200 KB below the margin: the oldest windows make the room (with the guard's hysteresis, ~1.2 MB of them).
+  writeFileSync(path.join(out, 'filler'), Buffer.alloc(Math.max(0, freeBytes(out) - 4 * MIB + 200 * 1024)));
+  const logged = (name: string) => nsr.output().split('\n').filter((l) => l.includes(`"event":"${name}"`)).map((l) => JSON.parse(l));
+  for (const end = Date.now() + 15_000; Date.now() < end && !logged('retention_deleted').length; ) await sleep(100);
+  await sleep(500);
+  const removed = logged('retention_deleted');
+  t.ok(removed.length >= 3, `retention removed ${removed.length} windows`);
+  t.ok(removed.every((e) => e.reason === 'min_free'), 'each for min_free');
+  t.same(removed.map((e) => e.file), old.slice(0, removed.length), 'the oldest first');
+  t.ok(removed.length < old.length, 'and only as many as it takes');
+  const count = zips().length;
+  for (const end = Date.now() + 15_000; Date.now() < end && zips().length <= count + 1; ) await sleep(100);
+  t.ok(zips().length > count + 1, 'new windows keep coming');
+  t.ok(freeBytes(out) >= 4 * MIB, `free space is above the margin (${freeBytes(out)})`);
+  process.kill(nsr.pid, 'SIGTERM');
+  t.equal((await nsr.exit).code, 0, 'stops cleanly');
+  t.equal(logged('disk_low').length, 0, 'retention made the room: no disk_low, no record waited');
 });

@@ -177,7 +177,9 @@ export class DiskGuard implements DiskGate {
     if (m.free >= this.threshold(m)) return this.ok(m);
     if (this.freeSpace) {
       // Asked again at every check while low: retention may be able to remove more as windows age.
-      const need = this.threshold(m) - m.free;
+      // Room up to the margin plus the hysteresis: the open windows keep growing, and freeing only
+      // the shortfall would fall short again at the next check, one window at a time.
+      const need = m.min + hysteresisBytes(m.min, m.total) - m.free;
       let freed = 0;
       try {
         freed = await this.freeSpace(need);
