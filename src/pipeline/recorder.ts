@@ -204,14 +204,12 @@ export class Recorder {
       if (check) this.reportIndex(check);
       this.resumeHooks();
     });
-    const { config } = this.loaded;
-    const global = retentionPolicy(config.output.retention);
-    const policyOf = (stream: string) => retentionPolicy(this.streamOptions(stream)?.retention as { max_age?: number; max_bytes?: number } | undefined);
-    if (!global && !this.loaded.streams.some((s) => s.options.retention)) return;
+    const global = retentionPolicy(this.loaded.config.output.retention);
+    // Built always: a reload may give a stream a retention of its own (output.retention needs a restart).
     this.retention = new Retention({
       index,
       global,
-      policyOf,
+      policyOf: (stream) => retentionPolicy(this.streamOptions(stream)?.retention as { max_age?: number; max_bytes?: number } | undefined),
       unzippedBytes: () => this.unzippedBytes(),
       readBackFrom: (stream) => this.sinks.readBackFrom(stream),
       note,
@@ -219,11 +217,20 @@ export class Recorder {
     });
     // Below output.min_free, the disk guard asks retention for room before it holds the records.
     if (this.guard && !this.guard.freeSpace) this.guard.freeSpace = (need) => this.retention?.freeSpace(need) ?? Promise.resolve(0);
-    // Sizes grow with the open windows between zips: a budget is checked every second, ages less often.
-    const every = global?.maxBytes !== undefined || this.loaded.streams.some((s) => (s.options.retention as { max_bytes?: number } | undefined)?.max_bytes !== undefined) ? 1000 : 10_000;
-    this.retentionTimer = setInterval(() => void this.retention?.enforce(), every);
+    // Sizes grow with the open windows between zips: a byte limit is checked every second, ages every 10 s.
+    let tick = 0;
+    this.retentionTimer = setInterval(() => {
+      const limits = this.retentionLimits();
+      if (limits.any && (limits.bytes || tick++ % 10 === 0)) void this.retention?.enforce();
+    }, 1000);
     this.retentionTimer.unref();
     void index.ready.then(() => this.retention?.enforce());
+  }
+
+  /** Whether any retention limit is set now (a reload may add or remove a stream's own), and a byte limit among them. */
+  private retentionLimits(): { any: boolean; bytes: boolean } {
+    const policies = [retentionPolicy(this.loaded.config.output.retention), ...this.loaded.streams.map((s) => retentionPolicy(s.options.retention as { max_age?: number; max_bytes?: number } | undefined))];
+    return { any: policies.some((p) => p !== undefined), bytes: policies.some((p) => p?.maxBytes !== undefined) };
   }
 
   private reportIndex(check: IndexCheck): void {
@@ -273,7 +280,7 @@ export class Recorder {
     // Pending in the index until it succeeds: retention waits, and the next start tries again.
     this.index?.zipped({ file, start: w.windowStart, records: w.records, first: w.first, last: w.last, bytes: w.bytes, zipBytes, flags: hook ? HOOK_PENDING : '' });
     if (hook) this.hooks.submit({ stream: w.stream, file, path: path.join(w.dir, file), records: w.records, first: w.first, last: w.last, bytes: w.bytes, zipBytes, windowStart: w.windowStart });
-    if (this.retention) void this.retention.enforce();
+    if (this.retention && this.retentionLimits().any) void this.retention.enforce();
   }
 
   private reportRecovery({ actions, windows, unsafe }: RecoveryResult): void {
