@@ -179,6 +179,11 @@ export class Recorder {
       for (const u of units) u.startLanes();
       this.events.emit('start', startEvent(this.loaded, units, { version: this.opts.version, outputDir: this.outputDir }));
       this.reportRecovery(leftovers);
+      // After the start event, which stays the first of a run.
+      void this.index?.ready.then((check) => {
+        if (check) this.reportIndex(check);
+        this.resumeHooks();
+      });
     } catch (err) {
       // Nothing has been recorded yet: give the directory back and let the error say why.
       this.releaseLock?.();
@@ -200,10 +205,6 @@ export class Recorder {
   private openIndex(): void {
     const note: NoteEvent = (event, fields, level, message) => this.events.emit(event, fields, level, message);
     const index = (this.index = new ArchiveIndex(this.outputDir, note));
-    void index.ready.then((check) => {
-      if (check) this.reportIndex(check);
-      this.resumeHooks();
-    });
     const global = retentionPolicy(this.loaded.config.output.retention);
     // Built always: a reload may give a stream a retention of its own (output.retention needs a restart).
     this.retention = new Retention({
@@ -234,7 +235,9 @@ export class Recorder {
   }
 
   private reportIndex(check: IndexCheck): void {
-    if (check.rebuilt) this.events.emit('index_rebuilt', { reason: check.rebuilt, windows: check.windows, ms: check.ms }, 'warn', `the archive index was ${check.rebuilt}; rebuilt from the zips`);
+    // A new output directory: the index is simply begun.
+    if (check.rebuilt === 'missing' && check.windows === 0) this.log.debug({ ...check }, 'archive index begun');
+    else if (check.rebuilt) this.events.emit('index_rebuilt', { reason: check.rebuilt, windows: check.windows, ms: check.ms }, 'warn', `the archive index was ${check.rebuilt}; rebuilt from the zips`);
     else if (check.added || check.gone || check.completed || check.cutBytes) this.events.emit('index_checked', { added: check.added, gone: check.gone, completed_removals: check.completed, cut_bytes: check.cutBytes, windows: check.windows, ms: check.ms }, 'warn');
     else this.log.debug({ ...check }, 'archive index checked');
   }
