@@ -128,7 +128,7 @@ async function pruneByName(dir: string, named: Named[], range: { from?: number; 
     const gaps = list.slice(1).map((w, i) => w.start - list[i].start).sort((a, b) => a - b);
     const info = gaps.length >= 2 ? await offsetProbe(dir, list) : undefined;
     if (!info) {
-      kept.push(...list);
+      for (const w of list) kept.push(w); // not push(...list): a year of windows is past the argument limit
       continue;
     }
     const offset = info.first - info.start;

@@ -119,8 +119,8 @@ export class ReplayServer {
     }
     if (streams.length === 0) throw new ConfigError(`${dir}: no stream can be served: ${skipped.map((s) => `${s.stream}: ${s.reason}`).join('; ')}`);
 
-    const from = this.opts.from ?? Math.min(...streams.map((s) => s.first));
-    const to = this.opts.to ?? Math.max(...streams.map((s) => s.last));
+    const from = this.opts.from ?? streams.reduce((m, s) => Math.min(m, s.first), Infinity);
+    const to = this.opts.to ?? streams.reduce((m, s) => Math.max(m, s.last), -Infinity);
     if (to < from) throw new ConfigError(`--to (${to}) is before --from (${from})`);
     for (const info of streams) {
       const catalog = data.find((c) => c.stream === info.stream)!;
