@@ -57,7 +57,7 @@ export async function computeStats(data: StreamCatalog, events: StreamCatalog | 
 
   // 1. The runs of nsr (start and stop events), to know the interval in effect and whether nsr ran at `from`.
   const removed: RemovedSpan[] = [];
-  const runs = events ? await readRuns(events, stream, (p) => onProblem(p), (w, i, n) => say(`events: window ${i + 1}/${n} ${w.file}`), removed) : [];
+  const runs = events ? await readRuns(events, stream, (p) => onProblem(p), (w, i, n) => say(`events: window ${i + 1}/${n} ${w.file}`), removed, opts.from) : [];
   // A gap with a removed window's records inside it is retention's doing.
   const removedInside = (a: number, b: number) => removed.some((r) => r.last > a && r.first < b);
   const found = await findInterval(data, runs, events !== undefined, { from: opts.from, to: opts.to }, say);

@@ -23,10 +23,13 @@ export interface ZipInfo {
  * yauzl loads with the first zip opened: the recorder imports the archive
  * readers (sinks read windows back) but most runs never open a zip.
  */
+let yauzlModule: Promise<{ default: typeof yauzl }> | undefined;
+
 async function openZip(file: string): Promise<yauzl.ZipFile> {
-  const { default: yauzl } = await import('yauzl');
+  // Imported once: an import() per zip went through the module loader each time and doubled `nsr verify`.
+  const { default: lib } = await (yauzlModule ??= import('yauzl') as Promise<{ default: typeof yauzl }>);
   return new Promise((resolve, reject) =>
-    yauzl.open(file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true }, (err, zip) => (err ? reject(err) : resolve(zip!))),
+    lib.open(file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true }, (err, zip) => (err ? reject(err) : resolve(zip!))),
   );
 }
 

@@ -262,6 +262,8 @@ export class ArchiveIndex {
   }
 }
 
+let windowInfoModule: Promise<typeof import('../window-info.js')> | undefined;
+
 /** Zips read at once (the libuv pool has 4 threads; a few more keep it fed), as in catalog.ts. */
 const READERS = 8;
 
@@ -283,7 +285,7 @@ async function zipEntries(dir: string, names: string[]): Promise<IndexedZip[]> {
 /** A zip's line from its own metadata, or a scan when it has none (the original recorder's); undefined when it cannot be read. */
 async function zipEntry(dir: string, name: string, stream: string, start: number, scan: boolean): Promise<Omit<IndexedZip, 'day'> & { day: string } | undefined> {
   // Loaded only when a zip must be read (a check that found one, a rebuild): a plain start does not pay for the zip reader.
-  const { windowInfo } = await import('../window-info.js');
+  const { windowInfo } = await (windowInfoModule ??= import('../window-info.js'));
   const info = await windowInfo(path.join(dir, name), stream, 'zip', start, scan);
   if (info.error) return undefined;
   const zip = { file: name, start, records: info.records, first: info.first, last: info.last, bytes: info.bytes, zipBytes: info.diskBytes, flags: info.source === 'scan' ? COUNTED_BY_SCAN : '' };

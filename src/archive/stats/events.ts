@@ -22,7 +22,23 @@ export async function readRuns(
   onProblem: (p: ArchiveProblem) => void,
   onWindow: (w: WindowInfo, i: number, n: number) => void,
   removed: RemovedSpan[] = [],
+  from = -Infinity,
 ): Promise<RunMark[]> {
+  // Before the range only the newest start (and any stop after it) matters: the windows
+  // before it are read newest first until one holds a start, not a year of them.
+  const before = events.windows.filter((w) => w.records > 0 && w.last < from);
+  const earlierSet = new Set(before);
+  const rest = events.windows.filter((w) => !earlierSet.has(w));
+  const earlier: RunMark[][] = [];
+  for (let i = before.length - 1; i >= 0; i--) {
+    const marks = await runsIn({ stream: events.stream, windows: [before[i]] }, stream, onProblem, onWindow, removed);
+    earlier.unshift(marks);
+    if (marks.some((m) => m.kind === 'start')) break;
+  }
+  return [...earlier.flat(), ...(await runsIn({ stream: events.stream, windows: rest }, stream, onProblem, onWindow, removed))];
+}
+
+async function runsIn(events: StreamCatalog, stream: string, onProblem: (p: ArchiveProblem) => void, onWindow: (w: WindowInfo, i: number, n: number) => void, removed: RemovedSpan[]): Promise<RunMark[]> {
   const runs: RunMark[] = [];
   for await (const { line, timestamp } of readRecords(events, { onProblem, onWindow })) {
     // Written when the window went, long after its records: collected here, not in tick order.
@@ -44,6 +60,7 @@ export async function readRuns(
   }
   return runs;
 }
+
 /** A window of the stream that retention removed (`retention_deleted`): its records' span. */
 export interface RemovedSpan {
   first: number;
