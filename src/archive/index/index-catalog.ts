@@ -27,12 +27,12 @@ export async function windowsFromIndex(dir: string, state: IndexState, opts: Ind
   const add = (w: WindowInfo) => (byStream.get(w.stream) ?? byStream.set(w.stream, []).get(w.stream)!).push(w);
   const sep = dir.endsWith(path.sep) ? '' : path.sep;
   for (const z of state.zips.values()) {
-    const parsed = parseWindowName(z.file);
-    if (parsed?.type !== 'zip' || !wanted(parsed.stream)) continue;
-    if (!byStream.has(parsed.stream)) byStream.set(parsed.stream, []);
+    const stream = ndjsonZipStream(z.file);
+    if (stream === undefined || !wanted(stream)) continue;
+    if (!byStream.has(stream)) byStream.set(stream, []);
     if (ranged && !(z.records > 0 && z.last >= from && z.first < to)) continue;
     add({
-      stream: parsed.stream,
+      stream,
       file: z.file,
       path: dir + sep + z.file,
       type: 'zip',
@@ -62,4 +62,15 @@ export async function windowsFromIndex(dir: string, state: IndexState, opts: Ind
     }
   }
   return byStream;
+}
+
+/**
+ * The stream of an NDJSON window's zip (`YYYY_MM_DD_HH-MM-SS_<stream>_json.zip`), undefined for
+ * anything else (a CSV sink's zip). By position, not the full pattern: it runs once per line of a
+ * year's index, and the index's names were checked when it was read.
+ */
+function ndjsonZipStream(file: string): string | undefined {
+  if (file.length <= 29 || !file.endsWith('_json.zip')) return undefined;
+  if (file[4] !== '_' || file[7] !== '_' || file[10] !== '_' || file[13] !== '-' || file[16] !== '-' || file[19] !== '_') return undefined;
+  return file.slice(20, -9);
 }
