@@ -5,28 +5,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NdtwinSimulator } from '../src/simulate/ndtwin-simulator.js';
+import { tmpfsAt } from './tmpfs.js';
 import { readArchives, readEvents, seqOf, sleep, startNsr, tempDir } from './helpers.js';
-
-function mountTmpfs(dir: string, size: string): string | undefined {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return `cannot mount a size-limited tmpfs (${String((err as Error).message).split('\n')[0]}); this test needs root`;
-  }
-}
 
 t.test('ENOSPC while recording: records wait in the queue, nothing is lost or corrupted', async (t) => {
   const dir = tempDir(t);
   const out = path.join(dir, 'out');
-  mkdirSync(out);
-  const why = mountTmpfs(out, '3m');
-  if (why) {
-    if (process.env.CI) t.fail(why);
-    else t.skip(why);
-    return;
-  }
-  t.teardown(() => execFileSync('umount', ['-l', out]));
+  if (!tmpfsAt(t, out, '3m')) return;
   const sim = new NdtwinSimulator({ port: 0 });
   const { url } = await sim.start();
   t.teardown(() => sim.stop());

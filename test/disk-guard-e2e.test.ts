@@ -11,22 +11,13 @@ import path from 'node:path';
 import { readZipInfo } from '../src/archive/zip-reader.js';
 import { writeZip } from '../src/compress/write-zip.js';
 import { encodeZipComment } from '../src/compress/zip-meta.js';
+import { tmpfsAt } from './tmpfs.js';
 import { readArchives, readEvents, seqOf, simulatorWithConfig, sleep, startNsr, tempDir, untilRecording } from './helpers.js';
 import { controlUrl } from './control-helpers.js';
 import { makeWindow } from './zipped-windows.js';
 
 const FLOW = '/ndt/get_detected_flow_data';
 const MIB = 1024 * 1024;
-
-/** Mounts a tmpfs of `size` at `dir`; the reason when it cannot (not root, no mount). */
-function mountTmpfs(dir: string, size: string): string | undefined {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return `cannot mount a size-limited tmpfs (${String((err as Error).message).split('\n')[0]}); this test needs root`;
-  }
-}
 
 const freeBytes = (dir: string) => {
   const s = statfsSync(dir);
@@ -51,14 +42,7 @@ async function recordsOnDisk(dir: string, stream: string): Promise<number> {
 t.test('below output.min_free records wait in the queue, and are all written, in order, when space returns', async (t) => {
   const dir = tempDir(t);
   const out = path.join(dir, 'recorded_info');
-  mkdirSync(out);
-  const why = mountTmpfs(out, '16m');
-  if (why) {
-    if (process.env.CI) t.fail(why);
-    else t.skip(why);
-    return;
-  }
-  t.teardown(() => execFileSync('umount', ['-l', out]));
+  if (!tmpfsAt(t, out, '16m')) return;
   const { sim } = await simulatorWithConfig(
     t,
     dir,
@@ -170,14 +154,7 @@ t.test('below output.min_free records wait in the queue, and are all written, in
 t.test('ENOSPC in the middle of a zip: no zip and no temporary appear, the .json stays whole; with room again it is zipped', async (t) => {
   const dir = tempDir(t);
   const out = path.join(dir, 'small');
-  mkdirSync(out);
-  const why = mountTmpfs(out, '1m');
-  if (why) {
-    if (process.env.CI) t.fail(why);
-    else t.skip(why);
-    return;
-  }
-  t.teardown(() => execFileSync('umount', ['-l', out]));
+  if (!tmpfsAt(t, out, '1m')) return;
   // ~700 KB of records that deflate only to ~75% (random base64): the zip cannot fit in the ~300 KB left.
   const base = '2026_01_01_00-00-00_flowinfo';
   const lines = Array.from({ length: 700 }, (_, i) => `{"timestamp":${1_767_225_600_000 + i},"flowinfo":"${randomBytes(750).toString('base64')}"}\n`);
@@ -208,14 +185,7 @@ t.test('ENOSPC in the middle of a zip: no zip and no temporary appear, the .json
 t.test('below output.min_free with retention set: the oldest windows go (reason min_free) and recording goes on', async (t) => {
   const dir = tempDir(t);
   const out = path.join(dir, 'recorded_info');
-  mkdirSync(out);
-  const why = mountTmpfs(out, '16m');
-  if (why) {
-    if (process.env.CI) t.fail(why);
-    else t.skip(why);
-    return;
-  }
-  t.teardown(() => execFileSync('umount', ['-l', out]));
+  if (!tmpfsAt(t, out, '16m')) return;
   // Two hours of older windows, ~100 KB each, already archived.
   const old: string[] = [];
   for (let i = 0; i < 40; i++) old.push(await makeWindow(out, 'flowinfo', Date.now() - 2 * 3600_000 + i * 60_000, 4, 25_000));
