@@ -228,7 +228,7 @@ t.test('synthetic archive: each kind of gap is told apart', async (t) => {
     [3, 'missed_ticks'],
     [3, 'not_running'],
   ]);
-  t.same(r.gaps.by_explanation, { not_running: { gaps: 2, missed_ticks: 13 }, missed_ticks: { gaps: 1, missed_ticks: 3 }, partly: { gaps: 1, missed_ticks: 4 }, none: { gaps: 1, missed_ticks: 5 } });
+  t.same(r.gaps.by_explanation, { not_running: { gaps: 2, missed_ticks: 13 }, missed_ticks: { gaps: 1, missed_ticks: 3 }, partly: { gaps: 1, missed_ticks: 4 }, retention: { gaps: 0, missed_ticks: 0 }, none: { gaps: 1, missed_ticks: 5 } });
   t.equal(r.gaps.unexplained_missed_ticks, 5 + 2, 'five without any event, two of the partly explained gap');
   t.same(r.missed_ticks.by_reason, { timeout: 3, connection_refused: 2, http_500: 2 }, "the stream's own missed ticks only");
   t.same(r.missed_ticks.after_last_record, { connection_refused: 2 }, 'missed ticks after the last record');
