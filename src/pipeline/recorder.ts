@@ -94,6 +94,8 @@ export class Recorder {
   private index: ArchiveIndex | undefined;
   private retention: Retention | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
+  /** Resolved once the sinks have started: retention waits for it (a sink's read-back point is known from then on). */
+  private sinksStarted: () => void = () => undefined;
   /** The on_window commands, run for each zipped window of a stream that has one. */
   private readonly hooks: WindowHooks;
   /** When the sources started: a stream that has not recorded yet is fresh for a while from here. */
@@ -173,6 +175,7 @@ export class Recorder {
       const leftovers = await recoverDirectory(this.outputDir);
       this.openIndex();
       await this.sinks.start(units);
+      this.sinksStarted();
       if (this.loaded.control.enabled) await this.startControl();
       for (const u of units) await u.open(true);
       this.eventsLane.start();
@@ -181,6 +184,7 @@ export class Recorder {
       this.reportRecovery(leftovers);
     } catch (err) {
       // Nothing has been recorded yet: give the directory back and let the error say why.
+      clearInterval(this.retentionTimer);
       this.releaseLock?.();
       this.releaseLock = undefined;
       throw err;
@@ -208,7 +212,9 @@ export class Recorder {
     const global = retentionPolicy(config.output.retention);
     const policyOf = (stream: string) => retentionPolicy(this.streamOptions(stream)?.retention as { max_age?: number; max_bytes?: number } | undefined);
     if (!global && !this.loaded.streams.some((s) => s.options.retention)) return;
+    const sinksStarted = new Promise<void>((resolve) => (this.sinksStarted = resolve));
     this.retention = new Retention({
+      ready: sinksStarted,
       index,
       global,
       policyOf,

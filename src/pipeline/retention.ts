@@ -35,6 +35,12 @@ export interface RetentionOptions {
   readBackFrom(stream: string): number | undefined;
   note: NoteEvent;
   now(): number;
+  /**
+   * Resolves once the sinks have started: before, \`readBackFrom\` knows nothing
+   * of what the last run left a sink to read back (a database that does not
+   * answer holds its sink's start for its connection timeout).
+   */
+  ready?: Promise<unknown>;
 }
 
 type Reason = 'max_age' | 'max_bytes' | 'total_bytes' | 'min_free';
@@ -75,6 +81,7 @@ export class Retention {
    * (of streams with a limit) until `need` bytes are freed; resolves with the bytes freed.
    */
   async freeSpace(need: number): Promise<number> {
+    await Promise.all([this.opts.index.ready, this.opts.ready]);
     await this.running;
     if (this.stopped) return 0;
     const limited = this.candidates().filter((c) => this.limited(c.stream));
@@ -82,7 +89,8 @@ export class Retention {
   }
 
   private async enforceNow(): Promise<number> {
-    await this.opts.index.ready;
+    await Promise.all([this.opts.index.ready, this.opts.ready]);
+    if (this.stopped) return 0;
     const all = this.candidates();
     const now = this.opts.now();
     let freed = 0;
