@@ -203,7 +203,7 @@ export class Recorder {
    */
   private openIndex(): void {
     const note: NoteEvent = (event, fields, level, message) => this.events.emit(event, fields, level, message);
-    const index = (this.index = new ArchiveIndex(this.outputDir, note));
+    const index = (this.index = new ArchiveIndex(this.outputDir, note, { hookWanted: (stream) => this.hooks.wants(stream) }));
     void index.ready.then((check) => {
       if (check) this.reportIndex(check);
       this.resumeHooks();

@@ -22,11 +22,13 @@ import {
   applyLine,
   COUNTED_BY_SCAN,
   emptyState,
+  HOOK_PENDING,
   encodeLine,
   INDEX_FILE,
   parseIndex,
   serializeState,
   windowDay,
+  windowFileOf,
   type IndexedZip,
   type IndexLine,
   type IndexState,
@@ -54,6 +56,15 @@ export interface IndexCheck {
   ms: number;
 }
 
+export interface ArchiveIndexOptions {
+  /**
+   * Whether a stream's zips wait for an on_window hook. A zip the check finds
+   * whose window file the index announced (\`o\`) was zipped by a recorder
+   * killed before it wrote the zip's line: its hook never ran, so it is pending.
+   */
+  hookWanted?: (stream: string) => boolean;
+}
+
 export class ArchiveIndex {
   readonly file: string;
   private state: IndexState = emptyState();
@@ -72,6 +83,7 @@ export class ArchiveIndex {
   constructor(
     readonly dir: string,
     private readonly note: NoteEvent,
+    private readonly opts: ArchiveIndexOptions = {},
   ) {
     this.file = path.join(dir, INDEX_FILE);
     this.ready = this.check().catch((err) => {
@@ -213,6 +225,7 @@ export class ArchiveIndex {
       if (parsedName?.type !== 'zip' || this.state.zips.has(name) || zippedEarly.has(name)) continue;
       const zip = await zipEntry(this.dir, name, parsedName.stream, parseWindowTime(parsedName.time), parsedName.ext === 'json');
       if (!zip) continue;
+      if (this.state.opened.has(windowFileOf(name)) && this.opts.hookWanted?.(parsedName.stream)) zip.flags += HOOK_PENDING;
       fixes.push({ op: 'z', ...zip });
       result.added++;
     }
