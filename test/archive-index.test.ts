@@ -131,6 +131,33 @@ t.test('a range read parses only the days it touches and finds the same windows'
   t.same(empty, { stream: 'graphinfo', windows: [] });
 });
 
+t.test('a window longer than a day is found by a range read after a start whose first window was shorter', async (t) => {
+  const dir = tempDir(t);
+  const HOUR = 60 * MINUTE;
+  // Records every 10 h for 40 h: a range read near its end must search the day of its first record.
+  const long = await makeWindow(dir, 'flowinfo', T0, 5, 0, 10 * HOUR);
+  await openIndex(dir);
+  // The next start opens a 5-minute window before its check is done: its span line waits and follows the file's.
+  const index = new ArchiveIndex(dir, note);
+  index.opened('2026_01_20_00-00-00_flowinfo.json', T0 + 200 * HOUR, 5 * MINUTE);
+  await index.ready;
+  index.close();
+  for (const from of [T0 + 39 * HOUR, T0 + 26 * HOUR]) {
+    const range = { from, to: from + MINUTE };
+    const files = async (useIndex: boolean) => (await readCatalog(dir, { streams: ['flowinfo'], range, useIndex })).flatMap((c) => c.windows.map((w) => w.file));
+    t.ok((await files(false)).includes(long), 'the directory read finds it');
+    t.ok((await files(true)).includes(long), 'so does the index');
+  }
+  // One copied in while no recorder ran, added by the next start's check: its span counts too.
+  const copied = await makeWindow(dir, 'graphinfo', T0 + 100 * HOUR, 4, 0, 30 * HOUR);
+  t.equal((await openIndex(dir)).added, 1);
+  const late = { from: T0 + 189 * HOUR, to: T0 + 191 * HOUR };
+  t.same((await readCatalog(dir, { streams: ['graphinfo'], range: late }))[0].windows.map((w) => w.file), [copied], 'a window the check added');
+  // A torn last span line (an append in progress) does not hide the longer span before it.
+  appendFileSync(path.join(dir, INDEX_FILE), 'w\t6000');
+  t.ok((await readCatalog(dir, { streams: ['flowinfo'], range: { from: T0 + 39 * HOUR, to: T0 + 40 * HOUR } }))[0].windows.some((w) => w.file === long), 'a torn span line');
+});
+
 t.test('deleted while the recorder writes it: rebuilt at the next fact', async (t) => {
   const dir = tempDir(t);
   await archive(dir);

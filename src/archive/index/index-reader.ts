@@ -48,14 +48,21 @@ export async function readArchiveIndex(dir: string, range?: { from?: number; to?
   return { state, known };
 }
 
-/** The span of the last `w` line (spans are appended only when they grow; a compaction writes the one it knows first). */
+/**
+ * The longest span of the `w` lines. They are appended only when a span grows,
+ * but read them all (a few lines, found at memchr speed): a torn last one, or
+ * one written out of order, must not hide a longer span before it.
+ */
 function longestSpan(buf: Buffer): number | undefined {
-  const at = buf.lastIndexOf('\nw\t');
-  if (at < 0) return 0;
-  const end = buf.indexOf(0x0a, at + 1);
-  if (end < 0) return 0; // torn: the one before holds (a longer window than that is rare; the line is rewritten at the next open)
-  const line = decodeLine(buf.toString('latin1', at + 1, end));
-  return line?.op === 'w' ? line.span : undefined;
+  let span = 0;
+  for (let at = buf.indexOf('\nw\t', 0, 'latin1'); at >= 0; at = buf.indexOf('\nw\t', at + 1, 'latin1')) {
+    const end = buf.indexOf(0x0a, at + 1);
+    if (end < 0) break; // torn: an append in progress
+    const line = decodeLine(buf.toString('latin1', at + 1, end));
+    if (line?.op !== 'w') return undefined;
+    span = Math.max(span, line.span);
+  }
+  return span;
 }
 
 /**

@@ -229,16 +229,20 @@ export class ArchiveIndex {
       fixes.push({ op: 'z', ...zip });
       result.added++;
     }
+    const fileSpan = this.state.span;
     for (const l of fixes) applyLine(this.state, l);
     for (const l of early) applyLine(this.state, l);
-    const total = this.lines + fixes.length + early.length;
+    // The early span lines were measured against an empty state: one line with the longest span, if it grew, replaces them
+    // (readers take the span from the lines; a shorter one after a longer one would hide the long windows from range reads).
+    const lines = [...(this.state.span > fileSpan ? [{ op: 'w' as const, span: this.state.span }] : []), ...fixes, ...early.filter((l) => l.op !== 'w')];
+    const total = this.lines + lines.length;
     if (total >= COMPACT_MIN_LINES && this.state.dead > COMPACT_SHARE * total) {
       this.writeWhole();
       result.compacted = true;
     } else {
       this.openForAppend();
       this.waiting = undefined;
-      for (const l of [...fixes, ...early]) this.write(encodeLine(l));
+      for (const l of lines) this.write(encodeLine(l));
     }
     this.waiting = undefined;
     result.windows = this.state.zips.size;
