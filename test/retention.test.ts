@@ -2,7 +2,7 @@
  * Retention over a real directory of zips and its archive index: which
  * windows go, in what order, what is never removed, and what is reported.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { HOOK_PENDING } from '../src/archive/index/index-format.js';
@@ -142,4 +142,20 @@ t.test('an events window stays while a data window it may explain is kept', asyn
   const left = ev.filter((f) => again.zips.has(f));
   t.same(left, ev.slice(4), 'the events windows of the kept data stay');
   void deleted;
+});
+
+t.test('a window that cannot be removed is reported and stays in the index; the others still go, and enforce never rejects', async (t) => {
+  const { dir, files, index, retention, deleted, events } = await setup(t, { global: { maxAgeMs: 45 * MINUTE } });
+  // The operator put a directory where the oldest zip was (unlink fails with EISDIR).
+  const stuck = files.flowinfo[0];
+  rmSync(path.join(dir, stuck));
+  mkdirSync(path.join(dir, stuck));
+  writeFileSync(path.join(dir, stuck, 'x'), 'x');
+  await t.resolves(retention.enforce(), 'enforce resolves (a rejection would end the recorder: it is not awaited)');
+  t.notOk(deleted().includes(stuck), 'not reported as removed');
+  t.ok(index.zips.has(stuck), 'still in the index: it is still there');
+  t.equal(deleted().length, 11, 'the other old windows went');
+  t.match(events.find((e) => e.event === 'retention_failed')?.fields, { file: stuck, reason: 'max_age', error: /EISDIR/ });
+  await t.resolves(retention.enforce());
+  t.equal(events.filter((e) => e.event === 'retention_failed').length, 1, 'reported once');
 });

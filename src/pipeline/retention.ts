@@ -66,7 +66,13 @@ export class Retention {
   /** Applies the age and byte limits; resolves with the bytes removed. One run at a time. */
   enforce(): Promise<number> {
     if (this.stopped) return Promise.resolve(0);
-    this.running ??= this.enforceNow().finally(() => (this.running = undefined));
+    // Never rejects: the recorder does not await it (an unhandled rejection would end the process).
+    this.running ??= this.enforceNow()
+      .catch((err) => {
+        this.opts.note('retention_failed', { error: (err as Error).message }, 'error', `retention failed: ${(err as Error).message}; it tries again at its next check`);
+        return 0;
+      })
+      .finally(() => (this.running = undefined));
     return this.running;
   }
 
@@ -153,7 +159,18 @@ export class Retention {
         return;
       }
       const indexBefore = this.opts.index.bytes;
-      await this.opts.index.remove(c.file, reason);
+      try {
+        await this.opts.index.remove(c.file, reason);
+      } catch (err) {
+        // Still there (and in the index): reported once, tried again at each check; the next window may make the room.
+        const key = `${c.file}:failed`;
+        lifted.delete(key);
+        if (!this.blocked.has(key)) {
+          this.blocked.add(key);
+          this.opts.note('retention_failed', { stream: c.stream, file: c.file, reason, error: (err as Error).message }, 'error', `${c.file}: retention (${reason}) cannot remove it: ${(err as Error).message}`);
+        }
+        return;
+      }
       // The removal's own line in the index counts against what it freed.
       freed += c.zipBytes - (this.opts.index.bytes - indexBefore);
       this.removed++;

@@ -123,14 +123,23 @@ export class ArchiveIndex {
     if (z) this.append({ op: 'h', day: z.day, file });
   }
 
-  /** Removes a zip: the fact is written first, so a crash before the unlink is completed at the next start. */
+  /**
+   * Removes a zip: the fact is written first, so a crash before the unlink is
+   * completed at the next start. An unlink that fails (not ENOENT) throws, and
+   * the zip's line is written again: it is still there.
+   */
   async remove(file: string, reason: string): Promise<void> {
     const z = this.state.zips.get(file);
     if (!z) return;
+    const kept = { ...z };
     this.append({ op: 'd', day: z.day, file, reason });
-    await unlink(path.join(this.dir, file)).catch((err) => {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    });
+    try {
+      await unlink(path.join(this.dir, file));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      this.append({ op: 'z', ...kept });
+      throw err;
+    }
   }
 
   close(): void {
