@@ -110,6 +110,24 @@ t.test('checked against the directory: zips added or removed by hand, a removal 
   t.same(view(cats), view(await readCatalog(dir, { useIndex: false })));
 });
 
+t.test('an index naming files that are not window zips (edited, planted) is damaged: nothing but zips is ever removed', async (t) => {
+  const dir = tempDir(t);
+  const files = await archive(dir);
+  await openIndex(dir);
+  writeFileSync(path.join(dir, 'notes.txt'), 'the operator keeps notes here');
+  writeFileSync(path.join(dir, 'recorder.yaml'), 'output: {dir: .}');
+  // A removal "interrupted by a crash", and a zip line for a file that is no window.
+  appendFileSync(path.join(dir, INDEX_FILE), `d\t20260110\tnotes.txt\tmax_age\nz\t20260110\trecorder.yaml\t1\t1\t1\t1\t1\t1\t-\n`);
+  t.equal(await readArchiveIndex(dir), undefined, 'the readers do not trust it');
+  const check = await openIndex(dir);
+  t.equal(check.rebuilt, 'damaged');
+  t.ok(existsSync(path.join(dir, 'notes.txt')), 'notes.txt is still there');
+  const index = new ArchiveIndex(dir, note);
+  await index.ready;
+  t.teardown(() => index.close());
+  t.same([...index.zips.keys()].sort(), [...files].sort(), 'only the zips are in the rebuilt index');
+});
+
 t.test('a range read parses only the days it touches and finds the same windows', async (t) => {
   const dir = tempDir(t);
   await archive(dir);

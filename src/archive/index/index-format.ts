@@ -23,6 +23,8 @@
  * next start. A line that does not parse makes the whole index suspect: the
  * readers fall back to the directory and the recorder rebuilds it.
  */
+import { parseOutputFile } from '../../sinks/window-naming.js';
+
 export const INDEX_FILE = '.nsr.index';
 export const INDEX_HEADER = 'nsr-index\t1\n';
 
@@ -77,7 +79,15 @@ export function encodeLine(l: IndexLine): string {
 }
 
 const DAY = /^\d{8}$/;
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/**
+ * Names are window files of the output directory, nothing else: the index
+ * tells the recorder what to remove (a `d` line is completed at the next
+ * start, retention removes \`z\` entries), so a line naming another file (an
+ * edited or planted index) would have it remove that file. Such a line makes
+ * the index damaged. (No name of either kind holds \`/\`, or is \`.\` or \`..\`.)
+ */
+const ZIP_NAME = (name: string) => parseOutputFile(name)?.type === 'zip';
+const WINDOW_FILE_NAME = (name: string) => parseOutputFile(name)?.type === 'json';
 
 /** One line without its `\n`; undefined when it is not a well-formed fact (the index is then suspect). */
 export function decodeLine(text: string): IndexLine | undefined {
@@ -85,18 +95,18 @@ export function decodeLine(text: string): IndexLine | undefined {
   const int = (s: string) => (/^\d{1,16}$/.test(s) ? Number(s) : NaN);
   switch (f[0]) {
     case 'z': {
-      if (f.length !== 10 || !DAY.test(f[1]) || !NAME.test(f[2])) return undefined;
+      if (f.length !== 10 || !DAY.test(f[1]) || !ZIP_NAME(f[2])) return undefined;
       const nums = f.slice(3, 9).map(int);
       if (nums.some(Number.isNaN)) return undefined;
       const [start, records, first, last, bytes, zipBytes] = nums;
       return { op: 'z', day: f[1], file: f[2], start, records, first, last, bytes, zipBytes, flags: f[9] === '-' ? '' : f[9] };
     }
     case 'o':
-      return f.length === 4 && DAY.test(f[1]) && NAME.test(f[2]) && !Number.isNaN(int(f[3])) ? { op: 'o', day: f[1], file: f[2], start: int(f[3]) } : undefined;
+      return f.length === 4 && DAY.test(f[1]) && WINDOW_FILE_NAME(f[2]) && !Number.isNaN(int(f[3])) ? { op: 'o', day: f[1], file: f[2], start: int(f[3]) } : undefined;
     case 'd':
-      return f.length === 4 && DAY.test(f[1]) && NAME.test(f[2]) && /^[a-z_]+$/.test(f[3]) ? { op: 'd', day: f[1], file: f[2], reason: f[3] } : undefined;
+      return f.length === 4 && DAY.test(f[1]) && ZIP_NAME(f[2]) && /^[a-z_]+$/.test(f[3]) ? { op: 'd', day: f[1], file: f[2], reason: f[3] } : undefined;
     case 'h':
-      return f.length === 3 && DAY.test(f[1]) && NAME.test(f[2]) ? { op: 'h', day: f[1], file: f[2] } : undefined;
+      return f.length === 3 && DAY.test(f[1]) && ZIP_NAME(f[2]) ? { op: 'h', day: f[1], file: f[2] } : undefined;
     case 'w':
       return f.length === 2 && !Number.isNaN(int(f[1])) ? { op: 'w', span: int(f[1]) } : undefined;
     default:
