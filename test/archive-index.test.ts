@@ -10,6 +10,7 @@ import { readCatalog, type StreamCatalog } from '../src/archive/catalog.js';
 import { INDEX_FILE } from '../src/archive/index/index-format.js';
 import { readArchiveIndex } from '../src/archive/index/index-reader.js';
 import { ArchiveIndex } from '../src/archive/index/index-writer.js';
+import { compareIndex as nsrIndexCheck } from '../src/archive/index/index-check.js';
 import { tempDir } from './helpers.js';
 import { makeWindow } from './zipped-windows.js';
 
@@ -97,7 +98,7 @@ t.test('checked against the directory: zips added or removed by hand, a removal 
   unlinkSync(path.join(dir, files[0]));
   await makeWindow(dir, 'flowinfo', T0 + 500 * MINUTE);
   // A crash after the removal was written and before the file went.
-  appendFileSync(path.join(dir, INDEX_FILE), `d\t20260110\t${files[4]}\tmax_age\n`);
+  appendFileSync(path.join(dir, INDEX_FILE), `d\t20260110\t${files[4]}\tmax_age\t${Date.now()}\n`);
   t.ok(existsSync(path.join(dir, files[4])));
   const check = await openIndex(dir);
   t.match(check, { gone: 1, added: 1, completed: 1 });
@@ -126,6 +127,25 @@ t.test('an index naming files that are not window zips (edited, planted) is dama
   await index.ready;
   t.teardown(() => index.close());
   t.same([...index.zips.keys()].sort(), [...files].sort(), 'only the zips are in the rebuilt index');
+});
+
+t.test('a zip retention removed and the operator restored later (from where on_window shipped it) is kept and indexed again', async (t) => {
+  const dir = tempDir(t);
+  const files = await archive(dir);
+  const index = new ArchiveIndex(dir, note);
+  await index.ready;
+  const zip = path.join(dir, files[0]);
+  const bytes = readFileSync(zip);
+  await index.remove(files[0], 'max_age');
+  index.close();
+  t.notOk(existsSync(zip));
+  await new Promise((r) => setTimeout(r, 20));
+  writeFileSync(zip, bytes); // restored, byte for byte
+  t.same((await nsrIndexCheck(dir)).unremoved, [], 'nsr index does not call it an interrupted removal');
+  const check = await openIndex(dir);
+  t.match(check, { completed: 0, added: 1 });
+  t.ok(existsSync(zip), 'the restored zip is still there');
+  t.ok((await readArchiveIndex(dir))?.state.zips.has(files[0]), 'and in the index');
 });
 
 t.test('a range read parses only the days it touches and finds the same windows', async (t) => {

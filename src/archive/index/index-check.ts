@@ -3,10 +3,10 @@
  * and `nsr verify` report. The recorder's own check (index-writer.ts) repairs
  * the same differences at its next start.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseOutputFile } from '../../sinks/window-naming.js';
-import { INDEX_FILE, parseIndex } from './index-format.js';
+import { INDEX_FILE, interruptedRemoval, parseIndex } from './index-format.js';
 
 export interface IndexDifferences {
   /** No index file; `damaged`: one that does not parse. */
@@ -33,11 +33,19 @@ export async function compareIndex(dir: string): Promise<IndexDifferences> {
   if (!parsed) return { state: 'damaged', unlisted: [], gone: [], unremoved: [], windows: 0 };
   const present = new Set(zips);
   const { state } = parsed;
+  // A zip under a removed name: the removal a crash interrupted, or one put back since (restored), which counts as unlisted.
+  const unremoved: string[] = [];
+  for (const [z, removal] of state.removed) {
+    if (!present.has(z)) continue;
+    const st = await lstat(path.join(dir, z)).catch(() => undefined);
+    if (st && interruptedRemoval(removal, st.ctimeMs)) unremoved.push(z);
+  }
+  const interrupted = new Set(unremoved);
   return {
     state: 'sound',
-    unlisted: zips.filter((z) => !state.zips.has(z) && !state.removed.has(z)),
+    unlisted: zips.filter((z) => !state.zips.has(z) && !interrupted.has(z)),
     gone: [...state.zips.keys()].filter((z) => !present.has(z)),
-    unremoved: [...state.removed.keys()].filter((z) => present.has(z)),
+    unremoved,
     windows: state.zips.size,
   };
 }

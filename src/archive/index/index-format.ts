@@ -7,7 +7,7 @@
  *   nsr-index 1                                         header
  *   z <day> <zip> <start> <records> <first> <last> <bytes> <zip bytes> <flags>   a zip was written
  *   o <day> <window file> <start>                       a window file is about to be created
- *   d <day> <zip> <reason>                              a zip is removed (written before the unlink)
+ *   d <day> <zip> <reason> <ms>                         a zip is removed (written before the unlink, at <ms>)
  *   h <day> <zip>                                       its on_window hook succeeded
  *   w <ms>                                              the longest window span so far
  *
@@ -50,7 +50,8 @@ export interface IndexedZip {
 export type IndexLine =
   | ({ op: 'z' } & IndexedZip)
   | { op: 'o'; day: string; file: string; start: number }
-  | { op: 'd'; day: string; file: string; reason: string }
+  /** `at`: when (epoch ms); a zip there now that changed later was put back since (restored), not left by a crash. */
+  | { op: 'd'; day: string; file: string; reason: string; at?: number }
   | { op: 'h'; day: string; file: string }
   | { op: 'w'; span: number };
 
@@ -70,7 +71,7 @@ export function encodeLine(l: IndexLine): string {
     case 'o':
       return `o\t${l.day}\t${l.file}\t${l.start}\n`;
     case 'd':
-      return `d\t${l.day}\t${l.file}\t${l.reason}\n`;
+      return `d\t${l.day}\t${l.file}\t${l.reason}${l.at === undefined ? '' : `\t${l.at}`}\n`;
     case 'h':
       return `h\t${l.day}\t${l.file}\n`;
     case 'w':
@@ -104,7 +105,9 @@ export function decodeLine(text: string): IndexLine | undefined {
     case 'o':
       return f.length === 4 && DAY.test(f[1]) && WINDOW_FILE_NAME(f[2]) && !Number.isNaN(int(f[3])) ? { op: 'o', day: f[1], file: f[2], start: int(f[3]) } : undefined;
     case 'd':
-      return f.length === 4 && DAY.test(f[1]) && ZIP_NAME(f[2]) && /^[a-z_]+$/.test(f[3]) ? { op: 'd', day: f[1], file: f[2], reason: f[3] } : undefined;
+      if ((f.length !== 4 && f.length !== 5) || !DAY.test(f[1]) || !ZIP_NAME(f[2]) || !/^[a-z_]+$/.test(f[3])) return undefined;
+      if (f.length === 4) return { op: 'd', day: f[1], file: f[2], reason: f[3] };
+      return Number.isNaN(int(f[4])) ? undefined : { op: 'd', day: f[1], file: f[2], reason: f[3], at: int(f[4]) };
     case 'h':
       return f.length === 3 && DAY.test(f[1]) && ZIP_NAME(f[2]) ? { op: 'h', day: f[1], file: f[2] } : undefined;
     case 'w':
@@ -119,8 +122,8 @@ export interface IndexState {
   zips: Map<string, IndexedZip>;
   /** Window files (`.json`, `.csv`) announced by an `o` line, by name, with their start. */
   opened: Map<string, { day: string; start: number }>;
-  /** Zips removed (`d` lines), by name, with the reason: a removal a crash interrupted is completed from here. */
-  removed: Map<string, string>;
+  /** Zips removed (`d` lines), by name, with the reason and when: a removal a crash interrupted is completed from here. */
+  removed: Map<string, { reason: string; at?: number }>;
   /** The longest window span seen (for range searches). */
   span: number;
   /** Lines that are no longer facts about a present file (removed zips, zipped window files): what a compaction drops. */
@@ -129,6 +132,16 @@ export interface IndexState {
 
 export function emptyState(): IndexState {
   return { zips: new Map(), opened: new Map(), removed: new Map(), span: 0, dead: 0 };
+}
+
+/**
+ * Whether a zip found under the name of a removed one is the one whose removal
+ * a crash interrupted (unchanged since the removal was written), not one put
+ * back since (restored from where on_window shipped it, copied in): that one
+ * is kept. A removal without a time (older lines) is completed.
+ */
+export function interruptedRemoval(removal: { at?: number }, zipCtimeMs: number): boolean {
+  return removal.at === undefined || Math.floor(zipCtimeMs) <= removal.at;
 }
 
 /** The open window file a zip replaced: `<base>_json.zip` → `<base>.json`. */
@@ -156,7 +169,7 @@ export function applyLine(state: IndexState, l: IndexLine): void {
       // The z line and this one are both dead once the file is gone.
       if (state.zips.delete(l.file)) state.dead += 2;
       else state.dead++;
-      state.removed.set(l.file, l.reason);
+      state.removed.set(l.file, { reason: l.reason, at: l.at });
       break;
     case 'h': {
       const z = state.zips.get(l.file);

@@ -22,9 +22,10 @@ import {
   applyLine,
   COUNTED_BY_SCAN,
   emptyState,
-  HOOK_PENDING,
   encodeLine,
+  HOOK_PENDING,
   INDEX_FILE,
+  interruptedRemoval,
   parseIndex,
   serializeState,
   windowDay,
@@ -132,7 +133,7 @@ export class ArchiveIndex {
     const z = this.state.zips.get(file);
     if (!z) return;
     const kept = { ...z };
-    this.append({ op: 'd', day: z.day, file, reason });
+    this.append({ op: 'd', day: z.day, file, reason, at: Date.now() });
     try {
       await unlink(path.join(this.dir, file));
     } catch (err) {
@@ -217,8 +218,11 @@ export class ArchiveIndex {
     this.lines = parsed.lines;
     this.size = parsed.goodBytes;
     const fixes: IndexLine[] = [];
-    for (const file of this.state.removed.keys()) {
+    for (const [file, removal] of this.state.removed) {
       if (!listed.has(file)) continue;
+      // Put back since (restored, copied in): it is kept, and added below like any zip the index does not list.
+      const st = await lstatIfAny(path.join(this.dir, file));
+      if (!st || !st.isFile() || !interruptedRemoval(removal, st.ctimeMs)) continue;
       await unlink(path.join(this.dir, file)).catch(() => undefined);
       listed.delete(file);
       result.completed++;
