@@ -148,6 +148,27 @@ t.test('a zip retention removed and the operator restored later (from where on_w
   t.ok((await readArchiveIndex(dir))?.state.zips.has(files[0]), 'and in the index');
 });
 
+t.test('before the next start, the readers see zips removed or copied in by hand, and no stream that is not there', async (t) => {
+  const dir = tempDir(t);
+  const files = await archive(dir);
+  await openIndex(dir);
+  unlinkSync(path.join(dir, files[0]));
+  unlinkSync(path.join(dir, files[45])); // flowinfo, window 15 (00:30 the next day)
+  const copied = await makeWindow(dir, 'flowinfo', T0 + 500 * MINUTE);
+  const legacy = await makeWindow(dir, 'oldstream', T0 + 30 * MINUTE);
+  writeFileSync(path.join(dir, '2026_01_11_05-00-00_flowinfo.json'), `{"timestamp":${T0 + 420 * MINUTE},"v":1}\n`);
+  const whole = view(await readCatalog(dir));
+  t.same(whole, view(await readCatalog(dir, { useIndex: false })), 'a whole read');
+  t.ok(whole.flatMap((c) => c.windows.map((w) => w.file)).includes(copied), 'with the zip copied in');
+  t.ok(whole.some((c) => c.stream === 'oldstream'), 'and its stream');
+  t.notOk(whole.flatMap((c) => c.windows.map((w) => w.file)).includes(files[0]), 'without the zip removed');
+  const from = T0 + 150 * MINUTE;
+  const range = { from, to: from + 10 * MINUTE };
+  t.same(view(await readCatalog(dir, { streams: ['flowinfo'], range })), view(await readCatalog(dir, { streams: ['flowinfo'], range, useIndex: false })).map((c) => ({ ...c, windows: c.windows.filter((w) => w.last >= from && w.first < range.to) })), 'a range read: not the zip removed');
+  for (const useIndex of [true, false]) t.same(await readCatalog(dir, { streams: ['nosuch'], useIndex }), [], `a stream that is not there (${useIndex ? 'index' : 'directory'})`);
+  void legacy;
+});
+
 t.test('a range read parses only the days it touches and finds the same windows', async (t) => {
   const dir = tempDir(t);
   await archive(dir);

@@ -15,6 +15,8 @@ const MAX_SEARCHED_DAYS = 31;
 
 export interface IndexRead {
   state: IndexState;
+  /** Every line was read (no range, or one too long to search by day). */
+  whole: boolean;
   /** Of the streams asked about, those the index names anywhere (a range read sees only some days). */
   known: Set<string>;
 }
@@ -33,7 +35,8 @@ export async function readArchiveIndex(dir: string, range?: { from?: number; to?
   const to = range?.to ?? (from !== undefined && Number.isFinite(from) ? Math.max(Date.now(), from) + 2 * DAY_MS : undefined);
   const whole = () => {
     const state = parseIndex(buf.toString('latin1'))?.state;
-    return state && { state, known: new Set(streams) };
+    // The streams are those the windows name (the catalog sees them): one asked for that is not there is not known.
+    return state && { state, whole: true, known: new Set<string>() };
   };
   if (from === undefined || to === undefined || !Number.isFinite(from) || !Number.isFinite(to)) return whole();
   const span = longestSpan(buf);
@@ -45,7 +48,7 @@ export async function readArchiveIndex(dir: string, range?: { from?: number; to?
   if (!state) return undefined;
   // A stream with nothing in those days still exists if any line names it.
   const known = new Set(streams.filter((s) => buf.indexOf(`_${s}_json.zip\t`, 0, 'latin1') >= 0 || buf.indexOf(`_${s}.json\t`, 0, 'latin1') >= 0));
-  return { state, known };
+  return { state, whole: false, known };
 }
 
 /**
