@@ -3,11 +3,12 @@
  * hold, and it is rebuilt or repaired when deleted, cut short or corrupted,
  * or when a crash interrupted a removal.
  */
-import { appendFileSync, existsSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, readFileSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { readCatalog, type StreamCatalog } from '../src/archive/catalog.js';
-import { INDEX_FILE } from '../src/archive/index/index-format.js';
+import { INDEX_FILE, INDEX_HEADER } from '../src/archive/index/index-format.js';
 import { readArchiveIndex } from '../src/archive/index/index-reader.js';
 import { ArchiveIndex } from '../src/archive/index/index-writer.js';
 import { compareIndex as nsrIndexCheck } from '../src/archive/index/index-check.js';
@@ -167,6 +168,41 @@ t.test('before the next start, the readers see zips removed or copied in by hand
   t.same(view(await readCatalog(dir, { streams: ['flowinfo'], range })), view(await readCatalog(dir, { streams: ['flowinfo'], range, useIndex: false })).map((c) => ({ ...c, windows: c.windows.filter((w) => w.last >= from && w.first < range.to) })), 'a range read: not the zip removed');
   for (const useIndex of [true, false]) t.same(await readCatalog(dir, { streams: ['nosuch'], useIndex }), [], `a stream that is not there (${useIndex ? 'index' : 'directory'})`);
   void legacy;
+});
+
+t.test('an index that is a named pipe, a symlink or far too large is not read: the readers read the directory, the recorder rebuilds it', async (t) => {
+  const dir = tempDir(t);
+  await archive(dir);
+  await openIndex(dir);
+  const file = path.join(dir, INDEX_FILE);
+  const from = T0 + 150 * MINUTE + 2000;
+  const range = { from, to: from + MINUTE };
+  const inRange = (cats: StreamCatalog[]) => view(cats.map((c) => ({ ...c, windows: c.windows.filter((w) => w.last >= range.from && w.first < range.to) })));
+  const expected = inRange(await readCatalog(dir, { streams: ['flowinfo'], range }));
+  t.equal(expected[0].windows.length, 1);
+  const withTimeout = <T>(p: Promise<T>, what: string) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: hangs`)), 5000).unref())]);
+  const same = async (what: string) => {
+    t.same(view(await withTimeout(readCatalog(dir), what)), view(await readCatalog(dir, { useIndex: false })), `${what}: a whole read`);
+    t.same(inRange(await withTimeout(readCatalog(dir, { streams: ['flowinfo'], range }), what)), expected, `${what}: a range read`);
+    t.equal((await withTimeout(nsrIndexCheck(dir), what)).state, 'damaged', `${what}: nsr index says it is not sound`);
+  };
+  // Planted elsewhere: an index that leaves out the window of the range.
+  const planted = path.join(dir, '..', `planted-${path.basename(dir)}`);
+  writeFileSync(planted, readFileSync(file, 'latin1').split('\n').filter((l) => !l.includes('00-30-00_flowinfo')).join('\n'), 'latin1');
+  t.teardown(() => rmSync(planted, { force: true }));
+  rmSync(file);
+  symlinkSync(planted, file);
+  await same('a symlink');
+  rmSync(file);
+  execFileSync('mkfifo', [file]);
+  await same('a named pipe');
+  rmSync(file);
+  // The header, then hundreds of MB of nothing (sparse: costs no disk).
+  writeFileSync(file, INDEX_HEADER);
+  truncateSync(file, 300 * 1024 * 1024);
+  await same('300 MB');
+  t.equal((await openIndex(dir)).rebuilt, 'damaged', 'the recorder rebuilds it');
+  t.same(inRange(await readCatalog(dir, { streams: ['flowinfo'], range })), expected);
 });
 
 t.test('a range read parses only the days it touches and finds the same windows', async (t) => {

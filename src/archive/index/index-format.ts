@@ -27,6 +27,8 @@ import { parseOutputFile } from '../../sinks/window-naming.js';
 
 export const INDEX_FILE = '.nsr.index';
 export const INDEX_HEADER = 'nsr-index\t1\n';
+/** An index larger than this is not read (a year of windows takes ~32 MB): it is damaged, or not one. */
+export const MAX_INDEX_BYTES = 256 * 1024 * 1024;
 
 /** Flags of a `z` line: the on_window hook is still due; the counts come from a scan (the original recorder's zips carry no metadata). */
 export const HOOK_PENDING = 'h';

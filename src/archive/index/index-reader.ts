@@ -5,9 +5,38 @@
  * costs a few hundred lines, not 315,000. Either way an index that is missing
  * or does not parse gives `undefined`: the caller reads the directory instead.
  */
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { applyLine, dayKey, decodeLine, emptyState, INDEX_FILE, INDEX_HEADER, parseIndex, type IndexState } from './index-format.js';
+import { applyLine, dayKey, decodeLine, emptyState, INDEX_FILE, INDEX_HEADER, MAX_INDEX_BYTES, parseIndex, type IndexState } from './index-format.js';
+
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
+
+/**
+ * The index's bytes, or why they are not read: only a regular file at the
+ * name itself (a symlink could stand for any index, a named pipe would never
+ * end a read) and not larger than MAX_INDEX_BYTES; undefined when there is none.
+ */
+export async function readIndexBytes(dir: string): Promise<Buffer | { problem: string } | undefined> {
+  let handle;
+  try {
+    handle = await open(path.join(dir, INDEX_FILE), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    return { problem: code === 'ELOOP' ? 'a symbolic link' : (err as Error).message };
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) return { problem: st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a named pipe' : 'not a regular file' };
+    if (st.size > MAX_INDEX_BYTES) return { problem: `${st.size} bytes, more than an index ever takes` };
+    return await handle.readFile();
+  } catch (err) {
+    return { problem: (err as Error).message };
+  } finally {
+    await handle.close();
+  }
+}
 
 const DAY_MS = 86_400_000;
 /** A range touching more days than this is read whole (one pass beats many searches). */
@@ -23,12 +52,8 @@ export interface IndexRead {
 
 /** The index of `dir`, whole or (with a finite range) the days the range can touch; undefined when there is none or it does not parse. */
 export async function readArchiveIndex(dir: string, range?: { from?: number; to?: number }, streams: readonly string[] = []): Promise<IndexRead | undefined> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(path.join(dir, INDEX_FILE), { flag: 'r' });
-  } catch {
-    return undefined;
-  }
+  const buf = await readIndexBytes(dir);
+  if (buf === undefined || 'problem' in buf) return undefined;
   if (buf.length < INDEX_HEADER.length || buf.toString('latin1', 0, INDEX_HEADER.length) !== INDEX_HEADER) return undefined;
   const from = range?.from;
   // "From then on": records later than two days from now would need a clock gone wrong.

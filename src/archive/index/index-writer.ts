@@ -13,9 +13,9 @@
  * deleted, not cut short), else it is rebuilt.
  */
 import { closeSync, fstatSync, openSync, writeSync, constants as fsConstants } from 'node:fs';
-import { readdir, readFile, truncate, unlink } from 'node:fs/promises';
+import { readdir, truncate, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { lstatIfAny, replaceOwnFileSync, unsafeEntry } from '../../fs/safe-files.js';
+import { lstatIfAny, openOwnFile, replaceOwnFileSync, unsafeEntry } from '../../fs/safe-files.js';
 import type { NoteEvent } from '../../logging/note-event.js';
 import { parseOutputFile, parseWindowTime } from '../../sinks/window-naming.js';
 import {
@@ -26,6 +26,7 @@ import {
   HOOK_PENDING,
   INDEX_FILE,
   interruptedRemoval,
+  MAX_INDEX_BYTES,
   parseIndex,
   serializeState,
   windowDay,
@@ -203,10 +204,11 @@ export class ArchiveIndex {
     const found = await lstatIfAny(this.file);
     const why = found && unsafeEntry(found, true);
     if (why) throw new Error(`${INDEX_FILE} is ${why}; it is left alone`);
-    const text = found ? await readFile(this.file, 'latin1') : undefined;
+    // Far too large to be an index (or read as one): rebuilt. Read without following a link planted since the lstat.
+    const text = found && found.size <= MAX_INDEX_BYTES ? await readOwnFile(this.file) : undefined;
     const parsed = text === undefined ? undefined : parseIndex(text);
     if (!parsed) {
-      const check = await this.rebuild(text === undefined ? 'missing' : 'damaged');
+      const check = await this.rebuild(found ? 'damaged' : 'missing');
       return { ...check, ms: Math.round(performance.now() - started) };
     }
     const result: IndexCheck = { cutBytes: parsed.tornBytes, added: 0, gone: 0, completed: 0, compacted: false, windows: 0, ms: 0 };
@@ -296,6 +298,15 @@ export class ArchiveIndex {
     this.close();
     this.fd = openSync(this.file, O_WRONLY | O_APPEND | O_NOFOLLOW);
     this.size = fstatSync(this.fd).size;
+  }
+}
+
+async function readOwnFile(file: string): Promise<string> {
+  const handle = await openOwnFile(file, 'read');
+  try {
+    return (await handle.readFile()).toString('latin1');
+  } finally {
+    await handle.close();
   }
 }
 
