@@ -145,6 +145,8 @@ export class Recorder {
       note,
       log: this.log,
       onSuccess: (w) => this.index?.hookDone(w.file),
+      // Its stream has no command any more (a reload): retention need not wait for it (as at the next start).
+      onDropped: (w, reason) => reason === 'hook_removed' && this.index?.hookDone(w.file),
     });
     this.topology = new Topology(build, { ...lanes, clock: this.clock, abort: this.fetchAbort.signal }, this.sinks);
     this.topology.init(loaded.streams);
@@ -330,6 +332,7 @@ export class Recorder {
     }
     const restart = settingsNeedingRestart(this.loaded.config, next.config);
     this.loaded = { ...this.loaded, streams: next.streams, config: { ...this.loaded.config, streams: next.config.streams } };
+    this.hooks.settingsChanged();
     const result = { ...diff, restart_required: restart };
     this.events.emit('reload', result, 'info', `configuration reloaded: ${diff.added.length} added, ${diff.removed.length} removed, ${diff.changed.length} changed`);
     return result;
