@@ -8,11 +8,11 @@ import { appendFileSync, existsSync, readFileSync, rmSync, symlinkSync, truncate
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { readCatalog, type StreamCatalog } from '../src/archive/catalog.js';
-import { INDEX_FILE, INDEX_HEADER } from '../src/archive/index/index-format.js';
+import { HOOK_PENDING, INDEX_FILE, INDEX_HEADER } from '../src/archive/index/index-format.js';
 import { readArchiveIndex } from '../src/archive/index/index-reader.js';
 import { ArchiveIndex } from '../src/archive/index/index-writer.js';
 import { compareIndex as nsrIndexCheck } from '../src/archive/index/index-check.js';
-import { tempDir } from './helpers.js';
+import { nsrAsync, tempDir } from './helpers.js';
 import { makeWindow } from './zipped-windows.js';
 
 const MINUTE = 60_000;
@@ -203,6 +203,33 @@ t.test('an index that is a named pipe, a symlink or far too large is not read: t
   await same('300 MB');
   t.equal((await openIndex(dir)).rebuilt, 'damaged', 'the recorder rebuilds it');
   t.same(inRange(await readCatalog(dir, { streams: ['flowinfo'], range })), expected);
+});
+
+t.test('a rebuild keeps the windows still waiting for their on_window hook pending (a damaged index, nsr index --rebuild)', async (t) => {
+  const dir = tempDir(t);
+  const files = await archive(dir);
+  const pendingOf = async () => [...((await readArchiveIndex(dir))?.state.zips.values() ?? [])].filter((z) => z.flags.includes(HOOK_PENDING)).map((z) => z.file);
+  const index = new ArchiveIndex(dir, note);
+  await index.ready;
+  for (const f of [files[3], files[7]]) index.zipped({ ...index.zips.get(f)!, flags: HOOK_PENDING });
+  index.hookDone(files[7]);
+  index.close();
+  t.same(await pendingOf(), [files[3]]);
+  appendFileSync(path.join(dir, INDEX_FILE), 'garbage\n');
+  t.equal((await openIndex(dir)).rebuilt, 'damaged');
+  t.same(await pendingOf(), [files[3]], 'damaged, rebuilt: still pending');
+  const r = await nsrAsync(dir, ['index', '--rebuild', dir]);
+  t.equal(r.code, 0, r.stderr);
+  t.same(await pendingOf(), [files[3]], 'nsr index --rebuild: still pending');
+  // Deleted while a recorder writes it: rebuilt at its next fact, from the zips and what it knows.
+  events.length = 0;
+  const running = new ArchiveIndex(dir, note);
+  await running.ready;
+  rmSync(path.join(dir, INDEX_FILE));
+  running.hookDone(files[9]);
+  await waitFor(() => events.find((e) => e.event === 'index_rebuilt'));
+  running.close();
+  t.same(await pendingOf(), [files[3]], 'rebuilt while recording: still pending');
 });
 
 t.test('a range read parses only the days it touches and finds the same windows', async (t) => {

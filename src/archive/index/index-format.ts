@@ -208,6 +208,21 @@ export function parseIndex(text: string): { state: IndexState; lines: number; to
   return { state, lines, tornBytes: text.length - pos, goodBytes: pos };
 }
 
+/**
+ * The zips whose on_window hook was still due, from the lines of an index
+ * that do parse (one that is damaged, or about to be rebuilt): a rebuild
+ * reads the zips, which do not say so, and those windows would never be shipped.
+ */
+export function pendingHooks(text: string): Set<string> {
+  const pending = new Set<string>();
+  for (const raw of text.split('\n')) {
+    const l = decodeLine(raw);
+    if (l?.op === 'z' && l.flags.includes(HOOK_PENDING)) pending.add(l.file);
+    else if (l && (l.op === 'h' || l.op === 'd' || l.op === 'z')) pending.delete(l.file);
+  }
+  return pending;
+}
+
 /** The whole index for a state: what a rebuild or a compaction writes. */
 export function serializeState(state: IndexState): string {
   const parts = [INDEX_HEADER];

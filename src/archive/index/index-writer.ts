@@ -28,6 +28,7 @@ import {
   interruptedRemoval,
   MAX_INDEX_BYTES,
   parseIndex,
+  pendingHooks,
   serializeState,
   windowDay,
   windowFileOf,
@@ -65,6 +66,8 @@ export interface ArchiveIndexOptions {
    * killed before it wrote the zip's line: its hook never ran, so it is pending.
    */
   hookWanted?: (stream: string) => boolean;
+  /** Zips still pending for their hook, kept by a rebuild (\`nsr index --rebuild\` reads them from the index it replaces). */
+  pending?: ReadonlySet<string>;
 }
 
 export class ArchiveIndex {
@@ -192,7 +195,9 @@ export class ArchiveIndex {
     if (this.rebuilding) return;
     this.close();
     this.waiting = [];
-    this.rebuilding = this.rebuild(reason)
+    // What this writer knows of the hooks still due is kept (the zips do not say it).
+    const pending = new Set([...this.state.zips.values()].filter((z) => z.flags.includes(HOOK_PENDING)).map((z) => z.file));
+    this.rebuilding = this.rebuild(reason, pending)
       .then((check) => this.note('index_rebuilt', { ...check }, 'warn', `the archive index was ${reason === 'missing' ? 'deleted' : 'changed by someone else'} while recording; rebuilt from the zips`))
       .catch((err) => this.failed(err))
       .finally(() => (this.rebuilding = undefined));
@@ -208,7 +213,7 @@ export class ArchiveIndex {
     const text = found && found.size <= MAX_INDEX_BYTES ? await readOwnFile(this.file) : undefined;
     const parsed = text === undefined ? undefined : parseIndex(text);
     if (!parsed) {
-      const check = await this.rebuild(found ? 'damaged' : 'missing');
+      const check = await this.rebuild(found ? 'damaged' : 'missing', text === undefined ? undefined : pendingHooks(text));
       return { ...check, ms: Math.round(performance.now() - started) };
     }
     const result: IndexCheck = { cutBytes: parsed.tornBytes, added: 0, gone: 0, completed: 0, compacted: false, windows: 0, ms: 0 };
@@ -266,13 +271,16 @@ export class ArchiveIndex {
   }
 
   /** Every zip's metadata (a scan for zips that carry none), written whole under a temporary name and renamed. */
-  private async rebuild(reason: 'missing' | 'damaged'): Promise<IndexCheck> {
+  private async rebuild(reason: 'missing' | 'damaged', pending?: ReadonlySet<string>): Promise<IndexCheck> {
     const started = performance.now();
     const state = emptyState();
+    // The zips do not say whether their hook is still due: the lines of the index replaced that still parse do.
+    const due = new Set([...(pending ?? []), ...(this.opts.pending ?? [])]);
     for (const name of await readdir(this.dir)) {
       const parsed = parseOutputFile(name);
       if (parsed?.type !== 'zip') continue;
       const zip = await zipEntry(this.dir, name, parsed.stream, parseWindowTime(parsed.time), parsed.ext === 'json');
+      if (zip && due.has(name)) zip.flags += HOOK_PENDING;
       if (zip) applyLine(state, { op: 'z', ...zip });
     }
     // What happened while the directory was read (windows zipped, opened) follows; zips removed meanwhile leave their `d`.
