@@ -13,7 +13,7 @@
  * deleted, not cut short), else it is rebuilt.
  */
 import { closeSync, fstatSync, openSync, writeSync, constants as fsConstants } from 'node:fs';
-import { readdir, truncate, unlink } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { lstatIfAny, openOwnFile, replaceOwnFileSync, unsafeEntry } from '../../fs/safe-files.js';
 import type { NoteEvent } from '../../logging/note-event.js';
@@ -209,15 +209,23 @@ export class ArchiveIndex {
     const found = await lstatIfAny(this.file);
     const why = found && unsafeEntry(found, true);
     if (why) throw new Error(`${INDEX_FILE} is ${why}; it is left alone`);
-    // Far too large to be an index (or read as one): rebuilt. Read without following a link planted since the lstat.
-    const text = found && found.size <= MAX_INDEX_BYTES ? await readOwnFile(this.file) : undefined;
-    const parsed = text === undefined ? undefined : parseIndex(text);
+    // Far too large to be an index (or read as one): rebuilt. Read, and a torn line cut, through one handle that
+    // follows no link: a link planted at the name since the lstat is never written through.
+    const handle = found && found.size <= MAX_INDEX_BYTES ? await openOwnFile(this.file, 'update') : undefined;
+    let text: string | undefined;
+    let parsed: ReturnType<typeof parseIndex>;
+    try {
+      text = handle && (await handle.readFile()).toString('latin1');
+      parsed = text === undefined ? undefined : parseIndex(text);
+      if (handle && parsed && parsed.tornBytes > 0) await handle.truncate(parsed.goodBytes);
+    } finally {
+      await handle?.close();
+    }
     if (!parsed) {
       const check = await this.rebuild(found ? 'damaged' : 'missing', text === undefined ? undefined : pendingHooks(text));
       return { ...check, ms: Math.round(performance.now() - started) };
     }
     const result: IndexCheck = { cutBytes: parsed.tornBytes, added: 0, gone: 0, completed: 0, compacted: false, windows: 0, ms: 0 };
-    if (parsed.tornBytes > 0) await truncate(this.file, parsed.goodBytes);
     const listed = new Set(await readdir(this.dir));
     // Facts from before this check (this run's first windows) are laid over the file's.
     const early = this.waiting ?? [];
@@ -306,15 +314,6 @@ export class ArchiveIndex {
     this.close();
     this.fd = openSync(this.file, O_WRONLY | O_APPEND | O_NOFOLLOW);
     this.size = fstatSync(this.fd).size;
-  }
-}
-
-async function readOwnFile(file: string): Promise<string> {
-  const handle = await openOwnFile(file, 'read');
-  try {
-    return (await handle.readFile()).toString('latin1');
-  } finally {
-    await handle.close();
   }
 }
 
