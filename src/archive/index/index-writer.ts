@@ -319,6 +319,9 @@ export class ArchiveIndex {
 
 /** A zip's line from its own metadata, or a scan when it has none (the original recorder's); undefined when it cannot be read. */
 async function zipEntry(dir: string, name: string, stream: string, start: number, scan: boolean): Promise<Omit<IndexedZip, 'day'> & { day: string } | undefined> {
+  // Only a regular file: opening a named pipe (or a link to one, or to a device) would wait for ever, holding a thread of the pool.
+  const st = await lstatIfAny(path.join(dir, name)).catch(() => undefined);
+  if (!st?.isFile()) return undefined;
   // Loaded only when a zip must be read (a check that found one, a rebuild): a plain start does not pay for the zip reader.
   const { windowInfo } = await import('../window-info.js');
   const info = await windowInfo(path.join(dir, name), stream, 'zip', start, scan);
