@@ -2,10 +2,11 @@
  * Retention over a real directory of zips and its archive index: which
  * windows go, in what order, what is never removed, and what is reported.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { HOOK_PENDING } from '../src/archive/index/index-format.js';
+import { HOOK_PENDING, type IndexedZip } from '../src/archive/index/index-format.js';
+import { formatWindowTime } from '../src/sinks/window-naming.js';
 import { ArchiveIndex } from '../src/archive/index/index-writer.js';
 import { readCatalog } from '../src/archive/catalog.js';
 import type { RetentionPolicy } from '../src/config/retention.js';
@@ -142,4 +143,49 @@ t.test('an events window stays while a data window it may explain is kept', asyn
   const left = ev.filter((f) => again.zips.has(f));
   t.same(left, ev.slice(4), 'the events windows of the kept data stay');
   void deleted;
+});
+
+t.test('a window that cannot be removed is reported and stays in the index; the others still go, and enforce never rejects', async (t) => {
+  const { dir, files, index, retention, deleted, events } = await setup(t, { global: { maxAgeMs: 45 * MINUTE } });
+  // The operator put a directory where the oldest zip was (unlink fails with EISDIR).
+  const stuck = files.flowinfo[0];
+  rmSync(path.join(dir, stuck));
+  mkdirSync(path.join(dir, stuck));
+  writeFileSync(path.join(dir, stuck, 'x'), 'x');
+  await t.resolves(retention.enforce(), 'enforce resolves (a rejection would end the recorder: it is not awaited)');
+  t.notOk(deleted().includes(stuck), 'not reported as removed');
+  t.ok(index.zips.has(stuck), 'still in the index: it is still there');
+  t.equal(deleted().length, 11, 'the other old windows went');
+  t.match(events.find((e) => e.event === 'retention_failed')?.fields, { file: stuck, reason: 'max_age', error: /EISDIR/ });
+  await t.resolves(retention.enforce());
+  t.equal(events.filter((e) => e.event === 'retention_failed').length, 1, 'reported once');
+});
+
+t.test('a check over a year of windows costs a pass, not a sort: under the budget, and when one window must go', async (t) => {
+  // 300,000 zips (a year of three streams in 5-minute windows), a fake index (retention reads only its zips and bytes).
+  const zips = new Map<string, IndexedZip>();
+  const streams = ['flowinfo', 'graphinfo', 'events'];
+  const T = NOW - 300_000 * 100_000;
+  for (let i = 0; i < 300_000; i++) {
+    const start = T + i * 100_000;
+    const file = `${formatWindowTime(start)}_${streams[i % 3]}_json.zip`;
+    zips.set(file, { file, day: '20260101', start, records: 10, first: start, last: start + 9000, bytes: 1000, zipBytes: 100, flags: '' });
+  }
+  const removed: string[] = [];
+  const index = { zips, bytes: 0, ready: Promise.resolve(undefined), remove: async (file: string) => void (zips.delete(file), removed.push(file)) } as unknown as ArchiveIndex;
+  let budget = 300_000 * 100;
+  const r = new Retention({ index, global: { maxBytes: 300_000 * 100, maxAgeMs: 400 * 86_400_000 }, policyOf: () => undefined, unzippedBytes: () => new Map([['flowinfo', budget - 300_000 * 100]]), readBackFrom: () => undefined, note: () => {}, now: () => NOW });
+  const time = async () => {
+    const started = performance.now();
+    await r.enforce();
+    return performance.now() - started;
+  };
+  await time(); // warm up
+  const under = Math.max(await time(), await time());
+  budget += 150; // the open window grew: two windows must go
+  const over = await time();
+  t.equal(removed.length, 2);
+  t.ok(removed.every((f, i) => f === `${formatWindowTime(T + i * 100_000)}_${streams[i % 3]}_json.zip`), 'the two oldest');
+  t.ok(under < 600, `under the budget: ${Math.round(under)} ms`);
+  t.ok(over < 600, `two over it: ${Math.round(over)} ms`);
 });

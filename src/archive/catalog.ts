@@ -42,7 +42,9 @@ export async function readCatalog(dir: string, opts: CatalogOptions = {}): Promi
   // The archive index, when there is one that parses, spares opening every zip (a year holds ~315,000).
   const indexed = opts.useIndex === false ? undefined : await readArchiveIndex(dir, opts.range, opts.streams);
   if (indexed) {
-    const byStream = await windowsFromIndex(dir, indexed.state, opts);
+    // A whole read lists the directory too (a fraction of the time the index's lines take): what was removed or copied in by hand shows as it is.
+    const present = indexed.whole ? new Set(await readdir(dir)) : undefined;
+    const byStream = await windowsFromIndex(dir, indexed.state, { ...opts, present });
     for (const s of indexed.known) if (!byStream.has(s)) byStream.set(s, []);
     return inStreamOrder(byStream);
   }

@@ -41,7 +41,10 @@ export interface StreamCatalog {
 export async function windowInfo(file: string, stream: string, type: 'zip' | 'json', start: number, scanUnindexed = true): Promise<WindowInfo> {
   const base: WindowInfo = { stream, file: path.basename(file), path: file, type, start, records: 0, first: 0, last: 0, bytes: 0, diskBytes: 0, source: 'scan' };
   try {
-    base.diskBytes = (await stat(file)).size;
+    const st = await stat(file);
+    // A named pipe, a device (or a link to one) named like a window would never end a read.
+    if (!st.isFile()) throw new Error('not a regular file');
+    base.diskBytes = st.size;
     if (type === 'zip') {
       const info = await readZipInfo(file);
       if (info.meta) return { ...base, records: info.meta.records, first: info.meta.first, last: info.meta.last, bytes: info.meta.bytes, source: 'metadata' };

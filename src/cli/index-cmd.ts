@@ -3,7 +3,8 @@ import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { compareIndex, describeDifferences } from '../archive/index/index-check.js';
-import { INDEX_FILE } from '../archive/index/index-format.js';
+import { INDEX_FILE, pendingHooks } from '../archive/index/index-format.js';
+import { readIndexBytes } from '../archive/index/index-reader.js';
 import { ArchiveIndex } from '../archive/index/index-writer.js';
 import { lockOutputDir } from '../pipeline/lock-file.js';
 import { archiveDir, DEFAULT_ARCHIVE_DIR, dirOption, pickDir } from './archive-args.js';
@@ -41,11 +42,18 @@ async function rebuild(dir: string): Promise<number> {
   // The lock keeps a running recorder's index from being replaced under it (it throws naming the recorder).
   const release = lockOutputDir(dir);
   try {
+    // The windows still waiting for their on_window hook stay so (the zips do not say it; the index does).
+    const old = await readIndexBytes(dir);
+    const pending = old instanceof Buffer ? pendingHooks(old.toString('latin1')) : undefined;
     await unlink(path.join(dir, INDEX_FILE)).catch(() => undefined);
     let failure: string | undefined;
-    const index = new ArchiveIndex(dir, (event, fields) => {
-      if (event === 'index_error') failure = String(fields.message);
-    });
+    const index = new ArchiveIndex(
+      dir,
+      (event, fields) => {
+        if (event === 'index_error') failure = String(fields.message);
+      },
+      { pending },
+    );
     const result = await index.ready;
     index.close();
     if (!result || failure) throw new Error(`cannot write ${INDEX_FILE}: ${failure ?? 'unknown error'}`);

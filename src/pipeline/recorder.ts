@@ -94,6 +94,8 @@ export class Recorder {
   private index: ArchiveIndex | undefined;
   private retention: Retention | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
+  /** Resolved once the sinks have started: retention waits for it (a sink's read-back point is known from then on). */
+  private sinksStarted: () => void = () => undefined;
   /** The on_window commands, run for each zipped window of a stream that has one. */
   private readonly hooks: WindowHooks;
   /** When the sources started: a stream that has not recorded yet is fresh for a while from here. */
@@ -143,6 +145,8 @@ export class Recorder {
       note,
       log: this.log,
       onSuccess: (w) => this.index?.hookDone(w.file),
+      // Its stream has no command any more (a reload): retention need not wait for it (as at the next start).
+      onDropped: (w, reason) => reason === 'hook_removed' && this.index?.hookDone(w.file),
     });
     this.topology = new Topology(build, { ...lanes, clock: this.clock, abort: this.fetchAbort.signal }, this.sinks);
     this.topology.init(loaded.streams);
@@ -173,6 +177,7 @@ export class Recorder {
       const leftovers = await recoverDirectory(this.outputDir);
       this.openIndex();
       await this.sinks.start(units);
+      this.sinksStarted();
       if (this.loaded.control.enabled) await this.startControl();
       for (const u of units) await u.open(true);
       this.eventsLane.start();
@@ -186,6 +191,7 @@ export class Recorder {
       });
     } catch (err) {
       // Nothing has been recorded yet: give the directory back and let the error say why.
+      clearInterval(this.retentionTimer);
       this.releaseLock?.();
       this.releaseLock = undefined;
       throw err;
@@ -204,10 +210,13 @@ export class Recorder {
    */
   private openIndex(): void {
     const note: NoteEvent = (event, fields, level, message) => this.events.emit(event, fields, level, message);
-    const index = (this.index = new ArchiveIndex(this.outputDir, note));
+    const index = (this.index = new ArchiveIndex(this.outputDir, note, { hookWanted: (stream) => this.hooks.wants(stream) }));
     const global = retentionPolicy(this.loaded.config.output.retention);
+    // Retention waits for the sinks to start: until then they cannot say what they still read back.
+    const sinksStarted = new Promise<void>((resolve) => (this.sinksStarted = resolve));
     // Built always: a reload may give a stream a retention of its own (output.retention needs a restart).
     this.retention = new Retention({
+      ready: sinksStarted,
       index,
       global,
       policyOf: (stream) => retentionPolicy(this.streamOptions(stream)?.retention as { max_age?: number; max_bytes?: number } | undefined),
@@ -334,6 +343,7 @@ export class Recorder {
     }
     const restart = settingsNeedingRestart(this.loaded.config, next.config);
     this.loaded = { ...this.loaded, streams: next.streams, config: { ...this.loaded.config, streams: next.config.streams } };
+    this.hooks.settingsChanged();
     const result = { ...diff, restart_required: restart };
     this.events.emit('reload', result, 'info', `configuration reloaded: ${diff.added.length} added, ${diff.removed.length} removed, ${diff.changed.length} changed`);
     return result;

@@ -47,6 +47,8 @@ export interface WindowHooksOptions {
   log: Logger;
   /** A window's command succeeded (called once per window). */
   onSuccess(w: HookWindow): void;
+  /** A window is no longer waited for: its zip is gone, or its stream has no command any more (a reload). */
+  onDropped?(w: HookWindow, reason: 'zip_gone' | 'hook_removed'): void;
   /** @default Date.now */
   now?: () => number;
 }
@@ -98,6 +100,11 @@ export class WindowHooks {
       return;
     }
     this.jobs.set(w.file, { w, failures: 0, notBefore: 0, state: 'waiting' });
+    this.pumpSoon();
+  }
+
+  /** The settings may have changed (a reload): windows whose stream has no command any more are dropped now, not at their next try. */
+  settingsChanged(): void {
     this.pumpSoon();
   }
 
@@ -263,6 +270,11 @@ export class WindowHooks {
   private drop(job: Job, reason: 'zip_gone' | 'hook_removed'): void {
     this.jobs.delete(job.w.file);
     this.opts.note('window_hook_skipped', { stream: job.w.stream, file: job.w.file, reason }, reason === 'zip_gone' ? 'warn' : 'info');
+    try {
+      this.opts.onDropped?.(job.w, reason);
+    } catch (err) {
+      this.opts.log.error({ err, file: job.w.file }, 'on_window: a dropped window could not be taken note of');
+    }
   }
 
   private laneKey(settings: WindowHookSettings): string {

@@ -7,7 +7,7 @@
  *   nsr-index 1                                         header
  *   z <day> <zip> <start> <records> <first> <last> <bytes> <zip bytes> <flags>   a zip was written
  *   o <day> <window file> <start>                       a window file is about to be created
- *   d <day> <zip> <reason>                              a zip is removed (written before the unlink)
+ *   d <day> <zip> <reason> <ms>                         a zip is removed (written before the unlink, at <ms>)
  *   h <day> <zip>                                       its on_window hook succeeded
  *   w <ms>                                              the longest window span so far
  *
@@ -23,8 +23,12 @@
  * next start. A line that does not parse makes the whole index suspect: the
  * readers fall back to the directory and the recorder rebuilds it.
  */
+import { parseOutputFile } from '../../sinks/window-naming.js';
+
 export const INDEX_FILE = '.nsr.index';
 export const INDEX_HEADER = 'nsr-index\t1\n';
+/** An index larger than this is not read (a year of windows takes ~32 MB): it is damaged, or not one. */
+export const MAX_INDEX_BYTES = 256 * 1024 * 1024;
 
 /** Flags of a `z` line: the on_window hook is still due; the counts come from a scan (the original recorder's zips carry no metadata). */
 export const HOOK_PENDING = 'h';
@@ -48,7 +52,8 @@ export interface IndexedZip {
 export type IndexLine =
   | ({ op: 'z' } & IndexedZip)
   | { op: 'o'; day: string; file: string; start: number }
-  | { op: 'd'; day: string; file: string; reason: string }
+  /** `at`: when (epoch ms); a zip there now that changed later was put back since (restored), not left by a crash. */
+  | { op: 'd'; day: string; file: string; reason: string; at?: number }
   | { op: 'h'; day: string; file: string }
   | { op: 'w'; span: number };
 
@@ -68,7 +73,7 @@ export function encodeLine(l: IndexLine): string {
     case 'o':
       return `o\t${l.day}\t${l.file}\t${l.start}\n`;
     case 'd':
-      return `d\t${l.day}\t${l.file}\t${l.reason}\n`;
+      return `d\t${l.day}\t${l.file}\t${l.reason}${l.at === undefined ? '' : `\t${l.at}`}\n`;
     case 'h':
       return `h\t${l.day}\t${l.file}\n`;
     case 'w':
@@ -76,7 +81,15 @@ export function encodeLine(l: IndexLine): string {
   }
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/**
+ * Names are window files of the output directory, nothing else: the index
+ * tells the recorder what to remove (a `d` line is completed at the next
+ * start, retention removes \`z\` entries), so a line naming another file (an
+ * edited or planted index) would have it remove that file. Such a line makes
+ * the index damaged. (No name of either kind holds \`/\`, or is \`.\` or \`..\`.)
+ */
+const ZIP_NAME = (name: string) => parseOutputFile(name)?.type === 'zip';
+const WINDOW_FILE_NAME = (name: string) => parseOutputFile(name)?.type === 'json';
 
 /** A whole number of 1 to 16 digits, else NaN (a loop: a regex and Number() per field cost most of a year's parse). */
 function int(s: string): number {
@@ -98,8 +111,7 @@ export function decodeLine(text: string): IndexLine | undefined {
   const f = text.split('\t');
   switch (f[0]) {
     case 'z': {
-      // The name is checked: readers join it to the directory and the recorder removes it (no `/`, no leading dot).
-      if (f.length !== 10 || !isDay(f[1]) || !NAME.test(f[2])) return undefined;
+      if (f.length !== 10 || !isDay(f[1]) || !ZIP_NAME(f[2])) return undefined;
       const start = int(f[3]);
       const records = int(f[4]);
       const first = int(f[5]);
@@ -110,11 +122,13 @@ export function decodeLine(text: string): IndexLine | undefined {
       return { op: 'z', day: f[1], file: f[2], start, records, first, last, bytes, zipBytes, flags: f[9] === '-' ? '' : f[9] };
     }
     case 'o':
-      return f.length === 4 && isDay(f[1]) && NAME.test(f[2]) && !Number.isNaN(int(f[3])) ? { op: 'o', day: f[1], file: f[2], start: int(f[3]) } : undefined;
+      return f.length === 4 && isDay(f[1]) && WINDOW_FILE_NAME(f[2]) && !Number.isNaN(int(f[3])) ? { op: 'o', day: f[1], file: f[2], start: int(f[3]) } : undefined;
     case 'd':
-      return f.length === 4 && isDay(f[1]) && NAME.test(f[2]) && /^[a-z_]+$/.test(f[3]) ? { op: 'd', day: f[1], file: f[2], reason: f[3] } : undefined;
+      if ((f.length !== 4 && f.length !== 5) || !isDay(f[1]) || !ZIP_NAME(f[2]) || !/^[a-z_]+$/.test(f[3])) return undefined;
+      if (f.length === 4) return { op: 'd', day: f[1], file: f[2], reason: f[3] };
+      return Number.isNaN(int(f[4])) ? undefined : { op: 'd', day: f[1], file: f[2], reason: f[3], at: int(f[4]) };
     case 'h':
-      return f.length === 3 && isDay(f[1]) && NAME.test(f[2]) ? { op: 'h', day: f[1], file: f[2] } : undefined;
+      return f.length === 3 && isDay(f[1]) && ZIP_NAME(f[2]) ? { op: 'h', day: f[1], file: f[2] } : undefined;
     case 'w':
       return f.length === 2 && !Number.isNaN(int(f[1])) ? { op: 'w', span: int(f[1]) } : undefined;
     default:
@@ -127,8 +141,8 @@ export interface IndexState {
   zips: Map<string, IndexedZip>;
   /** Window files (`.json`, `.csv`) announced by an `o` line, by name, with their start. */
   opened: Map<string, { day: string; start: number }>;
-  /** Zips removed (`d` lines), by name, with the reason: a removal a crash interrupted is completed from here. */
-  removed: Map<string, string>;
+  /** Zips removed (`d` lines), by name, with the reason and when: a removal a crash interrupted is completed from here. */
+  removed: Map<string, { reason: string; at?: number }>;
   /** The longest window span seen (for range searches). */
   span: number;
   /** Lines that are no longer facts about a present file (removed zips, zipped window files): what a compaction drops. */
@@ -137,6 +151,16 @@ export interface IndexState {
 
 export function emptyState(): IndexState {
   return { zips: new Map(), opened: new Map(), removed: new Map(), span: 0, dead: 0 };
+}
+
+/**
+ * Whether a zip found under the name of a removed one is the one whose removal
+ * a crash interrupted (unchanged since the removal was written), not one put
+ * back since (restored from where on_window shipped it, copied in): that one
+ * is kept. A removal without a time (older lines) is completed.
+ */
+export function interruptedRemoval(removal: { at?: number }, zipCtimeMs: number): boolean {
+  return removal.at === undefined || Math.floor(zipCtimeMs) <= removal.at;
 }
 
 /** The open window file a zip replaced: `<base>_json.zip` → `<base>.json`. */
@@ -167,7 +191,7 @@ export function applyLine(state: IndexState, l: IndexLine): void {
       // The z line and this one are both dead once the file is gone.
       if (state.zips.delete(l.file)) state.dead += 2;
       else state.dead++;
-      state.removed.set(l.file, l.reason);
+      state.removed.set(l.file, { reason: l.reason, at: l.at });
       break;
     case 'h': {
       const z = state.zips.get(l.file);
@@ -202,6 +226,21 @@ export function parseIndex(text: string): { state: IndexState; lines: number; to
     pos = end + 1;
   }
   return { state, lines, tornBytes: text.length - pos, goodBytes: pos };
+}
+
+/**
+ * The zips whose on_window hook was still due, from the lines of an index
+ * that do parse (one that is damaged, or about to be rebuilt): a rebuild
+ * reads the zips, which do not say so, and those windows would never be shipped.
+ */
+export function pendingHooks(text: string): Set<string> {
+  const pending = new Set<string>();
+  for (const raw of text.split('\n')) {
+    const l = decodeLine(raw);
+    if (l?.op === 'z' && l.flags.includes(HOOK_PENDING)) pending.add(l.file);
+    else if (l && (l.op === 'h' || l.op === 'd' || l.op === 'z')) pending.delete(l.file);
+  }
+  return pending;
 }
 
 /** The whole index for a state: what a rebuild or a compaction writes. */

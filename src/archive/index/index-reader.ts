@@ -5,9 +5,38 @@
  * costs a few hundred lines, not 315,000. Either way an index that is missing
  * or does not parse gives `undefined`: the caller reads the directory instead.
  */
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { applyLine, dayKey, decodeLine, emptyState, INDEX_FILE, INDEX_HEADER, parseIndex, type IndexState } from './index-format.js';
+import { applyLine, dayKey, decodeLine, emptyState, INDEX_FILE, INDEX_HEADER, MAX_INDEX_BYTES, parseIndex, type IndexState } from './index-format.js';
+
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
+
+/**
+ * The index's bytes, or why they are not read: only a regular file at the
+ * name itself (a symlink could stand for any index, a named pipe would never
+ * end a read) and not larger than MAX_INDEX_BYTES; undefined when there is none.
+ */
+export async function readIndexBytes(dir: string): Promise<Buffer | { problem: string } | undefined> {
+  let handle;
+  try {
+    handle = await open(path.join(dir, INDEX_FILE), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    return { problem: code === 'ELOOP' ? 'a symbolic link' : (err as Error).message };
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) return { problem: st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a named pipe' : 'not a regular file' };
+    if (st.size > MAX_INDEX_BYTES) return { problem: `${st.size} bytes, more than an index ever takes` };
+    return await handle.readFile();
+  } catch (err) {
+    return { problem: (err as Error).message };
+  } finally {
+    await handle.close();
+  }
+}
 
 const DAY_MS = 86_400_000;
 /** A range touching more days than this is read whole (one pass beats many searches). */
@@ -15,25 +44,24 @@ const MAX_SEARCHED_DAYS = 31;
 
 export interface IndexRead {
   state: IndexState;
+  /** Every line was read (no range, or one too long to search by day). */
+  whole: boolean;
   /** Of the streams asked about, those the index names anywhere (a range read sees only some days). */
   known: Set<string>;
 }
 
 /** The index of `dir`, whole or (with a finite range) the days the range can touch; undefined when there is none or it does not parse. */
 export async function readArchiveIndex(dir: string, range?: { from?: number; to?: number }, streams: readonly string[] = []): Promise<IndexRead | undefined> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(path.join(dir, INDEX_FILE), { flag: 'r' });
-  } catch {
-    return undefined;
-  }
+  const buf = await readIndexBytes(dir);
+  if (buf === undefined || 'problem' in buf) return undefined;
   if (buf.length < INDEX_HEADER.length || buf.toString('latin1', 0, INDEX_HEADER.length) !== INDEX_HEADER) return undefined;
   const from = range?.from;
   // "From then on": records later than two days from now would need a clock gone wrong.
   const to = range?.to ?? (from !== undefined && Number.isFinite(from) ? Math.max(Date.now(), from) + 2 * DAY_MS : undefined);
   const whole = () => {
     const state = parseIndex(buf.toString('latin1'))?.state;
-    return state && { state, known: new Set(streams) };
+    // The streams are those the windows name (the catalog sees them): one asked for that is not there is not known.
+    return state && { state, whole: true, known: new Set<string>() };
   };
   if (from === undefined || to === undefined || !Number.isFinite(from) || !Number.isFinite(to)) return whole();
   const span = longestSpan(buf);
@@ -45,17 +73,24 @@ export async function readArchiveIndex(dir: string, range?: { from?: number; to?
   if (!state) return undefined;
   // A stream with nothing in those days still exists if any line names it.
   const known = new Set(streams.filter((s) => buf.indexOf(`_${s}_json.zip\t`, 0, 'latin1') >= 0 || buf.indexOf(`_${s}.json\t`, 0, 'latin1') >= 0));
-  return { state, known };
+  return { state, whole: false, known };
 }
 
-/** The span of the last `w` line (spans are appended only when they grow; a compaction writes the one it knows first). */
+/**
+ * The longest span of the `w` lines. They are appended only when a span grows,
+ * but read them all (a few lines, found at memchr speed): a torn last one, or
+ * one written out of order, must not hide a longer span before it.
+ */
 function longestSpan(buf: Buffer): number | undefined {
-  const at = buf.lastIndexOf('\nw\t');
-  if (at < 0) return 0;
-  const end = buf.indexOf(0x0a, at + 1);
-  if (end < 0) return 0; // torn: the one before holds (a longer window than that is rare; the line is rewritten at the next open)
-  const line = decodeLine(buf.toString('latin1', at + 1, end));
-  return line?.op === 'w' ? line.span : undefined;
+  let span = 0;
+  for (let at = buf.indexOf('\nw\t', 0, 'latin1'); at >= 0; at = buf.indexOf('\nw\t', at + 1, 'latin1')) {
+    const end = buf.indexOf(0x0a, at + 1);
+    if (end < 0) break; // torn: an append in progress
+    const line = decodeLine(buf.toString('latin1', at + 1, end));
+    if (line?.op !== 'w') return undefined;
+    span = Math.max(span, line.span);
+  }
+  return span;
 }
 
 /**

@@ -13,9 +13,9 @@
  * deleted, not cut short), else it is rebuilt.
  */
 import { closeSync, fstatSync, openSync, writeSync, constants as fsConstants } from 'node:fs';
-import { readdir, readFile, truncate, unlink } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { lstatIfAny, replaceOwnFileSync, unsafeEntry } from '../../fs/safe-files.js';
+import { lstatIfAny, openOwnFile, replaceOwnFileSync, unsafeEntry } from '../../fs/safe-files.js';
 import type { NoteEvent } from '../../logging/note-event.js';
 import { parseOutputFile, parseWindowTime } from '../../sinks/window-naming.js';
 import {
@@ -23,10 +23,15 @@ import {
   COUNTED_BY_SCAN,
   emptyState,
   encodeLine,
+  HOOK_PENDING,
   INDEX_FILE,
+  interruptedRemoval,
+  MAX_INDEX_BYTES,
   parseIndex,
+  pendingHooks,
   serializeState,
   windowDay,
+  windowFileOf,
   type IndexedZip,
   type IndexLine,
   type IndexState,
@@ -54,6 +59,17 @@ export interface IndexCheck {
   ms: number;
 }
 
+export interface ArchiveIndexOptions {
+  /**
+   * Whether a stream's zips wait for an on_window hook. A zip the check finds
+   * whose window file the index announced (\`o\`) was zipped by a recorder
+   * killed before it wrote the zip's line: its hook never ran, so it is pending.
+   */
+  hookWanted?: (stream: string) => boolean;
+  /** Zips still pending for their hook, kept by a rebuild (\`nsr index --rebuild\` reads them from the index it replaces). */
+  pending?: ReadonlySet<string>;
+}
+
 export class ArchiveIndex {
   readonly file: string;
   private state: IndexState = emptyState();
@@ -72,6 +88,7 @@ export class ArchiveIndex {
   constructor(
     readonly dir: string,
     private readonly note: NoteEvent,
+    private readonly opts: ArchiveIndexOptions = {},
   ) {
     this.file = path.join(dir, INDEX_FILE);
     this.ready = this.check().catch((err) => {
@@ -111,14 +128,23 @@ export class ArchiveIndex {
     if (z) this.append({ op: 'h', day: z.day, file });
   }
 
-  /** Removes a zip: the fact is written first, so a crash before the unlink is completed at the next start. */
+  /**
+   * Removes a zip: the fact is written first, so a crash before the unlink is
+   * completed at the next start. An unlink that fails (not ENOENT) throws, and
+   * the zip's line is written again: it is still there.
+   */
   async remove(file: string, reason: string): Promise<void> {
     const z = this.state.zips.get(file);
     if (!z) return;
-    this.append({ op: 'd', day: z.day, file, reason });
-    await unlink(path.join(this.dir, file)).catch((err) => {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    });
+    const kept = { ...z };
+    this.append({ op: 'd', day: z.day, file, reason, at: Date.now() });
+    try {
+      await unlink(path.join(this.dir, file));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      this.append({ op: 'z', ...kept });
+      throw err;
+    }
   }
 
   close(): void {
@@ -169,7 +195,9 @@ export class ArchiveIndex {
     if (this.rebuilding) return;
     this.close();
     this.waiting = [];
-    this.rebuilding = this.rebuild(reason)
+    // What this writer knows of the hooks still due is kept (the zips do not say it).
+    const pending = new Set([...this.state.zips.values()].filter((z) => z.flags.includes(HOOK_PENDING)).map((z) => z.file));
+    this.rebuilding = this.rebuild(reason, pending)
       .then((check) => this.note('index_rebuilt', { ...check }, 'warn', `the archive index was ${reason === 'missing' ? 'deleted' : 'changed by someone else'} while recording; rebuilt from the zips`))
       .catch((err) => this.failed(err))
       .finally(() => (this.rebuilding = undefined));
@@ -181,14 +209,23 @@ export class ArchiveIndex {
     const found = await lstatIfAny(this.file);
     const why = found && unsafeEntry(found, true);
     if (why) throw new Error(`${INDEX_FILE} is ${why}; it is left alone`);
-    const text = found ? await readFile(this.file, 'latin1') : undefined;
-    const parsed = text === undefined ? undefined : parseIndex(text);
+    // Far too large to be an index (or read as one): rebuilt. Read, and a torn line cut, through one handle that
+    // follows no link: a link planted at the name since the lstat is never written through.
+    const handle = found && found.size <= MAX_INDEX_BYTES ? await openOwnFile(this.file, 'update') : undefined;
+    let text: string | undefined;
+    let parsed: ReturnType<typeof parseIndex>;
+    try {
+      text = handle && (await handle.readFile()).toString('latin1');
+      parsed = text === undefined ? undefined : parseIndex(text);
+      if (handle && parsed && parsed.tornBytes > 0) await handle.truncate(parsed.goodBytes);
+    } finally {
+      await handle?.close();
+    }
     if (!parsed) {
-      const check = await this.rebuild(text === undefined ? 'missing' : 'damaged');
+      const check = await this.rebuild(found ? 'damaged' : 'missing', text === undefined ? undefined : pendingHooks(text));
       return { ...check, ms: Math.round(performance.now() - started) };
     }
     const result: IndexCheck = { cutBytes: parsed.tornBytes, added: 0, gone: 0, completed: 0, compacted: false, windows: 0, ms: 0 };
-    if (parsed.tornBytes > 0) await truncate(this.file, parsed.goodBytes);
     const listed = new Set(await readdir(this.dir));
     // Facts from before this check (this run's first windows) are laid over the file's.
     const early = this.waiting ?? [];
@@ -196,8 +233,11 @@ export class ArchiveIndex {
     this.lines = parsed.lines;
     this.size = parsed.goodBytes;
     const fixes: IndexLine[] = [];
-    for (const file of this.state.removed.keys()) {
+    for (const [file, removal] of this.state.removed) {
       if (!listed.has(file)) continue;
+      // Put back since (restored, copied in): it is kept, and added below like any zip the index does not list.
+      const st = await lstatIfAny(path.join(this.dir, file));
+      if (!st || !st.isFile() || !interruptedRemoval(removal, st.ctimeMs)) continue;
       await unlink(path.join(this.dir, file)).catch(() => undefined);
       listed.delete(file);
       result.completed++;
@@ -210,19 +250,25 @@ export class ArchiveIndex {
     const zippedEarly = new Set(early.filter((l) => l.op === 'z').map((l) => l.file));
     const unlisted = [...listed].filter((name) => parseOutputFile(name)?.type === 'zip' && !this.state.zips.has(name) && !zippedEarly.has(name));
     for (const zip of await zipEntries(this.dir, unlisted)) {
+      const stream = parseOutputFile(zip.file)!.stream;
+      if (this.state.opened.has(windowFileOf(zip.file)) && this.opts.hookWanted?.(stream)) zip.flags += HOOK_PENDING;
       fixes.push({ op: 'z', ...zip });
       result.added++;
     }
+    const fileSpan = this.state.span;
     for (const l of fixes) applyLine(this.state, l);
     for (const l of early) applyLine(this.state, l);
-    const total = this.lines + fixes.length + early.length;
+    // The early span lines were measured against an empty state: one line with the longest span, if it grew, replaces them
+    // (readers take the span from the lines; a shorter one after a longer one would hide the long windows from range reads).
+    const lines = [...(this.state.span > fileSpan ? [{ op: 'w' as const, span: this.state.span }] : []), ...fixes, ...early.filter((l) => l.op !== 'w')];
+    const total = this.lines + lines.length;
     if (total >= COMPACT_MIN_LINES && this.state.dead > COMPACT_SHARE * total) {
       this.writeWhole();
       result.compacted = true;
     } else {
       this.openForAppend();
       this.waiting = undefined;
-      for (const l of [...fixes, ...early]) this.write(encodeLine(l));
+      for (const l of lines) this.write(encodeLine(l));
     }
     this.waiting = undefined;
     result.windows = this.state.zips.size;
@@ -231,11 +277,16 @@ export class ArchiveIndex {
   }
 
   /** Every zip's metadata (a scan for zips that carry none), written whole under a temporary name and renamed. */
-  private async rebuild(reason: 'missing' | 'damaged'): Promise<IndexCheck> {
+  private async rebuild(reason: 'missing' | 'damaged', pending?: ReadonlySet<string>): Promise<IndexCheck> {
     const started = performance.now();
     const state = emptyState();
+    // The zips do not say whether their hook is still due: the lines of the index replaced that still parse do.
+    const due = new Set([...(pending ?? []), ...(this.opts.pending ?? [])]);
     const zips = (await readdir(this.dir)).filter((name) => parseOutputFile(name)?.type === 'zip');
-    for (const zip of await zipEntries(this.dir, zips)) applyLine(state, { op: 'z', ...zip });
+    for (const zip of await zipEntries(this.dir, zips)) {
+      if (due.has(zip.file)) zip.flags += HOOK_PENDING;
+      applyLine(state, { op: 'z', ...zip });
+    }
     // What happened while the directory was read (windows zipped, opened) follows; zips removed meanwhile leave their `d`.
     for (const l of this.waiting ?? []) applyLine(state, l);
     this.state = state;
@@ -284,6 +335,9 @@ async function zipEntries(dir: string, names: string[]): Promise<IndexedZip[]> {
 
 /** A zip's line from its own metadata, or a scan when it has none (the original recorder's); undefined when it cannot be read. */
 async function zipEntry(dir: string, name: string, stream: string, start: number, scan: boolean): Promise<Omit<IndexedZip, 'day'> & { day: string } | undefined> {
+  // Only a regular file: opening a named pipe (or a link to one, or to a device) would wait for ever, holding a thread of the pool.
+  const st = await lstatIfAny(path.join(dir, name)).catch(() => undefined);
+  if (!st?.isFile()) return undefined;
   // Loaded only when a zip must be read (a check that found one, a rebuild): a plain start does not pay for the zip reader.
   const { windowInfo } = await (windowInfoModule ??= import('../window-info.js'));
   const info = await windowInfo(path.join(dir, name), stream, 'zip', start, scan);
