@@ -8,7 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { ProbeSimulator } from '../src/simulate/probe-simulator.js';
 import { privatePostgres } from './pg-cluster.js';
-import { readArchives, readEvents, sleep, startNsr, tempDir } from './helpers.js';
+import { readArchives, readEvents, sleep, startNsr, tempDir, untilRecording } from './helpers.js';
 
 t.test('PostgreSQL stopped and started under load, then a SIGKILL while it is away: nothing lost, nothing twice', async (t) => {
   const cluster = privatePostgres(t);
@@ -34,7 +34,8 @@ t.test('PostgreSQL stopped and started under load, then a SIGKILL while it is aw
 
   // Second run: the database goes away and the recorder is stopped: it does not wait for the database.
   const stopped = startNsr(dir, ['run', '-c', 'r.yaml']);
-  await sleep(1500);
+  // Recording (its signal handlers are in place) before the database goes: a loaded machine may take seconds to start it.
+  await untilRecording(path.join(dir, 'out'), 'probes');
   cluster.stop();
   await sleep(1500);
   const stopAt = Date.now();
