@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseWindowName, parseWindowTime } from '../sinks/window-naming.js';
 import { readArchiveIndex } from './index/index-reader.js';
 import { windowsFromIndex } from './index/index-catalog.js';
+import { inParallel } from './in-parallel.js';
 import { windowInfo, type StreamCatalog, type WindowInfo } from './window-info.js';
 
 export { windowInfo, type StreamCatalog, type WindowInfo } from './window-info.js';
@@ -34,9 +35,6 @@ export interface CatalogOptions {
   useIndex?: boolean;
 }
 
-/** Windows whose metadata is read at once (the libuv pool has 4 threads; a few more keep it fed). */
-const CATALOG_READERS = 8;
-
 /** Every window in `dir`, grouped by stream, in time order. */
 export async function readCatalog(dir: string, opts: CatalogOptions = {}): Promise<StreamCatalog[]> {
   // The archive index, when there is one that parses, spares opening every zip (a year holds ~315,000).
@@ -60,20 +58,12 @@ export async function readCatalog(dir: string, opts: CatalogOptions = {}): Promi
   const candidates = opts.range ? await pruneByName(dir, wanted as Named[], opts.range) : wanted;
   // A stream whose windows were all pruned still exists: it just has nothing in the range.
   for (const { parsed } of wanted) if (!byStream.has(parsed!.stream)) byStream.set(parsed!.stream, []);
-  // Several windows at a time: each is a few small reads, and one after the
-  // other their latencies added up to most of a short `nsr cat` (BENCHMARKS.md §17).
-  // Results keep the directory's order, whatever order the reads finish in.
-  const infos: WindowInfo[] = new Array(candidates.length);
-  let next = 0;
-  const reader = async () => {
-    while (next < candidates.length) {
-      const i = next++;
-      const { file, parsed } = candidates[i];
-      infos[i] = await windowInfo(path.join(dir, file), parsed!.stream, parsed!.type as 'zip' | 'json', parseWindowTime(parsed!.time), opts.scanUnindexed ?? true);
-      opts.onWindow?.(++done, candidates.length);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CATALOG_READERS, candidates.length) }, reader));
+  // Several windows at a time (in-parallel.ts); results keep the directory's order.
+  const infos = await inParallel(candidates, async ({ file, parsed }) => {
+    const info = await windowInfo(path.join(dir, file), parsed!.stream, parsed!.type as 'zip' | 'json', parseWindowTime(parsed!.time), opts.scanUnindexed ?? true);
+    opts.onWindow?.(++done, candidates.length);
+    return info;
+  });
   for (const info of infos) (byStream.get(info.stream) ?? byStream.set(info.stream, []).get(info.stream)!).push(info);
   return inStreamOrder(byStream);
 }

@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { lstatIfAny } from '../../fs/safe-files.js';
 import { jsonName, parseWindowName, parseWindowTime, zipName } from '../../sinks/window-naming.js';
+import { inParallel } from '../in-parallel.js';
 import { windowInfo, type WindowInfo } from '../window-info.js';
 import { COUNTED_BY_SCAN, type IndexState } from './index-format.js';
 
@@ -22,8 +23,6 @@ export interface IndexCatalogOptions {
   present?: ReadonlySet<string>;
 }
 
-/** Windows read at once (as the directory read does). */
-const READERS = 8;
 
 /** The windows of the index by stream (unordered), or undefined when an announced file cannot be placed. */
 export async function windowsFromIndex(dir: string, state: IndexState, opts: IndexCatalogOptions): Promise<Map<string, WindowInfo[]>> {
@@ -102,18 +101,4 @@ function ndjsonZipStream(file: string): string | undefined {
   if (file.length <= 29 || !file.endsWith('_json.zip')) return undefined;
   if (file[4] !== '_' || file[7] !== '_' || file[10] !== '_' || file[13] !== '-' || file[16] !== '-' || file[19] !== '_') return undefined;
   return file.slice(20, -9);
-}
-
-/** `fn` over `items`, a few at a time; results in the items' order. */
-async function inParallel<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(READERS, items.length) }, worker));
-  return out;
 }

@@ -15,6 +15,7 @@
 import { closeSync, fstatSync, openSync, writeSync, constants as fsConstants } from 'node:fs';
 import { readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { inParallel } from '../in-parallel.js';
 import { lstatIfAny, openOwnFile, replaceOwnFileSync, unsafeEntry } from '../../fs/safe-files.js';
 import type { NoteEvent } from '../../logging/note-event.js';
 import { parseOutputFile, parseWindowTime } from '../../sinks/window-naming.js';
@@ -315,21 +316,12 @@ export class ArchiveIndex {
 
 let windowInfoModule: Promise<typeof import('../window-info.js')> | undefined;
 
-/** Zips read at once (the libuv pool has 4 threads; a few more keep it fed), as in catalog.ts. */
-const READERS = 8;
-
-/** The lines of `names` (zips), in their order; those that cannot be read are left out. */
+/** The lines of `names` (zips), in their order, a few read at once; those that cannot be read are left out. */
 async function zipEntries(dir: string, names: string[]): Promise<IndexedZip[]> {
-  const out: (IndexedZip | undefined)[] = new Array(names.length);
-  let next = 0;
-  const reader = async () => {
-    while (next < names.length) {
-      const i = next++;
-      const parsed = parseOutputFile(names[i])!;
-      out[i] = await zipEntry(dir, names[i], parsed.stream, parseWindowTime(parsed.time), parsed.ext === 'json');
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(READERS, names.length) }, reader));
+  const out = await inParallel(names, (name) => {
+    const parsed = parseOutputFile(name)!;
+    return zipEntry(dir, name, parsed.stream, parseWindowTime(parsed.time), parsed.ext === 'json');
+  });
   return out.filter((z): z is IndexedZip => z !== undefined);
 }
 
