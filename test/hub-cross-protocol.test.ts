@@ -6,9 +6,8 @@
 import t from 'tap';
 import net from 'node:net';
 import path from 'node:path';
-import { writeFileSync } from 'node:fs';
-import { readEvents, startNsr, tempDir } from './helpers.js';
-import { freePorts, hubCommands, waitFor } from './hub-helpers.js';
+import { readEvents, tempDir } from './helpers.js';
+import { freePorts, hubCommands, startHub } from './hub-helpers.js';
 
 /** Sends `text` and resolves with what came back once the hub closed the connection. */
 function sendRaw(port: number, text: string): Promise<string> {
@@ -25,16 +24,7 @@ function sendRaw(port: number, text: string): Promise<string> {
 t.test('a browser request to the command or a data port is closed unread: its body runs no command', async (t) => {
   const dir = tempDir(t);
   const [cmd, data, aPort, bPort] = await freePorts(4);
-  writeFileSync(path.join(dir, 'r.yaml'), `output: {dir: out, window: 1m}\nstreams:\n  egg: {kind: hub, command_port: ${cmd}, data_ports: [${data}], save_delay: 100ms}\n`);
-  const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
-  t.teardown(() => {
-    try {
-      process.kill(nsr.pid, 'SIGKILL');
-    } catch {
-      // stopped already
-    }
-  });
-  await waitFor('the hub to listen', () => nsr.output().includes('hub listening'), 30_000);
+  const nsr = await startHub(t, dir, cmd, data, '', 'out');
   await hubCommands(cmd, [`/register A uuid-a ${aPort}`, `/register B uuid-b ${bPort}`, '/routes add ab A B']);
 
   const body = `/reset\n/register Evil uuid-evil 1\n`;

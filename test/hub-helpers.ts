@@ -1,5 +1,8 @@
 /** Shared by the hub tests: talking to the hub's command port as EGG's tools do. */
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { startNsr, type NsrProcess } from './helpers.js';
 
 /** Sends command lines to the hub's command port and returns what it answered (read until it goes quiet). */
 export function hubCommands(port: number, lines: string[], quietMs = 300): Promise<string> {
@@ -90,4 +93,22 @@ export function fakePeripheral(port: number, info?: string): Promise<FakePeriphe
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve(fake));
   });
+}
+
+/**
+ * `nsr run` with a hub stream `egg` on its command port and one data port, plus `extra`
+ * settings (YAML flow mapping entries), recording into `outDir`; killed at teardown.
+ */
+export async function startHub(t: Tap.Test, dir: string, cmd: number, data: number, extra: string, outDir = 'recorded_info'): Promise<NsrProcess> {
+  writeFileSync(path.join(dir, 'r.yaml'), `output: {dir: ${outDir}, window: 1m}\nstreams:\n  egg: {kind: hub, command_port: ${cmd}, data_ports: [${data}], save_delay: 100ms${extra ? `, ${extra}` : ''}}\n`);
+  const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
+  t.teardown(() => {
+    try {
+      process.kill(nsr.pid, 'SIGKILL');
+    } catch {
+      // it stopped already
+    }
+  });
+  await waitFor('the hub to listen', () => nsr.output().includes('hub listening'), 30_000);
+  return nsr;
 }

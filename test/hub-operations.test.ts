@@ -6,27 +6,12 @@
 // and when it connects is observed directly.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { NSR, nsrAsync, readArchives, readEvents, startNsr, tempDir, type NsrProcess } from './helpers.js';
-import { fakePeripheral, freePorts, hubCommands, waitFor } from './hub-helpers.js';
+import { NSR, nsrAsync, readArchives, readEvents, tempDir, type NsrProcess } from './helpers.js';
+import { fakePeripheral, freePorts, hubCommands, startHub, waitFor } from './hub-helpers.js';
 import { controlUrl } from './control-helpers.js';
-
-/** A hub stream `egg` with these extra settings (YAML flow mapping entries), on its command port and one data port. */
-async function startHub(t: Tap.Test, dir: string, cmd: number, data: number, extra: string): Promise<NsrProcess> {
-  writeFileSync(path.join(dir, 'r.yaml'), `output: {dir: recorded_info, window: 1m}\nstreams:\n  egg: {kind: hub, command_port: ${cmd}, data_ports: [${data}], save_delay: 100ms${extra ? `, ${extra}` : ''}}\n`);
-  const nsr = startNsr(dir, ['run', '-c', 'r.yaml']);
-  t.teardown(() => {
-    try {
-      process.kill(nsr.pid, 'SIGKILL');
-    } catch {
-      // it stopped already
-    }
-  });
-  await waitFor('the hub to listen', () => nsr.output().includes('hub listening'), 30_000);
-  return nsr;
-}
 
 async function stop(t: Tap.Test, nsr: NsrProcess): Promise<void> {
   process.kill(nsr.pid, 'SIGTERM');
