@@ -134,8 +134,18 @@ t.test('a full route queue: lines past it are recorded as queue_full and reporte
   const a = await dataConnection(data, 'uuid-a');
   t.teardown(() => a.destroy());
   let sent = 0;
+  // At most 4 lines (less than the queue of 5) are in flight toward Fast: the next ones wait until Fast has
+  // them all. So Fast's queue cannot fill from a burst on a loaded machine, only if Slow held it up, and
+  // then this wait times out and says so.
+  const fastHasAll = () =>
+    waitFor('Fast to receive every line sent so far', () => fast.bytes === sent * LINE, 90_000).catch(async (err) => {
+      throw new Error(`${(err as Error).message}: Fast has ${fast.bytes / LINE} of ${sent} lines; hub: ${JSON.stringify((await hubStatus(url)).routes)}`);
+    });
   const send = async (count: number) => {
-    for (let k = 0; k < count; k++) if (!a.write(line(sent++))) await new Promise((r) => a.once('drain', r));
+    for (let k = 0; k < count; k++) {
+      if (!a.write(line(sent++))) await new Promise((r) => a.once('drain', r));
+      if (sent % 4 === 0) await fastHasAll();
+    }
   };
   let extra = -1;
   while (extra < 0 || sent < extra) {
@@ -150,10 +160,7 @@ t.test('a full route queue: lines past it are recorded as queue_full and reporte
     await new Promise((r) => setTimeout(r, 40));
   }
   // Fast gets every line while Slow still holds its full queue.
-  // Generous: on a loaded machine tens of MB go through the hub and into its windows first. A timeout says where the lines are.
-  await waitFor('Fast to receive every line', () => fast.bytes === sent * LINE, 90_000).catch(async (err) => {
-    throw new Error(`${(err as Error).message}: Fast has ${fast.bytes / LINE} of ${sent} lines; hub: ${JSON.stringify((await hubStatus(url)).routes)}`);
-  });
+  await fastHasAll();
   const st = await hubStatus(url);
   const slowNow = st.routes.find((r: any) => r.name === 'slow');
   t.equal(slowNow.queue, 5, 'the slow route still holds a full queue meanwhile');
