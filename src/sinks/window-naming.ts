@@ -62,6 +62,16 @@ export function parseOutputFile(file: string): (ParsedWindowName & { ext: Window
   return { base: `${m[1]}_${m[2]}`, time: m[1], stream: m[2], type, ext: (m[3] ?? m[4] ?? m[5]) as WindowExt };
 }
 
+/**
+ * The same names as parseOutputFile's `zip` and `json` (open window file) types, tested
+ * without a match array and its substrings: the archive index checks one name per line,
+ * 315,000 in a year's.
+ */
+const ZIP_FILE = new RegExp(String.raw`^\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2}_[A-Za-z0-9][A-Za-z0-9_.-]*_${EXT}\.zip$`);
+const OPEN_WINDOW_FILE = new RegExp(String.raw`^\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2}_[A-Za-z0-9][A-Za-z0-9_.-]*\.${EXT}$`);
+export const isZipFileName = (file: string) => ZIP_FILE.test(file);
+export const isOpenWindowFileName = (file: string) => OPEN_WINDOW_FILE.test(file);
+
 /** Local time `YYYY_MM_DD_HH-MM-SS` back to epoch ms. */
 export function parseWindowTime(time: string): number {
   const [date, clock] = [time.slice(0, 10), time.slice(11)];

@@ -4,13 +4,13 @@
  * zipped yet (open windows, windows waiting for compression) are looked at on
  * disk. The directory may have changed since the recorder last looked (zips
  * removed or copied in by hand while none ran): a whole read is given the
- * directory's names (`present`) and shows exactly what is there; a range read
+ * directory's names (`listing`) and shows exactly what is there; a range read
  * looks for each zip it picked, and does not see zips copied in since (the
  * next `nsr run` adds them; `nsr index` names them).
  */
 import path from 'node:path';
 import { lstatIfAny } from '../../fs/safe-files.js';
-import { jsonName, parseWindowName, parseWindowTime, zipName } from '../../sinks/window-naming.js';
+import { jsonName, parseWindowName, parseWindowTime, zipName, type ParsedWindowName } from '../../sinks/window-naming.js';
 import { inParallel } from '../in-parallel.js';
 import { windowInfo, type WindowInfo } from '../window-info.js';
 import { COUNTED_BY_SCAN, type IndexState } from './index-format.js';
@@ -20,11 +20,10 @@ export interface IndexCatalogOptions {
   range?: { from?: number; to?: number };
   scanUnindexed?: boolean;
   /** The names in the directory (a whole read): zips the index lists that are not there are left out, window files it does not list are read. */
-  present?: ReadonlySet<string>;
+  listing?: readonly string[];
 }
 
-
-/** The windows of the index by stream (unordered), or undefined when an announced file cannot be placed. */
+/** The windows of the index by stream (unordered). */
 export async function windowsFromIndex(dir: string, state: IndexState, opts: IndexCatalogOptions): Promise<Map<string, WindowInfo[]>> {
   const from = opts.range?.from ?? -Infinity;
   const to = opts.range?.to ?? Infinity;
@@ -33,16 +32,46 @@ export async function windowsFromIndex(dir: string, state: IndexState, opts: Ind
   const byStream = new Map<string, WindowInfo[]>();
   const add = (w: WindowInfo) => (byStream.get(w.stream) ?? byStream.set(w.stream, []).get(w.stream)!).push(w);
   const sep = dir.endsWith(path.sep) ? '' : path.sep;
-  const present = opts.present;
-  const there = async (file: string) => (present ? present.has(file) : (await lstatIfAny(path.join(dir, file))) !== undefined);
+  const listing = opts.listing;
+  // A whole read: the directory's names the index does not list are window files copied in by hand (or written while
+  // no index was kept). When every zip the index lists is among the names, none was removed by hand and no zip needs
+  // looking up; only then is no set of a year's names built (~0.1 s).
+  const unlisted: { file: string; parsed: ParsedWindowName }[] = [];
+  let allThere = false;
+  let names: Set<string> | undefined;
+  const nameSet = () => (names ??= new Set(listing));
+  if (listing) {
+    let listed = 0;
+    for (const file of listing) {
+      if (state.zips.has(file)) {
+        listed++;
+        continue;
+      }
+      if (state.opened.has(file)) continue;
+      const parsed = parseWindowName(file);
+      if (parsed && parsed.type !== 'tmp' && wanted(parsed.stream)) unlisted.push({ file, parsed });
+    }
+    allThere = listed === state.zips.size;
+  }
+  // Whether a file is there: known from the listing when it was looked at whole, else looked up (few files).
+  const there = async (file: string) =>
+    (allThere && state.zips.has(file)) || (names ? names.has(file) : (await lstatIfAny(path.join(dir, file))) !== undefined);
   const picked: WindowInfo[] = [];
+  // The windows of one stream follow each other: its name and list are reused while the names say the same stream.
+  let stream: string | undefined;
+  let list: WindowInfo[] | undefined;
   for (const z of state.zips.values()) {
-    const stream = ndjsonZipStream(z.file);
-    if (stream === undefined || !wanted(stream)) continue;
-    if (present && !present.has(z.file)) continue; // removed by hand
+    if (stream === undefined || !sameStream(z.file, stream)) {
+      stream = ndjsonZipStream(z.file);
+      list = undefined;
+      if (stream === undefined) continue;
+    }
+    if (!wanted(stream)) continue;
+    if (listing && !allThere && !nameSet().has(z.file)) continue; // removed by hand
+    list ??= listing ? (byStream.get(stream) ?? byStream.set(stream, []).get(stream)!) : picked;
     if (!byStream.has(stream)) byStream.set(stream, []);
     if (ranged && !(z.records > 0 && z.last >= from && z.first < to)) continue;
-    picked.push({
+    list.push({
       stream,
       file: z.file,
       path: dir + sep + z.file,
@@ -57,7 +86,8 @@ export async function windowsFromIndex(dir: string, state: IndexState, opts: Ind
     });
   }
   // A range read picked few zips: each is looked for (one removed by hand is left out, as the directory read would).
-  const found = present ? picked.map(() => true) : await inParallel(picked, (w) => there(w.file));
+  // A whole read put them in their lists already.
+  const found = await inParallel(picked, (w) => there(w.file));
   picked.forEach((w, i) => found[i] && add(w));
   // Announced window files: still open or waiting for compression, or zipped a moment ago (the index line follows the rename; the zip is the window then).
   for (const [file, o] of state.opened) {
@@ -74,20 +104,14 @@ export async function windowsFromIndex(dir: string, state: IndexState, opts: Ind
       add(await windowInfo(path.join(dir, file), parsed.stream, 'json', start, opts.scanUnindexed ?? true));
     }
   }
-  // A whole read: window files the index does not know (copied in by hand, or written while no index was kept).
-  if (present) {
-    const unlisted: { file: string; parsed: ReturnType<typeof parseWindowName> }[] = [];
-    for (const file of present) {
-      if (state.zips.has(file) || state.opened.has(file)) continue; // most names: nothing to parse
-      const parsed = parseWindowName(file);
-      if (!parsed || parsed.type === 'tmp' || !wanted(parsed.stream)) continue;
-      if (parsed.type === 'zip' ? !state.opened.has(jsonName(parsed.base)) : !present.has(zipName(parsed.base))) unlisted.push({ file, parsed });
-    }
-    const infos = await inParallel(unlisted, ({ file, parsed }) => windowInfo(path.join(dir, file), parsed!.stream, parsed!.type as 'zip' | 'json', parseWindowTime(parsed!.time), opts.scanUnindexed ?? true));
-    for (const w of infos) {
-      if (!byStream.has(w.stream)) byStream.set(w.stream, []);
-      add(w);
-    }
+  // The window files the index does not list: a zip, unless its open file is announced (handled above); an open
+  // file, unless its zip is there (the zip is the window).
+  const read: typeof unlisted = [];
+  for (const u of unlisted) if (u.parsed.type === 'zip' ? !state.opened.has(jsonName(u.parsed.base)) : !(await there(zipName(u.parsed.base)))) read.push(u);
+  const infos = await inParallel(read, ({ file, parsed }) => windowInfo(path.join(dir, file), parsed.stream, parsed.type as 'zip' | 'json', parseWindowTime(parsed.time), opts.scanUnindexed ?? true));
+  for (const w of infos) {
+    if (!byStream.has(w.stream)) byStream.set(w.stream, []);
+    add(w);
   }
   return byStream;
 }
@@ -102,3 +126,6 @@ function ndjsonZipStream(file: string): string | undefined {
   if (file[4] !== '_' || file[7] !== '_' || file[10] !== '_' || file[13] !== '-' || file[16] !== '-' || file[19] !== '_') return undefined;
   return file.slice(20, -9);
 }
+
+/** Whether `file` is an NDJSON window zip of `stream` (the one before it was): no new string. */
+const sameStream = (file: string, stream: string) => file.length === 29 + stream.length && file.startsWith(stream, 20) && file.endsWith('_json.zip');

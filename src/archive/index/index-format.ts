@@ -23,7 +23,7 @@
  * next start. A line that does not parse makes the whole index suspect: the
  * readers fall back to the directory and the recorder rebuilds it.
  */
-import { parseOutputFile } from '../../sinks/window-naming.js';
+import { isOpenWindowFileName, isZipFileName } from '../../sinks/window-naming.js';
 
 export const INDEX_FILE = '.nsr.index';
 export const INDEX_HEADER = 'nsr-index\t1\n';
@@ -88,49 +88,91 @@ export function encodeLine(l: IndexLine): string {
  * edited or planted index) would have it remove that file. Such a line makes
  * the index damaged. (No name of either kind holds \`/\`, or is \`.\` or \`..\`.)
  */
-const ZIP_NAME = (name: string) => parseOutputFile(name)?.type === 'zip';
-const WINDOW_FILE_NAME = (name: string) => parseOutputFile(name)?.type === 'json';
+const ZIP_NAME = isZipFileName;
+const WINDOW_FILE_NAME = isOpenWindowFileName;
 
-/** A whole number of 1 to 16 digits, else NaN (a loop: a regex and Number() per field cost most of a year's parse). */
-function int(s: string): number {
-  if (s.length === 0 || s.length > 16) return NaN;
+/** The whole number in text[from, to): 1 to 16 digits, else NaN (a loop over the line in place: a substring, a regex and Number() per field cost most of a year's parse). */
+function intAt(text: string, from: number, to: number): number {
+  if (to <= from || to - from > 16) return NaN;
   let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i) - 48;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i) - 48;
     if (c < 0 || c > 9) return NaN;
     n = n * 10 + c;
   }
   return n;
 }
 
-/** YYYYMMDD. */
-const isDay = (s: string) => s.length === 8 && !Number.isNaN(int(s));
+const TAB = 9;
+const MAX_FIELDS = 10;
+/** Where each field of the line being decoded starts; the next field's start minus one is where it ends. Reused: one decode at a time. */
+const fieldAt = new Int32Array(MAX_FIELDS + 1);
+
+// Field k of the line being decoded (no closures per line: a year's index decodes 315,000).
+const fieldLength = (k: number) => fieldAt[k + 1] - 1 - fieldAt[k];
+const strAt = (text: string, k: number) => text.slice(fieldAt[k], fieldAt[k + 1] - 1);
+const numAt = (text: string, k: number) => intAt(text, fieldAt[k], fieldAt[k + 1] - 1);
+/** YYYYMMDD */
+const dayAt = (text: string, k: number) => fieldLength(k) === 8 && !Number.isNaN(numAt(text, k));
+/** The day of the line before is most often the day of this one: the same string then, not a new one. */
+let lastDay = '00000000';
+const dayString = (text: string, k: number) => (text.startsWith(lastDay, fieldAt[k]) ? lastDay : (lastDay = strAt(text, k)));
 
 /** One line without its `\n`; undefined when it is not a well-formed fact (the index is then suspect). */
 export function decodeLine(text: string): IndexLine | undefined {
-  const f = text.split('\t');
-  switch (f[0]) {
-    case 'z': {
-      if (f.length !== 10 || !isDay(f[1]) || !ZIP_NAME(f[2])) return undefined;
-      const start = int(f[3]);
-      const records = int(f[4]);
-      const first = int(f[5]);
-      const last = int(f[6]);
-      const bytes = int(f[7]);
-      const zipBytes = int(f[8]);
+  return decodeAt(text, 0, text.length);
+}
+
+/**
+ * The line at text[pos, end) (no `\n`), decoded in place: a whole read of a
+ * year decodes 315,000 lines, and splitting each into an array of substrings
+ * was most of that time and of its garbage.
+ */
+export function decodeAt(text: string, pos: number, end: number): IndexLine | undefined {
+  let fields = 1;
+  fieldAt[0] = pos;
+  for (let i = pos; i < end; i++) {
+    if (text.charCodeAt(i) !== TAB) continue;
+    if (fields === MAX_FIELDS) return undefined;
+    fieldAt[fields++] = i + 1;
+  }
+  fieldAt[fields] = end + 1;
+  if (fieldLength(0) !== 1) return undefined;
+  switch (text.charCodeAt(pos)) {
+    case 0x7a /* z */: {
+      if (fields !== 10 || !dayAt(text, 1)) return undefined;
+      const file = strAt(text, 2);
+      if (!ZIP_NAME(file)) return undefined;
+      const start = numAt(text, 3);
+      const records = numAt(text, 4);
+      const first = numAt(text, 5);
+      const last = numAt(text, 6);
+      const bytes = numAt(text, 7);
+      const zipBytes = numAt(text, 8);
       if (Number.isNaN(start + records + first + last + bytes + zipBytes)) return undefined;
-      return { op: 'z', day: f[1], file: f[2], start, records, first, last, bytes, zipBytes, flags: f[9] === '-' ? '' : f[9] };
+      const flags = fieldLength(9) === 1 && text.charCodeAt(fieldAt[9]) === 0x2d /* - */ ? '' : strAt(text, 9);
+      return { op: 'z', day: dayString(text, 1), file, start, records, first, last, bytes, zipBytes, flags };
     }
-    case 'o':
-      return f.length === 4 && isDay(f[1]) && WINDOW_FILE_NAME(f[2]) && !Number.isNaN(int(f[3])) ? { op: 'o', day: f[1], file: f[2], start: int(f[3]) } : undefined;
-    case 'd':
-      if ((f.length !== 4 && f.length !== 5) || !isDay(f[1]) || !ZIP_NAME(f[2]) || !/^[a-z_]+$/.test(f[3])) return undefined;
-      if (f.length === 4) return { op: 'd', day: f[1], file: f[2], reason: f[3] };
-      return Number.isNaN(int(f[4])) ? undefined : { op: 'd', day: f[1], file: f[2], reason: f[3], at: int(f[4]) };
-    case 'h':
-      return f.length === 3 && isDay(f[1]) && ZIP_NAME(f[2]) ? { op: 'h', day: f[1], file: f[2] } : undefined;
-    case 'w':
-      return f.length === 2 && !Number.isNaN(int(f[1])) ? { op: 'w', span: int(f[1]) } : undefined;
+    case 0x6f /* o */: {
+      if (fields !== 4 || !dayAt(text, 1) || Number.isNaN(numAt(text, 3))) return undefined;
+      const file = strAt(text, 2);
+      return WINDOW_FILE_NAME(file) ? { op: 'o', day: dayString(text, 1), file, start: numAt(text, 3) } : undefined;
+    }
+    case 0x64 /* d */: {
+      if ((fields !== 4 && fields !== 5) || !dayAt(text, 1)) return undefined;
+      const file = strAt(text, 2);
+      const reason = strAt(text, 3);
+      if (!ZIP_NAME(file) || !/^[a-z_]+$/.test(reason)) return undefined;
+      if (fields === 4) return { op: 'd', day: dayString(text, 1), file, reason };
+      return Number.isNaN(numAt(text, 4)) ? undefined : { op: 'd', day: dayString(text, 1), file, reason, at: numAt(text, 4) };
+    }
+    case 0x68 /* h */: {
+      if (fields !== 3 || !dayAt(text, 1)) return undefined;
+      const file = strAt(text, 2);
+      return ZIP_NAME(file) ? { op: 'h', day: dayString(text, 1), file } : undefined;
+    }
+    case 0x77 /* w */:
+      return fields === 2 && !Number.isNaN(numAt(text, 1)) ? { op: 'w', span: numAt(text, 1) } : undefined;
     default:
       return undefined;
   }
@@ -219,7 +261,7 @@ export function parseIndex(text: string): { state: IndexState; lines: number; to
   for (;;) {
     const end = text.indexOf('\n', pos);
     if (end < 0) break;
-    const line = decodeLine(text.slice(pos, end));
+    const line = decodeAt(text, pos, end);
     if (!line) return undefined;
     applyLine(state, line);
     lines++;
