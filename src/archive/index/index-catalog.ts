@@ -12,8 +12,9 @@ import path from 'node:path';
 import { lstatIfAny } from '../../fs/safe-files.js';
 import { jsonName, parseWindowName, parseWindowTime, zipName, type ParsedWindowName } from '../../sinks/window-naming.js';
 import { inParallel } from '../in-parallel.js';
+import { catalogPathPrefix } from './index-reader.js';
 import { windowInfo, type WindowInfo } from '../window-info.js';
-import { COUNTED_BY_SCAN, type IndexState } from './index-format.js';
+import { COUNTED_BY_SCAN, type CatalogZip, type IndexedZip, type IndexState } from './index-format.js';
 
 export interface IndexCatalogOptions {
   streams?: string[];
@@ -31,7 +32,7 @@ export async function windowsFromIndex(dir: string, state: IndexState, opts: Ind
   const wanted = (stream: string) => !opts.streams || opts.streams.includes(stream);
   const byStream = new Map<string, WindowInfo[]>();
   const add = (w: WindowInfo) => (byStream.get(w.stream) ?? byStream.set(w.stream, []).get(w.stream)!).push(w);
-  const sep = dir.endsWith(path.sep) ? '' : path.sep;
+  const prefix = catalogPathPrefix(dir);
   const listing = opts.listing;
   // A whole read: the directory's names the index does not list are window files copied in by hand (or written while
   // no index was kept). When every zip the index lists is among the names, none was removed by hand and no zip needs
@@ -61,7 +62,11 @@ export async function windowsFromIndex(dir: string, state: IndexState, opts: Ind
   let stream: string | undefined;
   let list: WindowInfo[] | undefined;
   for (const z of state.zips.values()) {
-    if (stream === undefined || !sameStream(z.file, stream)) {
+    if (isCatalogZip(z)) {
+      // Its stream is one string for all the stream's windows (index-format.ts).
+      if (stream !== z.stream) list = undefined;
+      stream = z.stream;
+    } else if (stream === undefined || !sameStream(z.file, stream)) {
       stream = ndjsonZipStream(z.file);
       list = undefined;
       if (stream === undefined) continue;
@@ -71,10 +76,10 @@ export async function windowsFromIndex(dir: string, state: IndexState, opts: Ind
     list ??= listing ? (byStream.get(stream) ?? byStream.set(stream, []).get(stream)!) : picked;
     if (!byStream.has(stream)) byStream.set(stream, []);
     if (ranged && !(z.records > 0 && z.last >= from && z.first < to)) continue;
-    list.push({
+    list.push(isCatalogZip(z) ? z : {
       stream,
       file: z.file,
-      path: dir + sep + z.file,
+      path: prefix + z.file,
       type: 'zip',
       start: z.start,
       records: z.records,
@@ -126,6 +131,9 @@ function ndjsonZipStream(file: string): string | undefined {
   if (file[4] !== '_' || file[7] !== '_' || file[10] !== '_' || file[13] !== '-' || file[16] !== '-' || file[19] !== '_') return undefined;
   return file.slice(20, -9);
 }
+
+/** A zip read by readArchiveIndex (a window of the catalog's directory already), not one of the recorder's state. */
+const isCatalogZip = (z: IndexedZip): z is CatalogZip => (z as CatalogZip).path !== undefined;
 
 /** Whether `file` is an NDJSON window zip of `stream` (the one before it was): no new string. */
 const sameStream = (file: string, stream: string) => file.length === 29 + stream.length && file.startsWith(stream, 20) && file.endsWith('_json.zip');

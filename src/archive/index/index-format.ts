@@ -49,6 +49,19 @@ export interface IndexedZip {
   flags: string;
 }
 
+/**
+ * A `z` line as the archive tools read it: the zip's facts and, in the same
+ * object, the window their catalog lists (WindowInfo's fields): a year's index
+ * holds 315,000 zips, and a second object for each was a third of `nsr ls`.
+ */
+export interface CatalogZip extends IndexedZip {
+  stream: string;
+  path: string;
+  type: 'zip';
+  diskBytes: number;
+  source: 'metadata' | 'scan';
+}
+
 export type IndexLine =
   | ({ op: 'z' } & IndexedZip)
   | { op: 'o'; day: string; file: string; start: number }
@@ -119,8 +132,22 @@ let lastDay = '00000000';
 const dayString = (text: string, k: number) => (text.startsWith(lastDay, fieldAt[k]) ? lastDay : (lastDay = strAt(text, k)));
 
 /** One line without its `\n`; undefined when it is not a well-formed fact (the index is then suspect). */
-export function decodeLine(text: string): IndexLine | undefined {
-  return decodeAt(text, 0, text.length);
+export function decodeLine(text: string, pathPrefix?: string): IndexLine | undefined {
+  return decodeAt(text, 0, text.length, pathPrefix);
+}
+
+/**
+ * The stream of an NDJSON window's zip (`YYYY_MM_DD_HH-MM-SS_<stream>_json.zip`), undefined for
+ * a CSV sink's zip. By position (the name passed isZipFileName). A directory holds a few
+ * streams, whose windows alternate in the index: each stream's name is one string, not one per line.
+ */
+const knownStreams: string[] = [];
+function ndjsonZipStream(file: string): string | undefined {
+  if (!file.endsWith('_json.zip')) return undefined;
+  for (const s of knownStreams) if (file.length === 29 + s.length && file.startsWith(s, 20)) return s;
+  const stream = file.slice(20, -9);
+  if (knownStreams.length < 32) knownStreams.push(stream);
+  return stream;
 }
 
 /**
@@ -128,7 +155,7 @@ export function decodeLine(text: string): IndexLine | undefined {
  * year decodes 315,000 lines, and splitting each into an array of substrings
  * was most of that time and of its garbage.
  */
-export function decodeAt(text: string, pos: number, end: number): IndexLine | undefined {
+export function decodeAt(text: string, pos: number, end: number, pathPrefix?: string): IndexLine | undefined {
   let fields = 1;
   fieldAt[0] = pos;
   for (let i = pos; i < end; i++) {
@@ -151,7 +178,11 @@ export function decodeAt(text: string, pos: number, end: number): IndexLine | un
       const zipBytes = numAt(text, 8);
       if (Number.isNaN(start + records + first + last + bytes + zipBytes)) return undefined;
       const flags = fieldLength(9) === 1 && text.charCodeAt(fieldAt[9]) === 0x2d /* - */ ? '' : strAt(text, 9);
-      return { op: 'z', day: dayString(text, 1), file, start, records, first, last, bytes, zipBytes, flags };
+      const stream = pathPrefix === undefined ? undefined : ndjsonZipStream(file);
+      if (stream === undefined) return { op: 'z', day: dayString(text, 1), file, start, records, first, last, bytes, zipBytes, flags };
+      const source = flags.includes(COUNTED_BY_SCAN) ? 'scan' : 'metadata';
+      const zip: { op: 'z' } & CatalogZip = { op: 'z', day: dayString(text, 1), file, start, records, first, last, bytes, zipBytes, flags, stream, path: pathPrefix! + file, type: 'zip', diskBytes: zipBytes, source };
+      return zip;
     }
     case 0x6f /* o */: {
       if (fields !== 4 || !dayAt(text, 1) || Number.isNaN(numAt(text, 3))) return undefined;
@@ -218,8 +249,9 @@ export function applyLine(state: IndexState, l: IndexLine): void {
     case 'z': {
       // The line is the zip (its `op` rides along): no copy per line, a year holds 315,000.
       const zip: IndexedZip = l;
-      if (state.zips.has(zip.file)) state.dead++;
-      state.zips.set(zip.file, zip);
+      // One lookup, not has() then set(): the size tells whether the name was there.
+      const size = state.zips.size;
+      if (state.zips.set(zip.file, zip).size === size) state.dead++;
       if (state.removed.size) state.removed.delete(zip.file);
       if (state.opened.size && state.opened.delete(windowFileOf(zip.file))) state.dead++;
       if (zip.records > 0 && zip.last - zip.first > state.span) state.span = zip.last - zip.first;
@@ -251,9 +283,10 @@ export function applyLine(state: IndexState, l: IndexLine): void {
 /**
  * Parses a whole index. `undefined` when it is not an index or a line in it
  * does not parse (damaged); a torn last line is reported in `tornBytes` and
- * not applied.
+ * not applied. With `pathPrefix` (the directory and a separator: the archive
+ * tools) NDJSON zips come as CatalogZip, windows of that directory.
  */
-export function parseIndex(text: string): { state: IndexState; lines: number; tornBytes: number; goodBytes: number } | undefined {
+export function parseIndex(text: string, pathPrefix?: string): { state: IndexState; lines: number; tornBytes: number; goodBytes: number } | undefined {
   if (!text.startsWith(INDEX_HEADER)) return undefined;
   const state = emptyState();
   let pos = INDEX_HEADER.length;
@@ -261,7 +294,7 @@ export function parseIndex(text: string): { state: IndexState; lines: number; to
   for (;;) {
     const end = text.indexOf('\n', pos);
     if (end < 0) break;
-    const line = decodeAt(text, pos, end);
+    const line = decodeAt(text, pos, end, pathPrefix);
     if (!line) return undefined;
     applyLine(state, line);
     lines++;

@@ -38,6 +38,9 @@ export async function readIndexBytes(dir: string): Promise<Buffer | { problem: s
   }
 }
 
+/** What the paths of a catalog of `dir` start with. */
+export const catalogPathPrefix = (dir: string) => (dir.endsWith(path.sep) ? dir : dir + path.sep);
+
 const DAY_MS = 86_400_000;
 /** A range touching more days than this is read whole (one pass beats many searches). */
 const MAX_SEARCHED_DAYS = 31;
@@ -58,8 +61,10 @@ export async function readArchiveIndex(dir: string, range?: { from?: number; to?
   const from = range?.from;
   // "From then on": records later than two days from now would need a clock gone wrong.
   const to = range?.to ?? (from !== undefined && Number.isFinite(from) ? Math.max(Date.now(), from) + 2 * DAY_MS : undefined);
+  // The zips come as windows of this directory (CatalogZip): the catalog lists them as they are.
+  const prefix = catalogPathPrefix(dir);
   const whole = () => {
-    const state = parseIndex(buf.toString('latin1'))?.state;
+    const state = parseIndex(buf.toString('latin1'), prefix)?.state;
     // The streams are those the windows name (the catalog sees them): one asked for that is not there is not known.
     return state && { state, whole: true, known: new Set<string>() };
   };
@@ -69,7 +74,7 @@ export async function readArchiveIndex(dir: string, range?: { from?: number; to?
   const days: string[] = [];
   for (let t = Math.floor((from - span) / DAY_MS) * DAY_MS; t < to && days.length <= MAX_SEARCHED_DAYS; t += DAY_MS) days.push(dayKey(t));
   if (days.length > MAX_SEARCHED_DAYS) return whole();
-  const state = searchDays(buf, days);
+  const state = searchDays(buf, days, prefix);
   if (!state) return undefined;
   // A stream with nothing in those days still exists if any line names it.
   const known = new Set(streams.filter((s) => buf.indexOf(`_${s}_json.zip\t`, 0, 'latin1') >= 0 || buf.indexOf(`_${s}.json\t`, 0, 'latin1') >= 0));
@@ -97,7 +102,7 @@ function longestSpan(buf: Buffer): number | undefined {
  * The lines of `days`, folded in file order (so a `d` after a `z` still
  * removes it). A matched line that does not parse makes the index suspect.
  */
-function searchDays(buf: Buffer, days: string[]): IndexState | undefined {
+function searchDays(buf: Buffer, days: string[], pathPrefix: string): IndexState | undefined {
   const found: number[] = [];
   for (const day of days) {
     const needle = Buffer.from(`\t${day}\t`, 'latin1');
@@ -111,7 +116,7 @@ function searchDays(buf: Buffer, days: string[]): IndexState | undefined {
   for (const start of found) {
     const end = buf.indexOf(0x0a, start);
     if (end < 0) continue; // the torn last line of an append in progress
-    const line = decodeLine(buf.toString('latin1', start, end));
+    const line = decodeLine(buf.toString('latin1', start, end), pathPrefix);
     if (!line) return undefined;
     applyLine(state, line);
   }
