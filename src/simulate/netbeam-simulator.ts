@@ -8,7 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { fixturesDir } from './fixture-dirs.js';
 import { listen, sendJson, type Listening } from './listen.js';
 
 export const NETBEAM_BASE = '/api/network/esnet/prod';
@@ -30,7 +31,7 @@ export class NetbeamSimulator {
   private listening: Listening | undefined;
 
   constructor(private readonly opts: { host?: string; port?: number } = {}) {
-    this.interfaces = JSON.parse(readFileSync(fileURLToPath(new URL('../../fixtures/netbeam/interfaces.json', import.meta.url)), 'utf8'));
+    this.interfaces = JSON.parse(readFileSync(path.join(fixturesDir('netbeam'), 'interfaces.json'), 'utf8'));
   }
 
   async start(): Promise<{ url: string }> {

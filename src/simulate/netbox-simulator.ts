@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fileURLToPath } from 'node:url';
+import { fixturesDir } from './fixture-dirs.js';
 import { listen, sendJson, type Listening } from './listen.js';
 
 type Obj = Record<string, any>;
@@ -44,7 +44,7 @@ export const generatedAddress = (n: number) => `127.21.${Math.floor(n / 250)}.${
 export const fixtureAddress = (id: number) => `127.20.0.${id}`;
 
 function fixtureItems(name: string): Obj[] {
-  const dir = fileURLToPath(new URL('../../fixtures/netbox/', import.meta.url));
+  const dir = fixturesDir('netbox');
   const pages = name === 'sites' || name === 'regions' ? [`${name}_page1.json`] : [`${name}_page1.json`, `${name}_page2.json`];
   return pages.flatMap((p) => JSON.parse(readFileSync(`${dir}${p}`, 'utf8')).results as Obj[]);
 }

@@ -5,7 +5,8 @@
  */
 import type { SimulatedDevice } from './netbox-simulator.js';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { fixturesDir } from './fixture-dirs.js';
 
 export type DeviceFault = 'hang' | 'error';
 
@@ -32,7 +33,7 @@ export const RPC_ERROR_MESSAGE = 'simulated failure: mgd is busy';
 export const RPC_ERROR_XML = `<rpc-reply><rpc-error><error-type>protocol</error-type><error-severity>error</error-severity><error-message>${RPC_ERROR_MESSAGE}</error-message></rpc-error></rpc-reply>`;
 
 export function junosFixture(name: string): string {
-  return readFileSync(fileURLToPath(new URL(`../../fixtures/junos/${name}`, import.meta.url)), 'utf8');
+  return readFileSync(path.join(fixturesDir('junos'), name), 'utf8');
 }
 
 /** A stable number in [0, 1) from a string (FNV-1a): the same device has the same latency every run. */

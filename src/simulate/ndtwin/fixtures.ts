@@ -4,7 +4,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fixturesDir } from '../fixture-dirs.js';
 import { remapFlowPathDpids, remapGraphDpids } from './mininet-dpids.js';
 import type { SwitchDpids } from './options.js';
 import { buildFlowTemplate, buildGraphTemplate, type Template } from './template.js';
@@ -51,7 +51,7 @@ function readFixture(dir: string, name: string): string | undefined {
 }
 
 export function defaultFixturesDir(): string {
-  return fileURLToPath(new URL('../../../fixtures/ndtwin/', import.meta.url));
+  return fixturesDir('ndtwin');
 }
 
 /**

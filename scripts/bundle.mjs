@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// The bundle bin/nsr runs: dist/ (tsc's output) joined into a few files under
+// dist/bundle/ with esbuild, the dependencies in it too. A start then reads ~90
+// files instead of ~400 (zod alone loads 50 locale modules nsr never uses, and
+// the bundle leaves them out), and costs about 0.075 s less CPU and 5 MB less
+// RSS (BENCHMARKS.md §17). Each command is still its own chunk, loaded when run.
+//
+// Left out of the bundle: ssh2 (its optional native cpu-features is found at
+// run time) and pg-native (pg's optional native binding). The entry points keep
+// their names: bin/nsr loads dist/bundle/main.js; the compression pool and the
+// JSON check fork/start ./zip-worker.js and ./json-check-worker.js beside their
+// own module, which in the bundle is dist/bundle/ as well. Modules that find the
+// package's files (package.json, bin/nsr, fixtures/) do so two levels up from
+// themselves: dist/<dir>/x.js and dist/bundle/x.js alike.
+//
+// Usage: node scripts/bundle.mjs (npm run build runs it after tsc).
+import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+const out = path.join(dist, 'bundle');
+
+rmSync(out, { recursive: true, force: true });
+await build({
+  entryPoints: ['cli/main.js', 'compress/zip-worker.js', 'json/json-check-worker.js'].map((f) => path.join(dist, f)),
+  outdir: out,
+  entryNames: '[name]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: ['ssh2', 'cpu-features', 'pg-native'],
+  // The dependencies written as CommonJS call require(); in an ES module it has to be made.
+  banner: { js: "import { createRequire as __nsrCreateRequire } from 'node:module'; const require = __nsrCreateRequire(import.meta.url);" },
+  legalComments: 'none',
+  logLevel: 'warning',
+});
