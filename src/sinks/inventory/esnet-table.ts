@@ -77,7 +77,8 @@ export interface EsnetTable {
 }
 
 export async function mysqlEsnetTable(url: string, password: string | undefined, table: string): Promise<EsnetTable> {
-  const mysql = await import('mysql2/promise');
+  // The default export is the CommonJS module as it is, here and in the bundle (whose split chunks give a CommonJS module no named exports).
+  const { default: mysql } = await import('mysql2/promise');
   const pool = mysql.createPool({ uri: url, password, connectionLimit: 1 });
   await pool.query(esnetTableDdl(table));
   const t = `\`${table}\``;

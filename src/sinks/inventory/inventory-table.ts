@@ -105,7 +105,8 @@ export const MYSQL_INVENTORY_TABLE = `CREATE TABLE IF NOT EXISTS nsr_inventory (
 ) CHARACTER SET utf8mb4`;
 
 export async function mysqlInventoryTable(url: string, password: string | undefined): Promise<InventoryTable> {
-  const mysql = await import('mysql2/promise');
+  // The default export is the CommonJS module as it is, here and in the bundle (whose split chunks give a CommonJS module no named exports).
+  const { default: mysql } = await import('mysql2/promise');
   const pool = mysql.createPool({ uri: url, password, connectionLimit: 1, timezone: 'Z' });
   // MySQL has no migrations of nsr's: the one table is created when missing.
   await pool.query(MYSQL_INVENTORY_TABLE);
