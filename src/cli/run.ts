@@ -57,6 +57,28 @@ export function registerRun(program: Command): void {
     });
 }
 
+/** Kinds that make one request a tick: their tick rate is their request rate. */
+const ONE_REQUEST_KINDS = new Set(['ndtwin', 'http']);
+const LOW_REQUEST_RATE = 50; // a second, all streams together
+
+/**
+ * Whether V8 should favour memory over speed (--optimize-for-size): it grows the
+ * old generation with the allocation rate otherwise, and a recorder at 20
+ * requests a second sat at ~106 MB RSS instead of ~77, for about 5 % more CPU
+ * with the flag. At hundreds of requests a second the flag costs ~45 % more CPU
+ * per record (BENCHMARKS.md §17): so only for streams of one request a tick
+ * (ndtwin, http: the original recorder's load) at up to 50 requests a second
+ * together. The flag stays for the process's life, whatever a reload changes.
+ */
+function memoryOverSpeed(loaded: LoadedConfig): boolean {
+  let perSecond = 0;
+  for (const s of loaded.streams) {
+    if (!ONE_REQUEST_KINDS.has(s.kind)) return false;
+    perSecond += 1000 / s.timing.intervalMs;
+  }
+  return loaded.streams.length > 0 && perSecond <= LOW_REQUEST_RATE;
+}
+
 async function run(opts: RunOptions): Promise<number> {
   // Loaded here, not at the top: the offline commands start faster without them.
   const [{ loadConfig }, { createLogger }, { Recorder }] = await Promise.all([import('../config/loader.js'), import('../logging/logger.js'), import('../pipeline/recorder.js')]);
@@ -81,6 +103,7 @@ async function run(opts: RunOptions): Promise<number> {
   if (loaded.legacy) log.info({ config: loaded.file, settings: loaded.legacySettings }, 'reading the original recorder settings format');
   if (!opts.logToParent) for (const warning of loaded.warnings) log.warn({ config: loaded.file }, warning);
 
+  if (memoryOverSpeed(loaded)) (await import('node:v8')).default.setFlagsFromString('--optimize-for-size');
   const recorder = new Recorder(loaded, { log, version: version(), shard });
   // Signals are ours from here on, also during a long start (recovery): the
   // first stops cleanly once started, the second skips compression, the third
