@@ -59,16 +59,17 @@ export function registerRun(program: Command): void {
 
 /** Kinds that make one request a tick: their tick rate is their request rate. */
 const ONE_REQUEST_KINDS = new Set(['ndtwin', 'http']);
-const LOW_REQUEST_RATE = 50; // a second, all streams together
+const LOW_REQUEST_RATE = 10; // a second, all streams together
 
 /**
- * Whether V8 should favour memory over speed (--optimize-for-size): it grows the
- * old generation with the allocation rate otherwise, and a recorder at 20
- * requests a second sat at ~106 MB RSS instead of ~77, for about 5 % more CPU
- * with the flag. At hundreds of requests a second the flag costs ~45 % more CPU
- * per record (BENCHMARKS.md §17): so only for streams of one request a tick
- * (ndtwin, http: the original recorder's load) at up to 50 requests a second
- * together. The flag stays for the process's life, whatever a reload changes.
+ * Whether V8 should favour memory over speed (--optimize-for-size): without it
+ * V8 grows the old generation with the allocation rate. Measured side by side
+ * (BENCHMARKS.md §17): at the nominal load (2 requests/s) the recorder's peak
+ * RSS 79 -> 72 MB, its CPU within the noise; at 40 requests/s RSS 110 -> 79 MB
+ * but 18-29 % more steady CPU, and at 800 requests/s 45 % more CPU per record.
+ * So only for streams of one request a tick (ndtwin, http: the original
+ * recorder's load) at up to 10 requests a second together. The flag stays for
+ * the process's life, whatever a reload changes.
  */
 function memoryOverSpeed(loaded: LoadedConfig): boolean {
   let perSecond = 0;
