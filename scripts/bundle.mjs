@@ -14,28 +14,40 @@
 // themselves: dist/<dir>/x.js and dist/bundle/x.js alike.
 //
 // Usage: node scripts/bundle.mjs (npm run build runs it after tsc).
-import { build } from 'esbuild';
+//
+// A CommonJS dependency loaded with import() lands in a chunk of its own whose only
+// export is `default` (the module's exports object): take such a module by its default
+// export (`const { default: pg } = await import('pg')`), as Node's own loader allows
+// too. test/bundle-imports.test.ts checks src/ for it.
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** Packages left out of the bundle: loaded by Node at run time, with Node's own semantics. */
+export const BUNDLE_EXTERNAL = ['ssh2', 'cpu-features', 'pg-native'];
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 const out = path.join(dist, 'bundle');
 
-rmSync(out, { recursive: true, force: true });
-await build({
-  entryPoints: ['cli/main.js', 'compress/zip-worker.js', 'json/json-check-worker.js'].map((f) => path.join(dist, f)),
-  outdir: out,
-  entryNames: '[name]',
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  external: ['ssh2', 'cpu-features', 'pg-native'],
-  // The dependencies written as CommonJS call require(); in an ES module it has to be made.
-  banner: { js: "import { createRequire as __nsrCreateRequire } from 'node:module'; const require = __nsrCreateRequire(import.meta.url);" },
-  legalComments: 'none',
-  logLevel: 'warning',
-});
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await bundle();
+
+async function bundle() {
+  const { build } = await import('esbuild');
+  rmSync(out, { recursive: true, force: true });
+  await build({
+    entryPoints: ['cli/main.js', 'compress/zip-worker.js', 'json/json-check-worker.js'].map((f) => path.join(dist, f)),
+    outdir: out,
+    entryNames: '[name]',
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: BUNDLE_EXTERNAL,
+    // The dependencies written as CommonJS call require(); in an ES module it has to be made.
+    banner: { js: "import { createRequire as __nsrCreateRequire } from 'node:module'; const require = __nsrCreateRequire(import.meta.url);" },
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+}
