@@ -26,8 +26,12 @@ export const zipName = (base: string, ext = 'json') => `${base}_${ext}.zip`;
 /** A zip is written under `<zip>.<12 random hex>.tmp` (temporaryName); older versions wrote `<zip>.tmp`. */
 export const tmpZipSuffix = '.tmp';
 
+/** A window file's name: its start (`YYYY_MM_DD_HH-MM-SS`), `_`, its stream; the patterns below add the ending. */
+const TIME = String.raw`\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2}`;
+const STREAM = '[A-Za-z0-9][A-Za-z0-9_.-]*';
+
 /** The NDJSON window files nsr writes; anything else in the directory is left alone by the archive tools. */
-export const WINDOW_FILE = /^(\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2})_([A-Za-z0-9][A-Za-z0-9_.-]*?)(\.json|_json\.zip|_json\.zip(?:\.[0-9a-f]{12})?\.tmp)$/;
+export const WINDOW_FILE = new RegExp(String.raw`^(${TIME})_(${STREAM}?)(\.json|_json\.zip|_json\.zip(?:\.[0-9a-f]{12})?\.tmp)$`);
 
 /**
  * Every window file nsr writes: NDJSON (`json`) and the files of sinks that
@@ -37,7 +41,7 @@ export const WINDOW_FILE = /^(\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2})_([A-Za-z0-9][
 export const WINDOW_EXTS = ['json', 'csv'] as const;
 export type WindowExt = (typeof WINDOW_EXTS)[number];
 const EXT = `(${WINDOW_EXTS.join('|')})`;
-const OUTPUT_FILE = new RegExp(String.raw`^(\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2})_([A-Za-z0-9][A-Za-z0-9_.-]*?)(?:\.${EXT}|_${EXT}\.zip|_${EXT}\.zip(?:\.[0-9a-f]{12})?\.tmp)$`);
+const OUTPUT_FILE = new RegExp(String.raw`^(${TIME})_(${STREAM}?)(?:\.${EXT}|_${EXT}\.zip|_${EXT}\.zip(?:\.[0-9a-f]{12})?\.tmp)$`);
 
 export interface ParsedWindowName {
   base: string;
@@ -67,8 +71,8 @@ export function parseOutputFile(file: string): (ParsedWindowName & { ext: Window
  * without a match array and its substrings: the archive index checks one name per line,
  * 315,000 in a year's.
  */
-const ZIP_FILE = new RegExp(String.raw`^\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2}_[A-Za-z0-9][A-Za-z0-9_.-]*_${EXT}\.zip$`);
-const OPEN_WINDOW_FILE = new RegExp(String.raw`^\d{4}_\d{2}_\d{2}_\d{2}-\d{2}-\d{2}_[A-Za-z0-9][A-Za-z0-9_.-]*\.${EXT}$`);
+const ZIP_FILE = new RegExp(String.raw`^${TIME}_${STREAM}_${EXT}\.zip$`);
+const OPEN_WINDOW_FILE = new RegExp(String.raw`^${TIME}_${STREAM}\.${EXT}$`);
 export const isZipFileName = (file: string) => ZIP_FILE.test(file);
 export const isOpenWindowFileName = (file: string) => OPEN_WINDOW_FILE.test(file);
 
