@@ -17,7 +17,7 @@
  * instead when a budget needs it) and reported once as `retention_blocked`.
  */
 import type { ArchiveIndex } from '../archive/index/index-writer.js';
-import { HOOK_PENDING, type IndexedZip } from '../archive/index/index-format.js';
+import { HOOK_PENDING, zipStream, type IndexedZip } from '../archive/index/index-format.js';
 import type { RetentionPolicy } from '../config/retention.js';
 import type { NoteEvent } from '../logging/note-event.js';
 import { EVENTS_STREAM } from '../config/defaults.js';
@@ -106,7 +106,7 @@ export class Retention {
     const held = new Map<string, { bytes: number; oldest: number }>();
     let total = 0;
     for (const z of this.opts.index.zips.values()) {
-      const stream = streamOf(z.file);
+      const stream = zipStream(z.file);
       const s = held.get(stream) ?? held.set(stream, { bytes: 0, oldest: Infinity }).get(stream)!;
       s.bytes += z.zipBytes;
       s.oldest = Math.min(s.oldest, endOf(z));
@@ -228,7 +228,7 @@ export class Retention {
     let firsts: Float64Array | undefined;
     const gone = new Map<number, number>();
     let i = 0;
-    const isData = (z: IndexedZip) => z.records > 0 && streamOf(z.file) !== EVENTS_STREAM;
+    const isData = (z: IndexedZip) => z.records > 0 && zipStream(z.file) !== EVENTS_STREAM;
     return {
       oldestFirst: () => {
         if (!firsts) {
@@ -259,9 +259,6 @@ export class Retention {
 /** When a window's data ends: its last record, or (empty) its start. */
 const endOf = (z: IndexedZip) => (z.records > 0 ? z.last : z.start);
 
-/** The stream of a zip's name, `<YYYY_MM_DD_HH-MM-SS>_<stream>_<ext>.zip` (the index holds no other names): no regular expression per window and check. */
-const streamOf = (file: string) => file.slice(20, file.lastIndexOf('_'));
-
 /** Whether `a` goes after `b`: later end, then name. */
 const younger = (a: IndexedZip, b: IndexedZip) => endOf(a) > endOf(b) || (endOf(a) === endOf(b) && a.file > b.file);
 
@@ -271,7 +268,7 @@ function oldestOf(zips: Iterable<IndexedZip>, k: number, keep: (z: IndexedZip, s
   const swap = (i: number, j: number) => ([heap[i], heap[j]] = [heap[j], heap[i]]);
   for (const z of zips) {
     if (heap.length === k && !younger(heap[0], z)) continue; // not older than the youngest kept
-    const stream = streamOf(z.file);
+    const stream = zipStream(z.file);
     if (!keep(z, stream)) continue;
     const c = { ...z, stream };
     if (heap.length < k) {

@@ -12,9 +12,8 @@ import path from 'node:path';
 import { lstatIfAny } from '../../fs/safe-files.js';
 import { jsonName, parseWindowName, parseWindowTime, zipName, type ParsedWindowName } from '../../sinks/window-naming.js';
 import { inParallel } from '../in-parallel.js';
-import { catalogPathPrefix } from './index-reader.js';
 import { windowInfo, type WindowInfo } from '../window-info.js';
-import { COUNTED_BY_SCAN, type CatalogZip, type IndexedZip, type IndexState } from './index-format.js';
+import type { CatalogZip, IndexedZip, IndexState } from './index-format.js';
 
 export interface IndexCatalogOptions {
   streams?: string[];
@@ -24,7 +23,7 @@ export interface IndexCatalogOptions {
   listing?: readonly string[];
 }
 
-/** The windows of the index by stream (unordered). */
+/** The windows of the index by stream (unordered); `state` is what readArchiveIndex(dir) read. */
 export async function windowsFromIndex(dir: string, state: IndexState, opts: IndexCatalogOptions): Promise<Map<string, WindowInfo[]>> {
   const from = opts.range?.from ?? -Infinity;
   const to = opts.range?.to ?? Infinity;
@@ -32,7 +31,6 @@ export async function windowsFromIndex(dir: string, state: IndexState, opts: Ind
   const wanted = (stream: string) => !opts.streams || opts.streams.includes(stream);
   const byStream = new Map<string, WindowInfo[]>();
   const add = (w: WindowInfo) => (byStream.get(w.stream) ?? byStream.set(w.stream, []).get(w.stream)!).push(w);
-  const prefix = catalogPathPrefix(dir);
   const listing = opts.listing;
   // A whole read: the directory's names the index does not list are window files copied in by hand (or written while
   // no index was kept). When every zip the index lists is among the names, none was removed by hand and no zip needs
@@ -58,37 +56,20 @@ export async function windowsFromIndex(dir: string, state: IndexState, opts: Ind
   const there = async (file: string) =>
     (allThere && state.zips.has(file)) || (names ? names.has(file) : (await lstatIfAny(path.join(dir, file))) !== undefined);
   const picked: WindowInfo[] = [];
-  // The windows of one stream follow each other: its name and list are reused while the names say the same stream.
+  // The zips come as this directory's windows already (readArchiveIndex(dir) read them as CatalogZip); a CSV sink's
+  // zips are not NDJSON windows. Streams alternate line by line: the list is looked up only when the stream changes.
   let stream: string | undefined;
   let list: WindowInfo[] | undefined;
   for (const z of state.zips.values()) {
-    if (isCatalogZip(z)) {
-      // Its stream is one string for all the stream's windows (index-format.ts).
-      if (stream !== z.stream) list = undefined;
+    if (!isCatalogZip(z) || !wanted(z.stream)) continue;
+    if (listing && !allThere && !nameSet().has(z.file)) continue; // removed by hand (a stream of only such zips is not there)
+    if (z.stream !== stream) {
       stream = z.stream;
-    } else if (stream === undefined || !sameStream(z.file, stream)) {
-      stream = ndjsonZipStream(z.file);
-      list = undefined;
-      if (stream === undefined) continue;
+      const own = byStream.get(stream) ?? byStream.set(stream, []).get(stream)!;
+      list = listing ? own : picked;
     }
-    if (!wanted(stream)) continue;
-    if (listing && !allThere && !nameSet().has(z.file)) continue; // removed by hand
-    list ??= listing ? (byStream.get(stream) ?? byStream.set(stream, []).get(stream)!) : picked;
-    if (!byStream.has(stream)) byStream.set(stream, []);
     if (ranged && !(z.records > 0 && z.last >= from && z.first < to)) continue;
-    list.push(isCatalogZip(z) ? z : {
-      stream,
-      file: z.file,
-      path: prefix + z.file,
-      type: 'zip',
-      start: z.start,
-      records: z.records,
-      first: z.first,
-      last: z.last,
-      bytes: z.bytes,
-      diskBytes: z.zipBytes,
-      source: z.flags.includes(COUNTED_BY_SCAN) ? 'scan' : 'metadata',
-    });
+    list!.push(z);
   }
   // A range read picked few zips: each is looked for (one removed by hand is left out, as the directory read would).
   // A whole read put them in their lists already.
@@ -121,19 +102,5 @@ export async function windowsFromIndex(dir: string, state: IndexState, opts: Ind
   return byStream;
 }
 
-/**
- * The stream of an NDJSON window's zip (`YYYY_MM_DD_HH-MM-SS_<stream>_json.zip`), undefined for
- * anything else (a CSV sink's zip). By position, not the full pattern: it runs once per line of a
- * year's index, and the index's names were checked when it was read.
- */
-function ndjsonZipStream(file: string): string | undefined {
-  if (file.length <= 29 || !file.endsWith('_json.zip')) return undefined;
-  if (file[4] !== '_' || file[7] !== '_' || file[10] !== '_' || file[13] !== '-' || file[16] !== '-' || file[19] !== '_') return undefined;
-  return file.slice(20, -9);
-}
-
 /** A zip read by readArchiveIndex (a window of the catalog's directory already), not one of the recorder's state. */
 const isCatalogZip = (z: IndexedZip): z is CatalogZip => (z as CatalogZip).path !== undefined;
-
-/** Whether `file` is an NDJSON window zip of `stream` (the one before it was): no new string. */
-const sameStream = (file: string, stream: string) => file.length === 29 + stream.length && file.startsWith(stream, 20) && file.endsWith('_json.zip');

@@ -137,15 +137,21 @@ export function decodeLine(text: string, pathPrefix?: string): IndexLine | undef
 }
 
 /**
- * The stream of an NDJSON window's zip (`YYYY_MM_DD_HH-MM-SS_<stream>_json.zip`), undefined for
- * a CSV sink's zip. By position (the name passed isZipFileName). A directory holds a few
+ * The stream of a window zip's name (`<YYYY_MM_DD_HH-MM-SS>_<stream>_<ext>.zip`): by position,
+ * for names that passed isZipFileName (the index holds no other), without a regular expression
+ * per window.
+ */
+export const zipStream = (file: string) => file.slice(20, file.lastIndexOf('_'));
+
+/**
+ * The stream of an NDJSON window's zip, undefined for a CSV sink's. A directory holds a few
  * streams, whose windows alternate in the index: each stream's name is one string, not one per line.
  */
 const knownStreams: string[] = [];
 function ndjsonZipStream(file: string): string | undefined {
   if (!file.endsWith('_json.zip')) return undefined;
   for (const s of knownStreams) if (file.length === 29 + s.length && file.startsWith(s, 20)) return s;
-  const stream = file.slice(20, -9);
+  const stream = zipStream(file);
   if (knownStreams.length < 32) knownStreams.push(stream);
   return stream;
 }

@@ -39,7 +39,7 @@ export async function readIndexBytes(dir: string): Promise<Buffer | { problem: s
 }
 
 /** What the paths of a catalog of `dir` start with. */
-export const catalogPathPrefix = (dir: string) => (dir.endsWith(path.sep) ? dir : dir + path.sep);
+const catalogPathPrefix = (dir: string) => (dir.endsWith(path.sep) ? dir : dir + path.sep);
 
 const DAY_MS = 86_400_000;
 /** A range touching more days than this is read whole (one pass beats many searches). */
