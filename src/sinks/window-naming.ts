@@ -69,10 +69,12 @@ export function parseOutputFile(file: string): (ParsedWindowName & { ext: Window
 /**
  * The same names as parseOutputFile's `zip` and `json` (open window file) types, tested
  * without a match array and its substrings: the archive index checks one name per line,
- * 315,000 in a year's.
+ * 315,000 in a year's (index-format.ts tests them in place, from the patterns).
  */
-const ZIP_FILE = new RegExp(String.raw`^${TIME}_${STREAM}_${EXT}\.zip$`);
-const OPEN_WINDOW_FILE = new RegExp(String.raw`^${TIME}_${STREAM}\.${EXT}$`);
+export const ZIP_FILE_PATTERN = String.raw`${TIME}_${STREAM}_${EXT}\.zip`;
+export const OPEN_WINDOW_FILE_PATTERN = String.raw`${TIME}_${STREAM}\.${EXT}`;
+const ZIP_FILE = new RegExp(`^${ZIP_FILE_PATTERN}$`);
+const OPEN_WINDOW_FILE = new RegExp(`^${OPEN_WINDOW_FILE_PATTERN}$`);
 export const isZipFileName = (file: string) => ZIP_FILE.test(file);
 export const isOpenWindowFileName = (file: string) => OPEN_WINDOW_FILE.test(file);
 
