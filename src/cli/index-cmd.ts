@@ -3,10 +3,12 @@ import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { compareIndex, describeDifferences } from '../archive/index/index-check.js';
-import { INDEX_FILE, pendingHooks } from '../archive/index/index-format.js';
+import { INDEX_FILE, parseIndex, pendingHooks } from '../archive/index/index-format.js';
 import { readIndexBytes } from '../archive/index/index-reader.js';
+import { sealHolds, sealIndex } from '../archive/index/index-seal.js';
 import { ArchiveIndex } from '../archive/index/index-writer.js';
-import { lockOutputDir } from '../pipeline/lock-file.js';
+import { lstatIfAny } from '../fs/safe-files.js';
+import { LOCK_FILE, lockOutputDir } from '../pipeline/lock-file.js';
 import { archiveDir, DEFAULT_ARCHIVE_DIR, dirOption, pickDir } from './archive-args.js';
 import { EXIT_OK, EXIT_RUNTIME, fail } from './common.js';
 
@@ -32,6 +34,7 @@ async function check(dir: string): Promise<number> {
   const lines = describeDifferences(d);
   if (!lines.length) {
     process.stdout.write(`${path.join(dir, INDEX_FILE)}: ${d.windows} windows, matches the directory\n`);
+    await sealIfIdle(dir);
     return EXIT_OK;
   }
   for (const l of lines) process.stdout.write(`${l}\n`);
@@ -58,8 +61,22 @@ async function rebuild(dir: string): Promise<number> {
     index.close();
     if (!result || failure) throw new Error(`cannot write ${INDEX_FILE}: ${failure ?? 'unknown error'}`);
     process.stdout.write(`${path.join(dir, INDEX_FILE)}: rebuilt from ${result.windows} zips in ${(result.ms / 1000).toFixed(1)} s\n`);
-    return EXIT_OK;
   } finally {
     release();
   }
+  await sealIfIdle(dir);
+  return EXIT_OK;
+}
+
+/**
+ * Seals the index (index-seal.ts) when it matches the directory and no recorder runs there (none holds the lock:
+ * a line appended under a running recorder would make it rebuild its index). Compared again here: the directory may
+ * have changed since it was read.
+ */
+async function sealIfIdle(dir: string): Promise<void> {
+  if (await lstatIfAny(path.join(dir, LOCK_FILE))) return;
+  const buf = await readIndexBytes(dir);
+  if (!(buf instanceof Buffer) || (await sealHolds(dir, buf))) return;
+  const parsed = parseIndex(buf.toString('latin1'));
+  if (parsed && parsed.tornBytes === 0) await sealIndex(dir, parsed.state, buf.length).catch(() => false);
 }

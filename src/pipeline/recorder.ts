@@ -426,6 +426,8 @@ export class Recorder {
             this.index?.close();
             await this.control?.close();
             this.releaseLock?.();
+            // With nothing more to write, the index says the directory holds what it lists: readers need not list it.
+            if (!this.hurry.on) await this.index?.seal();
           },
         },
         reason,

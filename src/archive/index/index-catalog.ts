@@ -21,6 +21,8 @@ export interface IndexCatalogOptions {
   scanUnindexed?: boolean;
   /** The names in the directory (a whole read): zips the index lists that are not there are left out, window files it does not list are read. */
   listing?: readonly string[];
+  /** A whole read of an index whose seal holds (index-seal.ts): the directory holds what it lists, no listing needed. */
+  sealed?: boolean;
 }
 
 /** The windows of the index by stream (unordered); `state` is what readArchiveIndex(dir) read. */
@@ -36,7 +38,7 @@ export async function windowsFromIndex(dir: string, state: IndexState, opts: Ind
   // no index was kept). When every zip the index lists is among the names, none was removed by hand and no zip needs
   // looking up; only then is no set of a year's names built (~0.1 s).
   const unlisted: { file: string; parsed: ParsedWindowName }[] = [];
-  let allThere = false;
+  let allThere = opts.sealed === true;
   let names: Set<string> | undefined;
   const nameSet = () => (names ??= new Set(listing));
   if (listing) {
@@ -66,7 +68,7 @@ export async function windowsFromIndex(dir: string, state: IndexState, opts: Ind
     if (z.stream !== stream) {
       stream = z.stream;
       const own = byStream.get(stream) ?? byStream.set(stream, []).get(stream)!;
-      list = listing ? own : picked;
+      list = listing || opts.sealed ? own : picked;
     }
     if (ranged && !(z.records > 0 && z.last >= from && z.first < to)) continue;
     list!.push(z);
@@ -75,31 +77,56 @@ export async function windowsFromIndex(dir: string, state: IndexState, opts: Ind
   // A whole read put them in their lists already.
   const found = await inParallel(picked, (w) => there(w.file));
   picked.forEach((w, i) => found[i] && add(w));
-  // Announced window files: still open or waiting for compression, or zipped a moment ago (the index line follows the rename; the zip is the window then).
-  for (const [file, o] of state.opened) {
+  const onDisk = await windowFilesOnDisk(dir, state.opened, unlisted, there, { wanted, from, to, scanUnindexed: opts.scanUnindexed });
+  for (const stream of onDisk.streams) if (!byStream.has(stream)) byStream.set(stream, []);
+  for (const w of onDisk.windows) add(w);
+  return byStream;
+}
+
+/**
+ * The windows on disk the index does not list as zips: the window files it
+ * announced and that were not zipped since (`opened`: still open, waiting for
+ * compression, or zipped a moment ago — the index line follows the rename, and
+ * the zip is the window then), and the directory's window files it does not
+ * list at all (`unlisted`: copied in by hand, or written while no index was
+ * kept). `there` tells whether a file is in the directory. `streams` holds the
+ * stream of each window found, also when the range leaves it out.
+ */
+export async function windowFilesOnDisk(
+  dir: string,
+  opened: Iterable<[string, { start: number }]>,
+  unlisted: readonly { file: string; parsed: ParsedWindowName }[],
+  there: (file: string) => boolean | Promise<boolean>,
+  opts: { wanted: (stream: string) => boolean; from: number; to: number; scanUnindexed?: boolean },
+): Promise<{ streams: Set<string>; windows: WindowInfo[] }> {
+  const ranged = opts.from !== -Infinity || opts.to !== Infinity;
+  const streams = new Set<string>();
+  const windows: WindowInfo[] = [];
+  const announced = new Set<string>();
+  for (const [file, o] of opened) {
+    announced.add(file);
     const parsed = parseWindowName(file);
-    if (parsed?.type !== 'json' || !wanted(parsed.stream)) continue;
+    if (parsed?.type !== 'json' || !opts.wanted(parsed.stream)) continue;
     const start = o.start || parseWindowTime(parsed.time);
     const zip = zipName(parsed.base);
     if (await there(zip)) {
-      if (!byStream.has(parsed.stream)) byStream.set(parsed.stream, []);
+      streams.add(parsed.stream);
       const w = await windowInfo(path.join(dir, zip), parsed.stream, 'zip', start, opts.scanUnindexed ?? true);
-      if (!ranged || w.source === 'name' || (w.records > 0 && w.last >= from && w.first < to)) add(w);
+      if (!ranged || w.source === 'name' || (w.records > 0 && w.last >= opts.from && w.first < opts.to)) windows.push(w);
     } else if (await there(file)) {
-      if (!byStream.has(parsed.stream)) byStream.set(parsed.stream, []);
-      add(await windowInfo(path.join(dir, file), parsed.stream, 'json', start, opts.scanUnindexed ?? true));
+      streams.add(parsed.stream);
+      windows.push(await windowInfo(path.join(dir, file), parsed.stream, 'json', start, opts.scanUnindexed ?? true));
     }
   }
-  // The window files the index does not list: a zip, unless its open file is announced (handled above); an open
-  // file, unless its zip is there (the zip is the window).
-  const read: typeof unlisted = [];
-  for (const u of unlisted) if (u.parsed.type === 'zip' ? !state.opened.has(jsonName(u.parsed.base)) : !(await there(zipName(u.parsed.base)))) read.push(u);
+  // A zip, unless its open file is announced (handled above); an open file, unless its zip is there (the zip is the window).
+  const read: { file: string; parsed: ParsedWindowName }[] = [];
+  for (const u of unlisted) if (u.parsed.type === 'zip' ? !announced.has(jsonName(u.parsed.base)) : !(await there(zipName(u.parsed.base)))) read.push(u);
   const infos = await inParallel(read, ({ file, parsed }) => windowInfo(path.join(dir, file), parsed.stream, parsed.type as 'zip' | 'json', parseWindowTime(parsed.time), opts.scanUnindexed ?? true));
   for (const w of infos) {
-    if (!byStream.has(w.stream)) byStream.set(w.stream, []);
-    add(w);
+    streams.add(w.stream);
+    windows.push(w);
   }
-  return byStream;
+  return { streams, windows };
 }
 
 /** A zip read by readArchiveIndex (a window of the catalog's directory already), not one of the recorder's state. */

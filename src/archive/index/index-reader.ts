@@ -53,9 +53,12 @@ export interface IndexRead {
   known: Set<string>;
 }
 
-/** The index of `dir`, whole or (with a finite range) the days the range can touch; undefined when there is none or it does not parse. */
-export async function readArchiveIndex(dir: string, range?: { from?: number; to?: number }, streams: readonly string[] = []): Promise<IndexRead | undefined> {
-  const buf = await readIndexBytes(dir);
+/**
+ * The index of `dir`, whole or (with a finite range) the days the range can touch; undefined when there is none or
+ * it does not parse. `bytes`: the index's, read already.
+ */
+export async function readArchiveIndex(dir: string, range?: { from?: number; to?: number }, streams: readonly string[] = [], bytes?: Buffer): Promise<IndexRead | undefined> {
+  const buf = bytes ?? (await readIndexBytes(dir));
   if (buf === undefined || 'problem' in buf) return undefined;
   if (buf.length < INDEX_HEADER.length || buf.toString('latin1', 0, INDEX_HEADER.length) !== INDEX_HEADER) return undefined;
   const from = range?.from;

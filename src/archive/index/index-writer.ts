@@ -16,6 +16,7 @@ import { closeSync, fstatSync, openSync, writeSync, constants as fsConstants } f
 import { readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { inParallel } from '../in-parallel.js';
+import { sealIndex } from './index-seal.js';
 import { lstatIfAny, openOwnFile, replaceOwnFileSync, unsafeEntry } from '../../fs/safe-files.js';
 import type { NoteEvent } from '../../logging/note-event.js';
 import { parseOutputFile, parseWindowTime } from '../../sinks/window-naming.js';
@@ -146,6 +147,16 @@ export class ArchiveIndex {
       this.append({ op: 'z', ...kept });
       throw err;
     }
+  }
+
+  /**
+   * Seals the index (index-seal.ts) when the directory matches it: at a clean stop, after the last line and after
+   * the lock file went (its removal moves the directory's mtime). Whether it sealed.
+   */
+  async seal(): Promise<boolean> {
+    if (this.broken || this.rebuilding || this.waiting) return false;
+    this.close();
+    return sealIndex(this.dir, this.state, this.size).catch(() => false);
   }
 
   close(): void {
