@@ -37,9 +37,59 @@ export interface StreamSummary {
 /** A gap is a stretch without records longer than this many typical intervals. */
 const GAP_INTERVALS = 2.5;
 
-export function summarize(catalog: StreamCatalog): StreamSummary {
+/**
+ * A stream's windows as a summary reads them: columns, in time order (by first
+ * record, then name). `nsr ls` of a year reads 105,000 windows a stream from the
+ * archive index straight into such columns (index-rows.ts); a catalog's windows
+ * come through rowsOf.
+ */
+export interface StreamRows {
+  stream: string;
+  length: number;
+  records: ArrayLike<number>;
+  first: ArrayLike<number>;
+  last: ArrayLike<number>;
+  bytes: ArrayLike<number>;
+  diskBytes: ArrayLike<number>;
+  /** Per row: OPEN_WINDOW, KNOWN_BY_NAME (0 for most). */
+  kind: ArrayLike<number>;
+  /** The file of row i: asked only for the windows a gap lies inside. */
+  file(i: number): string;
+  /** Windows that could not be read, as `<file>: <why>`. */
+  unreadable: string[];
+}
+
+/** A `.json` window, still open or waiting for compression. */
+export const OPEN_WINDOW = 1;
+/** Counts unknown (an original recorder's zip, not scanned). */
+export const KNOWN_BY_NAME = 2;
+
+/** A catalog's windows (in time order already) as rows. */
+export function rowsOf(catalog: StreamCatalog): StreamRows {
+  const unreadable: string[] = [];
+  const read: WindowInfo[] = [];
+  for (const w of catalog.windows) {
+    if (w.error) unreadable.push(`${w.file}: ${w.error}`);
+    else read.push(w);
+  }
+  return {
+    stream: catalog.stream,
+    length: read.length,
+    records: read.map((w) => w.records),
+    first: read.map((w) => w.first),
+    last: read.map((w) => w.last),
+    bytes: read.map((w) => w.bytes),
+    diskBytes: read.map((w) => w.diskBytes),
+    kind: read.map((w) => (w.type === 'json' ? OPEN_WINDOW : 0) | (w.source === 'name' ? KNOWN_BY_NAME : 0)),
+    file: (i) => read[i].file,
+    unreadable,
+  };
+}
+
+export function summarize(catalog: StreamCatalog | StreamRows): StreamSummary {
+  const rows = 'windows' in catalog ? rowsOf(catalog) : catalog;
+  const { records: n, first: firsts, last: lasts } = rows;
   // One pass for the sums and the spacing of each window, then one for the gaps (a year holds ~105,000 windows a stream).
-  let windows = 0;
   let openWindows = 0;
   let uncounted = 0;
   let records = 0;
@@ -47,52 +97,50 @@ export function summarize(catalog: StreamCatalog): StreamSummary {
   let diskBytes = 0;
   let first = Infinity;
   let last = -Infinity;
-  const unreadable: string[] = [];
-  const counted: WindowInfo[] = [];
+  const counted = new Int32Array(rows.length);
+  let countedN = 0;
   const means: number[] = [];
-  for (const w of catalog.windows) {
-    if (w.error) {
-      unreadable.push(`${w.file}: ${w.error}`);
-      continue;
-    }
-    windows++;
-    if (w.type === 'json') openWindows++;
-    if (w.source === 'name') uncounted++;
-    records += w.records;
-    bytes += w.bytes;
-    diskBytes += w.diskBytes;
-    if (w.source === 'name' || w.records <= 0) continue;
-    counted.push(w);
-    if (w.first < first) first = w.first;
-    if (w.last > last) last = w.last;
-    if (w.records > 1) means.push((w.last - w.first) / (w.records - 1));
+  for (let i = 0; i < rows.length; i++) {
+    const kind = rows.kind[i];
+    if (kind & OPEN_WINDOW) openWindows++;
+    if (kind & KNOWN_BY_NAME) uncounted++;
+    records += n[i];
+    bytes += rows.bytes[i];
+    diskBytes += rows.diskBytes[i];
+    if (kind & KNOWN_BY_NAME || n[i] <= 0) continue;
+    counted[countedN++] = i;
+    if (firsts[i] < first) first = firsts[i];
+    if (lasts[i] > last) last = lasts[i];
+    if (n[i] > 1) means.push((lasts[i] - firsts[i]) / (n[i] - 1));
   }
   const intervalMs = median(means);
   const gaps: Gap[] = [];
   if (intervalMs) {
-    for (let i = 0; i < counted.length; i++) {
-      const w = counted[i];
+    for (let c = 0; c < countedN; c++) {
+      const i = counted[c];
       // From metadata alone: between windows exactly, inside a window by its shortfall.
-      const missingInside = Math.round((w.last - w.first) / intervalMs) + 1 - w.records;
-      if (missingInside >= GAP_INTERVALS) gaps.push({ from: w.first, to: w.last, ms: missingInside * intervalMs, inside: w.file });
-      const next = counted[i + 1];
-      if (next && next.first - w.last > GAP_INTERVALS * intervalMs) gaps.push({ from: w.last, to: next.first, ms: next.first - w.last });
+      const missingInside = Math.round((lasts[i] - firsts[i]) / intervalMs) + 1 - n[i];
+      if (missingInside >= GAP_INTERVALS) gaps.push({ from: firsts[i], to: lasts[i], ms: missingInside * intervalMs, inside: rows.file(i) });
+      if (c + 1 < countedN) {
+        const next = counted[c + 1];
+        if (firsts[next] - lasts[i] > GAP_INTERVALS * intervalMs) gaps.push({ from: lasts[i], to: firsts[next], ms: firsts[next] - lasts[i] });
+      }
     }
   }
   return {
-    stream: catalog.stream,
-    windows,
+    stream: rows.stream,
+    windows: rows.length,
     openWindows,
-    first: counted.length ? first : 0,
-    last: counted.length ? last : 0,
+    first: countedN ? first : 0,
+    last: countedN ? last : 0,
     records,
     bytes,
     diskBytes,
     ratio: diskBytes ? bytes / diskBytes : 0,
     intervalMs,
     gaps,
-    gapMs: gaps.reduce((n, g) => n + g.ms, 0),
-    unreadable,
+    gapMs: gaps.reduce((sum, g) => sum + g.ms, 0),
+    unreadable: rows.unreadable,
     uncounted,
   };
 }

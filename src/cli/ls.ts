@@ -1,7 +1,8 @@
 /** `nsr ls [dir]`: a table per stream of what the archives hold; `--json` for scripts. */
 import type { Command } from 'commander';
 import { readCatalog } from '../archive/catalog.js';
-import { summarize } from '../archive/summary.js';
+import { indexRows } from '../archive/index/index-rows.js';
+import { rowsOf, summarize, type StreamRows } from '../archive/summary.js';
 import { formatTime } from '../archive/time-arg.js';
 import { archiveDir, DEFAULT_ARCHIVE_DIR, dirOption, pickDir } from './archive-args.js';
 import { EXIT_OK, EXIT_RUNTIME, fail } from './common.js';
@@ -26,10 +27,15 @@ export function registerLs(program: Command): void {
 
 async function ls(dir: string, opts: { json?: boolean; gaps?: boolean }): Promise<number> {
   await archiveDir(dir);
-  const bar = progress();
-  const catalogs = await readCatalog(dir, { onWindow: (done, total) => bar.update(`nsr ls: ${done}/${total} windows`) });
-  bar.done();
-  const summaries = catalogs.map(summarize);
+  // From the archive index when there is one: its lines go straight into columns, checked against the directory's
+  // names; else every window is opened.
+  let rows: StreamRows[] | undefined = await indexRows(dir);
+  if (!rows) {
+    const bar = progress();
+    rows = (await readCatalog(dir, { onWindow: (done, total) => bar.update(`nsr ls: ${done}/${total} windows`) })).map(rowsOf);
+    bar.done();
+  }
+  const summaries = rows.map(summarize);
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ dir, streams: summaries }, null, 2)}\n`);
   } else if (summaries.length === 0) {
