@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { writeSingleEntryZip } from '../dist/compress/zip-writer.js';
 import { encodeZipComment } from '../dist/compress/zip-meta.js';
+import { isRunMark } from '../dist/logging/run-marks.js';
 import { encodeObjectRecord } from '../dist/pipeline/record.js';
 import { formatWindowTime, jsonName, windowStart, zipName } from '../dist/sinks/window-naming.js';
 
@@ -203,7 +204,9 @@ async function generate(target, nDays, now) {
     for (let t = Math.max(Math.floor(times[0] / 1000) * 1000, start + 1000); taken.get(stream).has(base); t += 1000) base = `${formatWindowTime(t)}_${stream}`;
     taken.get(stream).add(base);
     const data = Buffer.concat(lines);
-    const meta = { stream, records: lines.length, first: times[0], last: times[times.length - 1], bytes: data.length };
+    // An events window counts its run marks as nsr's events lane does (the start of the first window).
+    const marked = stream === 'events' ? { marked: lines.filter(isRunMark).length } : {};
+    const meta = { stream, records: lines.length, first: times[0], last: times[times.length - 1], bytes: data.length, ...marked };
     const comment = encodeZipComment(meta);
     const mtime = new Date(meta.last);
     const bytes = zipBuffer(jsonName(base), data, comment, mtime);

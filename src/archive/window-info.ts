@@ -29,6 +29,8 @@ export interface WindowInfo {
    * only the file name (records, `first` and `last` unknown, 0).
    */
   source: 'metadata' | 'scan' | 'name';
+  /** An events window's run marks, when its zip's metadata counts them (logging/run-marks.ts): 0 means `nsr stats` need not open it. */
+  marked?: number;
   /** Set when the window could not be read. */
   error?: string;
 }
@@ -47,7 +49,10 @@ export async function windowInfo(file: string, stream: string, type: 'zip' | 'js
     base.diskBytes = st.size;
     if (type === 'zip') {
       const info = await readZipInfo(file);
-      if (info.meta) return { ...base, records: info.meta.records, first: info.meta.first, last: info.meta.last, bytes: info.meta.bytes, source: 'metadata' };
+      if (info.meta) {
+        const { records, first, last, bytes, marked } = info.meta;
+        return { ...base, records, first, last, bytes, source: 'metadata', ...(typeof marked === 'number' ? { marked } : {}) };
+      }
       if (!scanUnindexed) return { ...base, bytes: info.entries[0]?.uncompressedSize ?? 0, source: 'name' };
       return { ...base, ...(await scanRecords(zipEntryChunks(file))) };
     }

@@ -1,6 +1,7 @@
 /**
  * Metadata every zip carries in its archive comment, so listing and verifying
- * archives needs no side index: `{"nsr":1,"stream":…,"records":…,"first":…,"last":…,"bytes":…}`.
+ * archives needs no side index: `{"nsr":1,"stream":…,"records":…,"first":…,"last":…,"bytes":…}`,
+ * and for an events window `"marked":…` (its run marks, logging/run-marks.ts).
  */
 import type { WindowMeta } from '../sinks/window-writer.js';
 
@@ -9,8 +10,8 @@ export interface ZipMeta extends WindowMeta {
 }
 
 export function encodeZipComment(meta: WindowMeta): string {
-  const { stream, records, first, last, bytes } = meta;
-  return JSON.stringify({ nsr: 1, stream, records, first, last, bytes });
+  const { stream, records, first, last, bytes, marked } = meta;
+  return JSON.stringify({ nsr: 1, stream, records, first, last, bytes, marked });
 }
 
 export function decodeZipComment(comment: string): ZipMeta | undefined {

@@ -17,6 +17,7 @@ import { WindowWriter, type WindowWriterOptions } from '../sinks/window-writer.j
 import type { RecordShape } from '../sources/source.js';
 import type { WindowCompressor } from './window-compressor.js';
 import type { DiskGate } from './disk-guard.js';
+import { isRunMark } from '../logging/run-marks.js';
 
 /** How long after its end a window is closed when no record closes it first. */
 const CLOSE_SLACK_MS = 1000;
@@ -82,7 +83,9 @@ export class OutputLane {
   ) {
     this.encode = shape && recordEncoder(shape);
     this.queue = new BoundedQueue<Payload>(ctx.queue.maxRecords, ctx.queue.maxBytes, (p) => p.line.length);
-    this.writer = new WindowWriter({ ...ctx.window, stream: name, windowMs, now: ctx.now, onUnsafeFile: (u) => this.unsafeFile(u) });
+    // The events lane counts its run marks per window: `nsr stats` opens only the events windows that hold one.
+    const countMarked = reportsEvents ? undefined : isRunMark;
+    this.writer = new WindowWriter({ ...ctx.window, stream: name, windowMs, now: ctx.now, countMarked, onUnsafeFile: (u) => this.unsafeFile(u) });
   }
 
   /** A record on its way to the window file; its timestamp is when it arrived unless it brings its own (DESIGN 2.1). */

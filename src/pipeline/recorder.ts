@@ -40,7 +40,7 @@ import { retentionPolicy } from '../config/retention.js';
 import { Retention } from './retention.js';
 import { WindowHooks } from './window-hooks.js';
 import { windowHookFor, type WindowHookSettings } from '../config/on-window.js';
-import { HOOK_PENDING } from '../archive/index/index-format.js';
+import { HOOK_PENDING, RUN_MARKS_NONE } from '../archive/index/index-format.js';
 import type { ClosedWindow } from '../sinks/window-writer.js';
 import { zipName } from '../sinks/window-naming.js';
 
@@ -290,7 +290,8 @@ export class Recorder {
     const file = zipName(w.base, w.ext);
     const hook = this.hooks.wants(w.stream);
     // Pending in the index until it succeeds: retention waits, and the next start tries again.
-    this.index?.zipped({ file, start: w.windowStart, records: w.records, first: w.first, last: w.last, bytes: w.bytes, zipBytes, flags: hook ? HOOK_PENDING : '' });
+    const flags = (hook ? HOOK_PENDING : '') + (w.marked === 0 ? RUN_MARKS_NONE : '');
+    this.index?.zipped({ file, start: w.windowStart, records: w.records, first: w.first, last: w.last, bytes: w.bytes, zipBytes, flags });
     if (hook) this.hooks.submit({ stream: w.stream, file, path: path.join(w.dir, file), records: w.records, first: w.first, last: w.last, bytes: w.bytes, zipBytes, windowStart: w.windowStart });
     if (this.retention && this.retentionLimits().any) void this.retention.enforce();
   }

@@ -15,6 +15,8 @@ export interface WindowMeta {
   first: number;
   last: number;
   bytes: number;
+  /** Events windows only: how many of their records are run marks (logging/run-marks.ts); `nsr stats` skips one with none. */
+  marked?: number;
 }
 
 export interface ClosedWindow extends WindowMeta {
@@ -58,6 +60,8 @@ export interface WindowWriterOptions {
    * a window's name: it is left alone and the window is written as `window`.
    */
   onUnsafeFile?: (info: { file: string; found: string; window: string }) => void;
+  /** Which records to count as `marked` (the events stream's run marks); without it windows carry no count. */
+  countMarked?: (line: Buffer) => boolean;
   /** Told a window file's name just before it is created (the archive index announces open windows to the readers). */
   onOpen?: (file: string, start: number, windowMs: number) => void;
 }
@@ -95,6 +99,7 @@ export class WindowWriter {
     target.records += records;
     target.last = timestamp;
     target.bytes += line.length;
+    if (target.marked !== undefined && this.opts.countMarked!(line)) target.marked++;
     target.unsynced = true;
     if (this.opts.fsync === 'record') await this.sync();
     else if (this.opts.fsync === 'interval') await this.syncIfDue();
@@ -186,7 +191,7 @@ export class WindowWriter {
         throw err;
       }
     }
-    this.current = { dir, base, jsonPath, ...(this.opts.ext ? { ext } : {}), stream, windowStart: start, windowEnd: start + windowMs, handle, records: 0, first: 0, last: 0, bytes: header?.length ?? 0, unsynced: false, lastSync: (this.opts.now ?? Date.now)() };
+    this.current = { dir, base, jsonPath, ...(this.opts.ext ? { ext } : {}), stream, windowStart: start, windowEnd: start + windowMs, handle, records: 0, first: 0, last: 0, bytes: header?.length ?? 0, ...(this.opts.countMarked ? { marked: 0 } : {}), unsynced: false, lastSync: (this.opts.now ?? Date.now)() };
     return this.current;
   }
 }

@@ -34,6 +34,8 @@ export const MAX_INDEX_BYTES = 256 * 1024 * 1024;
 /** Flags of a `z` line: the on_window hook is still due; the counts come from a scan (the original recorder's zips carry no metadata). */
 export const HOOK_PENDING = 'h';
 export const COUNTED_BY_SCAN = 's';
+/** An events window known to hold no run mark (logging/run-marks.ts): `nsr stats` does not open it. */
+export const RUN_MARKS_NONE = 'q';
 
 export interface IndexedZip {
   /** The zip's name in the output directory. */
@@ -61,6 +63,8 @@ export interface CatalogZip extends IndexedZip {
   type: 'zip';
   diskBytes: number;
   source: 'metadata' | 'scan';
+  /** 0 for an events window known to hold no run mark; undefined when not known (WindowInfo's). */
+  marked: number | undefined;
 }
 
 export type IndexLine =
@@ -240,7 +244,8 @@ export function decodeAt(text: string, pos: number, end: number, pathPrefix?: st
       const stream = pathPrefix === undefined ? undefined : ndjsonZipStream(file);
       if (stream === undefined) return { op: 'z', day: dayString(text, 1), file, start, records, first, last, bytes, zipBytes, flags };
       const source = flags.includes(COUNTED_BY_SCAN) ? 'scan' : 'metadata';
-      const zip: { op: 'z' } & CatalogZip = { op: 'z', day: dayString(text, 1), file, start, records, first, last, bytes, zipBytes, flags, stream, path: pathPrefix! + file, type: 'zip', diskBytes: zipBytes, source };
+      const marked = flags.includes(RUN_MARKS_NONE) ? 0 : undefined;
+      const zip: { op: 'z' } & CatalogZip = { op: 'z', day: dayString(text, 1), file, start, records, first, last, bytes, zipBytes, flags, stream, path: pathPrefix! + file, type: 'zip', diskBytes: zipBytes, source, marked };
       return zip;
     }
     case OP_O:

@@ -26,6 +26,7 @@ import {
   emptyState,
   encodeLine,
   HOOK_PENDING,
+  RUN_MARKS_NONE,
   INDEX_FILE,
   interruptedRemoval,
   MAX_INDEX_BYTES,
@@ -345,6 +346,7 @@ async function zipEntry(dir: string, name: string, stream: string, start: number
   const { windowInfo } = await (windowInfoModule ??= import('../window-info.js'));
   const info = await windowInfo(path.join(dir, name), stream, 'zip', start, scan);
   if (info.error) return undefined;
-  const zip = { file: name, start, records: info.records, first: info.first, last: info.last, bytes: info.bytes, zipBytes: info.diskBytes, flags: info.source === 'scan' ? COUNTED_BY_SCAN : '' };
+  const flags = (info.source === 'scan' ? COUNTED_BY_SCAN : '') + (info.marked === 0 ? RUN_MARKS_NONE : '');
+  const zip = { file: name, start, records: info.records, first: info.first, last: info.last, bytes: info.bytes, zipBytes: info.diskBytes, flags };
   return { ...zip, day: windowDay(zip) };
 }

@@ -4,6 +4,7 @@
  * every event alongside the records, in the order of their tick.
  */
 import type { StreamCatalog, WindowInfo } from '../catalog.js';
+import { RETENTION_MARK, START_MARK, STOP_MARK } from '../../logging/run-marks.js';
 import { readRecords, type ArchiveProblem, type ArchivedRecord } from '../records.js';
 
 export interface RunMark {
@@ -24,11 +25,13 @@ export async function readRuns(
   removed: RemovedSpan[] = [],
   from = -Infinity,
 ): Promise<RunMark[]> {
-  // Before the range only the newest start (and any stop after it) matters: the windows
-  // before it are read newest first until one holds a start, not a year of them.
-  const before = events.windows.filter((w) => w.records > 0 && w.last < from);
+  // Only windows that may hold a run mark: those known to hold none (their zip's count, their index line) are not
+  // opened (logging/run-marks.ts). Before the range only the newest start (and any stop after it) matters: the
+  // windows before it are read newest first until one holds a start, not a year of them.
+  const marked = events.windows.filter((w) => w.marked !== 0);
+  const before = marked.filter((w) => w.records > 0 && w.last < from);
   const earlierSet = new Set(before);
-  const rest = events.windows.filter((w) => !earlierSet.has(w));
+  const rest = marked.filter((w) => !earlierSet.has(w));
   const earlier: RunMark[][] = [];
   for (let i = before.length - 1; i >= 0; i--) {
     const marks = await runsIn({ stream: events.stream, windows: [before[i]] }, stream, onProblem, onWindow, removed);
@@ -68,9 +71,6 @@ export interface RemovedSpan {
   reason: string;
 }
 
-const RETENTION_MARK = Buffer.from('"event":"retention_deleted"');
-const START_MARK = Buffer.from('"event":"start"');
-const STOP_MARK = Buffer.from('"event":"stop"');
 
 function parseEvent(line: Buffer): Record<string, unknown> | undefined {
   try {
