@@ -442,7 +442,9 @@ for (const r of results) {
   const med = r.timedOut ? `> ${timeoutS}` : r.median.toFixed(r.median < 10 ? 3 : 1);
   const all = r.times.map((t) => t.toFixed(t < 10 ? 3 : 1)).join(', ') + (r.timedOut ? ' (killed)' : '');
   const opened = r.opened === undefined ? '–' : `${r.opened}${r.distinct !== r.opened ? ` (${r.distinct} distinct)` : ''}${r.openedIncomplete ? ' (strace run killed)' : ''}`;
-  console.log(`| \`${r.command}\` | ${med} | ${all} | ${r.cpu === undefined ? '–' : r.cpu.toFixed(2)} | ${r.rssMb === undefined ? '–' : r.rssMb.toFixed(0)} | ${opened} |`);
+  // The label's words after a comma tell apart runs of one command (`ls`, sealed or listed).
+  const what = r.label.includes(',') ? `\`${r.command}\`, ${r.label.slice(r.label.indexOf(',') + 2)}` : `\`${r.command}\``;
+  console.log(`| ${what} | ${med} | ${all} | ${r.cpu === undefined ? '–' : r.cpu.toFixed(2)} | ${r.rssMb === undefined ? '–' : r.rssMb.toFixed(0)} | ${opened} |`);
 }
 console.log(`\n${JSON.stringify({ machine: { nproc: os.availableParallelism(), cpu, node: process.version }, nsr: { checkout: nsrCheckout, commit: commit + dirty }, manifest, results })}`);
 if (!keep) rmSync(dir, { recursive: true, force: true });
