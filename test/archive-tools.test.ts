@@ -54,6 +54,15 @@ t.test('ls, cat and verify on archives made by nsr', async (t) => {
   t.match(table, /flowinfo\s+3\s/);
   t.match(table, /graphinfo/);
 
+  // The events stream's records come when something happens, in bursts: no gaps are counted between them.
+  const bursts = [1, 2, 3, 400, 401, 402, 403, 880].map((s) => T0 + s * 1000 + 11);
+  const eventsDir = tempDir(t);
+  await makeArchive(eventsDir, 'events', bursts, (ts) => `{"timestamp":${ts},"event":"missed_tick","stream":"flowinfo"}`);
+  await makeArchive(eventsDir, 'flowinfo', seconds, flowLine);
+  const events = JSON.parse(nsr(eventsDir, 'ls', '.', '--json').out).streams.find((s: { stream: string }) => s.stream === 'events');
+  t.match(events, { records: bursts.length, periodic: false, gaps: [] }, 'events: not periodic, no gaps');
+  t.match(nsr(eventsDir, 'ls', '.').out, /^events\s.*\s-$/m, 'the table shows no gap count for events');
+
   // Window edges: --from is inclusive, --to exclusive, across windows.
   const edge = T0 + 300_007; // the first record of the second window
   const range = nsr(dir, 'cat', 'flowinfo', '-d', '.', '--from', String(edge - 1000), '--to', String(edge + 2000));

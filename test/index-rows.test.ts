@@ -24,10 +24,10 @@ const MINUTE = 60_000;
 const T0 = Date.UTC(2026, 0, 10, 22, 0, 0);
 const note = () => {};
 
-/** 3 streams × 20 windows 10 minutes apart of 5 records a second (gaps between them); one events window of 2 records 4 s apart (a gap inside). */
+/** 3 streams × 20 windows 10 minutes apart of 5 records a second (gaps between them); one graphinfo window of 2 records 4 s apart (a gap inside). */
 async function archive(dir: string): Promise<string[]> {
   const files: string[] = [];
-  for (let i = 0; i < 20; i++) for (const s of ['flowinfo', 'graphinfo', 'events']) files.push(await makeWindow(dir, s, T0 + i * 10 * MINUTE, ...(s === 'events' && i === 7 ? [2, 0, 4000] : [5])));
+  for (let i = 0; i < 20; i++) for (const s of ['flowinfo', 'graphinfo', 'events']) files.push(await makeWindow(dir, s, T0 + i * 10 * MINUTE, ...(s === 'graphinfo' && i === 7 ? [2, 0, 4000] : [5])));
   return files;
 }
 
@@ -61,7 +61,7 @@ t.test('the columns show the directory: fresh, after removals by hand and by ret
   const fresh = await sameAsDirectory(t, dir, 'fresh');
   t.same(windows(fresh), { events: 20, flowinfo: 20, graphinfo: 20 });
   t.ok(fresh.find((s) => s.stream === 'flowinfo')!.gaps.length > 0, 'the gaps between windows are there to compare');
-  t.ok(fresh.find((s) => s.stream === 'events')!.gaps.some((g) => g.inside), 'and a gap inside a window (named by its file)');
+  t.ok(fresh.find((s) => s.stream === 'graphinfo')!.gaps.some((g) => g.inside), 'and a gap inside a window (named by its file)');
 
   // Retention removes through the index (`d` lines), a zip goes by hand, another is copied in.
   const idx = await openIndex(dir);

@@ -3,6 +3,7 @@
  * sizes, ratio, and gaps between windows (time with no records longer than a
  * few record intervals).
  */
+import { EVENTS_STREAM } from '../config/defaults.js';
 import type { StreamCatalog, WindowInfo } from './catalog.js';
 
 export interface Gap {
@@ -27,6 +28,11 @@ export interface StreamSummary {
   ratio: number;
   /** Typical time between records, from the windows' counts and spans. */
   intervalMs: number | undefined;
+  /**
+   * Whether records come on a clock, so that a stretch without them is a gap: false for nsr's events stream, whose
+   * records come when something happens (a year of them counted 105,000 "gaps").
+   */
+  periodic: boolean;
   gaps: Gap[];
   gapMs: number;
   unreadable: string[];
@@ -114,8 +120,9 @@ export function summarize(catalog: StreamCatalog | StreamRows): StreamSummary {
     if (n[i] > 1) means.push((lasts[i] - firsts[i]) / (n[i] - 1));
   }
   const intervalMs = median(means);
+  const periodic = rows.stream !== EVENTS_STREAM;
   const gaps: Gap[] = [];
-  if (intervalMs) {
+  if (intervalMs && periodic) {
     for (let c = 0; c < countedN; c++) {
       const i = counted[c];
       // From metadata alone: between windows exactly, inside a window by its shortfall.
@@ -138,6 +145,7 @@ export function summarize(catalog: StreamCatalog | StreamRows): StreamSummary {
     diskBytes,
     ratio: diskBytes ? bytes / diskBytes : 0,
     intervalMs,
+    periodic,
     gaps,
     gapMs: gaps.reduce((sum, g) => sum + g.ms, 0),
     unreadable: rows.unreadable,

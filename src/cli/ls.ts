@@ -50,7 +50,7 @@ async function ls(dir: string, opts: { json?: boolean; gaps?: boolean }): Promis
       mb(s.bytes),
       mb(s.diskBytes),
       s.ratio ? `${s.ratio.toFixed(1)}:1` : '-',
-      s.gaps.length ? `${s.gaps.length} (${duration(s.gapMs)})` : '0',
+      !s.periodic ? '-' : s.gaps.length ? `${s.gaps.length} (${duration(s.gapMs)})` : '0',
     ]);
     printTable(['stream', 'windows', 'first', 'last', 'records', 'raw MB', 'zip MB', 'ratio', 'gaps'], rows);
     for (const s of summaries) {
