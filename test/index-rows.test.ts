@@ -6,13 +6,14 @@
  * zips copied in, open windows, lines out of order and repeated, and seals
  * made void by a change.
  */
-import { appendFileSync, readdirSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, readdirSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { readCatalog } from '../src/archive/catalog.js';
 import { encodeLine, INDEX_FILE, parseIndex } from '../src/archive/index/index-format.js';
 import { indexRows } from '../src/archive/index/index-rows.js';
-import { sealHolds, sealIndex, sealOf } from '../src/archive/index/index-seal.js';
+import { SEAL_FILE, sealHolds, sealIndex } from '../src/archive/index/index-seal.js';
 import { ArchiveIndex } from '../src/archive/index/index-writer.js';
 import { summarize, type StreamSummary } from '../src/archive/summary.js';
 import { LOCK_FILE } from '../src/pipeline/lock-file.js';
@@ -121,28 +122,31 @@ t.test('an index that does not parse gives no columns: nsr ls reads the director
   t.same(JSON.parse(out.stdout).streams, (await readCatalog(dir, { useIndex: false })).map(summarize), 'the same summaries, from the zips');
 });
 
+const holds = (dir: string) => sealHolds(dir, readFileSync(path.join(dir, INDEX_FILE)));
+const sealed = (dir: string) => existsSync(path.join(dir, SEAL_FILE));
+
 t.test('a seal spares the listing only while the directory is as it was sealed', async (t) => {
   const dir = tempDir(t);
   const files = await archive(dir);
   const idx = await openIndex(dir);
   t.equal(await idx.seal(), true, 'a clean stop seals the index');
-  const text = index(dir);
-  t.ok(sealOf(Buffer.from(text, 'latin1')), 'the last line is the seal');
-  t.ok(await sealHolds(dir, Buffer.from(text, 'latin1')));
-  t.ok(parseIndex(text), 'an index with a seal parses');
+  t.ok(await holds(dir), 'the seal holds');
+  t.ok(parseIndex(index(dir)), 'the index itself is unchanged: any nsr reads it');
   await sameAsDirectory(t, dir, 'sealed');
 
-  // A zip removed by hand moves the directory's mtime: the seal no longer holds, the removal shows.
+  // A zip removed by hand changes the directory: the seal no longer holds, the removal shows.
   unlinkSync(path.join(dir, files[1]));
-  t.notOk(await sealHolds(dir, readFileSync(path.join(dir, INDEX_FILE))), 'a removal voids the seal');
+  t.notOk(await holds(dir), 'a removal voids the seal');
   t.same(windows(await sameAsDirectory(t, dir, 'a zip removed after the seal')), { events: 20, flowinfo: 20, graphinfo: 19 });
 
-  // Sealed again once the recorder's next start wrote the removal down: a line appended after the seal voids it too.
+  // The next start removes the seal and writes the removal down; sealed again at its stop. A line appended to the
+  // index after the seal voids it too.
   const again = await openIndex(dir);
+  t.notOk(sealed(dir), 'a starting recorder removes the seal');
   t.equal(await again.seal(), true);
-  t.ok(await sealHolds(dir, readFileSync(path.join(dir, INDEX_FILE))));
+  t.ok(await holds(dir));
   append(dir, encodeLine({ op: 'w', span: 123 }));
-  t.notOk(await sealHolds(dir, readFileSync(path.join(dir, INDEX_FILE))), 'a line after the seal voids it');
+  t.notOk(await holds(dir), 'a line after the seal voids it');
 
   // The directory does not match the index (a zip copied in before sealing): no seal is written.
   const idx3 = await openIndex(dir);
@@ -150,25 +154,48 @@ t.test('a seal spares the listing only while the directory is as it was sealed',
   await makeWindow(dir, 'flowinfo', T0 + 700 * MINUTE);
   const parsed = parseIndex(index(dir))!;
   t.equal(await sealIndex(dir, parsed.state, Buffer.byteLength(index(dir), 'latin1')), false, 'a zip the index does not list: not sealed');
-  t.equal(sealOf(readFileSync(path.join(dir, INDEX_FILE))), undefined);
-  // Nor when the index has a line the caller did not read (another writer).
+  t.notOk(sealed(dir), 'and no seal file is left');
+  // Nor when the index has a line the caller did not read (another writer), nor while a lock file is there.
   const fresh = await openIndex(dir);
   fresh.close();
   const state = parseIndex(index(dir))!.state;
   t.equal(await sealIndex(dir, state, Buffer.byteLength(index(dir), 'latin1') - 1), false, 'an index longer than the caller read: not sealed');
+  writeFileSync(path.join(dir, LOCK_FILE), '999999 -\n');
+  t.equal(await sealIndex(dir, state, Buffer.byteLength(index(dir), 'latin1')), false, 'a lock file (a recorder starting): not sealed');
+  unlinkSync(path.join(dir, LOCK_FILE));
+  t.equal(await sealIndex(dir, state, Buffer.byteLength(index(dir), 'latin1')), true, 'sealed once the lock is gone');
 });
 
-t.test('a directory touched since the seal is listed again', async (t) => {
+t.test('a directory touched, or copied with its times kept, is listed again', async (t) => {
   const dir = tempDir(t);
-  await archive(dir);
+  const files = await archive(dir);
   const idx = await openIndex(dir);
   t.equal(await idx.seal(), true);
-  const sealed = sealOf(readFileSync(path.join(dir, INDEX_FILE)))!;
   // Touching the directory (a new mtime, same names) voids it: the readers list it again, and see the same.
   utimesSync(dir, new Date(), new Date(Date.now() + 5000));
-  t.not(sealed, undefined);
-  t.notOk(await sealHolds(dir, readFileSync(path.join(dir, INDEX_FILE))));
+  t.notOk(await holds(dir), 'touched: void');
   await sameAsDirectory(t, dir, 'touched');
+
+  // Copies that keep the times (cp -a, rsync -a) carry the seal file, but are other directories: one zip left out
+  // of the copy, and the copy's time set back to the original's.
+  const again = await openIndex(dir);
+  t.equal(await again.seal(), true);
+  const copy = path.join(tempDir(t), 'copy');
+  execFileSync('cp', ['-a', dir, copy]);
+  unlinkSync(path.join(copy, files[5]));
+  execFileSync('touch', ['-r', dir, copy]);
+  t.ok(sealed(copy), 'the copy has the seal file');
+  t.notOk(await holds(copy), 'which does not hold there');
+  t.same(windows(await sameAsDirectory(t, copy, 'a copy with a zip left out')), { events: 19, flowinfo: 20, graphinfo: 20 });
+  t.ok(await holds(dir), 'the original is still sealed');
+});
+
+t.test('a window with records at timestamp 0 is placed as the catalog places it', async (t) => {
+  const dir = tempDir(t);
+  for (const m of [0, 20, 30]) await makeWindow(dir, 'a', T0 + m * MINUTE);
+  (await openIndex(dir)).close();
+  writeFileSync(path.join(dir, `${formatWindowTime(T0 + 10 * MINUTE)}_a.json`), '{"timestamp":0}\n{"timestamp":0}\n');
+  await sameAsDirectory(t, dir, 'an open window of records at 0');
 });
 
 t.test('nsr index seals a matching index when no recorder runs there, nsr ls reads it', async (t) => {
@@ -177,10 +204,10 @@ t.test('nsr index seals a matching index when no recorder runs there, nsr ls rea
   (await openIndex(dir)).close();
   writeFileSync(path.join(dir, LOCK_FILE), '999999 -\n');
   t.equal((await nsrAsync(dir, ['index', dir])).code, 0);
-  t.equal(sealOf(readFileSync(path.join(dir, INDEX_FILE))), undefined, 'not while a lock is there (a recorder would find its index changed)');
+  t.notOk(sealed(dir), 'not while a lock is there (a recorder would find its index changed)');
   unlinkSync(path.join(dir, LOCK_FILE));
   t.equal((await nsrAsync(dir, ['index', dir])).code, 0);
-  t.ok(await sealHolds(dir, readFileSync(path.join(dir, INDEX_FILE))), 'sealed by nsr index');
+  t.ok(await holds(dir), 'sealed by nsr index');
   const sealedLs = await nsrAsync(dir, ['ls', '--json', dir]);
   t.same(JSON.parse(sealedLs.stdout).streams, (await readCatalog(dir, { useIndex: false })).map(summarize), 'nsr ls of the sealed directory');
   unlinkSync(path.join(dir, files[2]));
@@ -188,7 +215,7 @@ t.test('nsr index seals a matching index when no recorder runs there, nsr ls rea
   t.same(JSON.parse(afterLs.stdout).streams, (await readCatalog(dir, { useIndex: false })).map(summarize), 'and after a zip was removed by hand');
   t.equal(JSON.parse(afterLs.stdout).streams.find((s: StreamSummary) => s.stream === 'events').windows, 19);
   t.equal((await nsrAsync(dir, ['index', '--rebuild', dir])).code, 0);
-  t.ok(await sealHolds(dir, readFileSync(path.join(dir, INDEX_FILE))), 'nsr index --rebuild seals what it built');
+  t.ok(await holds(dir), 'nsr index --rebuild seals what it built');
 });
 
 t.test('a recorder that stops at SIGTERM seals its index; one killed does not; nsr ls shows the directory either way', async (t) => {
@@ -209,10 +236,10 @@ t.test('a recorder that stops at SIGTERM seals its index; one killed does not; n
   await sleep(2500);
   process.kill(first.pid, 'SIGTERM');
   t.equal((await first.exit).code, 0, first.output().slice(-1500));
-  t.ok(await sealHolds(out, readFileSync(path.join(out, INDEX_FILE))), 'sealed at the clean stop');
-  const sealed = await lsJson();
-  t.same(sealed, await truth(), 'nsr ls of the sealed directory shows what the zips hold');
-  t.ok(sealed.find((s) => s.stream === 'graphinfo')!.windows >= 2, 'windows were recorded');
+  t.ok(await holds(out), 'sealed at the clean stop');
+  const listed = await lsJson();
+  t.same(listed, await truth(), 'nsr ls of the sealed directory shows what the zips hold');
+  t.ok(listed.find((s) => s.stream === 'graphinfo')!.windows >= 2, 'windows were recorded');
 
   // One zip removed by hand: the seal no longer holds, and nsr ls shows the zip gone.
   const zips = readdirSync(out).filter((f) => f.endsWith('_graphinfo_json.zip'));
@@ -225,6 +252,6 @@ t.test('a recorder that stops at SIGTERM seals its index; one killed does not; n
   await sleep(1500);
   process.kill(second.pid, 'SIGKILL');
   await second.exit;
-  t.equal(sealOf(readFileSync(path.join(out, INDEX_FILE))), undefined, 'no seal after SIGKILL');
+  t.notOk(sealed(out), 'no seal after SIGKILL (the start removed it)');
   t.same(await lsJson(), await truth(), 'nsr ls after the kill (an open window, zips of the second run)');
 });

@@ -10,7 +10,6 @@
  *   d <day> <zip> <reason> <ms>                         a zip is removed (written before the unlink, at <ms>)
  *   h <day> <zip>                                       its on_window hook succeeded
  *   w <ms>                                              the longest window span so far
- *   s <ns>                                              sealed: as the last line, the directory matched the index at this mtime (index-seal.ts)
  *
  * `<day>` is the UTC date (YYYYMMDD) of the window's first record (of its start
  * when it has none): a reader after one minute searches the bytes for the
@@ -73,9 +72,7 @@ export type IndexLine =
   /** `at`: when (epoch ms); a zip there now that changed later was put back since (restored), not left by a crash. */
   | { op: 'd'; day: string; file: string; reason: string; at?: number }
   | { op: 'h'; day: string; file: string }
-  | { op: 'w'; span: number }
-  /** The directory's mtime in ns, as digits (past 2^53). */
-  | { op: 's'; mtime: string };
+  | { op: 'w'; span: number };
 
 /** UTC YYYYMMDD of an epoch-ms time. */
 export function dayKey(ms: number): string {
@@ -98,8 +95,6 @@ export function encodeLine(l: IndexLine): string {
       return `h\t${l.day}\t${l.file}\n`;
     case 'w':
       return `w\t${l.span}\n`;
-    case 's':
-      return `s\t${l.mtime}\n`;
   }
 }
 
@@ -183,7 +178,6 @@ export const OP_O = 0x6f;
 export const OP_D = 0x64;
 export const OP_H = 0x68;
 export const OP_W = 0x77;
-export const OP_S = 0x73;
 
 /**
  * Checks the line at text[pos, end) (no `\n`) in place and leaves its fields'
@@ -217,8 +211,6 @@ export function scanLine(text: string, pos: number, end: number): number {
       return fields === 3 && dayAt(text, 1) && nameAt(ZIP_NAME_AT, text, 2) ? op : 0;
     case OP_W:
       return fields === 2 && !Number.isNaN(numAt(text, 1)) ? op : 0;
-    case OP_S:
-      return fields === 2 && /^\d{1,20}$/.test(strAt(text, 1)) ? op : 0;
     default:
       return 0;
   }
@@ -260,8 +252,6 @@ export function decodeAt(text: string, pos: number, end: number, pathPrefix?: st
       return { op: 'h', day: dayString(text, 1), file: strAt(text, 2) };
     case OP_W:
       return { op: 'w', span: numAt(text, 1) };
-    case OP_S:
-      return { op: 's', mtime: strAt(text, 1) };
     default:
       return undefined;
   }
@@ -334,9 +324,6 @@ export function applyLine(state: IndexState, l: IndexLine): void {
     case 'w':
       if (l.span > state.span) state.span = l.span;
       else state.dead++;
-      break;
-    case 's':
-      state.dead++; // it holds only as the last line: the next one voids it
       break;
   }
 }

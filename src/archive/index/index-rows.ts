@@ -118,7 +118,7 @@ function readLines(text: string) {
         byName.set(s.name, s);
         list.push(s);
       }
-      if (s && op === OP_Z) s.add(timeKey(text, from), pos, zNumber(4), zNumber(5), zNumber(6), zNumber(7), zNumber(8));
+      if (s && op === OP_Z) s.add(timeKey(text, from), pos, zNumber(3), zNumber(4), zNumber(5), zNumber(6), zNumber(7), zNumber(8));
       else if (s) removals.push({ stream: s, key: timeKey(text, from), at: pos });
     } else if (op === OP_O) {
       const from = fieldStart(2);
@@ -153,6 +153,7 @@ class StreamColumns {
   n = 0;
   key: Float64Array;
   lineAt: Float64Array;
+  start: Float64Array;
   records: Float64Array;
   first: Float64Array;
   last: Float64Array;
@@ -170,15 +171,16 @@ class StreamColumns {
     readonly name: string,
     room: number,
   ) {
-    [this.key, this.lineAt, this.records, this.first, this.last, this.bytes, this.zipBytes] = Array.from({ length: 7 }, () => new Float64Array(room));
+    [this.key, this.lineAt, this.start, this.records, this.first, this.last, this.bytes, this.zipBytes] = Array.from({ length: 8 }, () => new Float64Array(room));
     [this.dead, this.there] = [new Uint8Array(room), new Uint8Array(room)];
   }
 
-  add(key: number, lineAt: number, records: number, first: number, last: number, bytes: number, zipBytes: number): void {
+  add(key: number, lineAt: number, start: number, records: number, first: number, last: number, bytes: number, zipBytes: number): void {
     if (this.n === this.key.length) this.grow();
     const i = this.n++;
     this.key[i] = key;
     this.lineAt[i] = lineAt;
+    this.start[i] = start;
     this.records[i] = records;
     this.first[i] = first;
     this.last[i] = last;
@@ -193,7 +195,7 @@ class StreamColumns {
       b.set(a);
       return b;
     };
-    [this.key, this.lineAt, this.records, this.first, this.last, this.bytes, this.zipBytes] = [this.key, this.lineAt, this.records, this.first, this.last, this.bytes, this.zipBytes].map(bigger);
+    [this.key, this.lineAt, this.start, this.records, this.first, this.last, this.bytes, this.zipBytes] = [this.key, this.lineAt, this.start, this.records, this.first, this.last, this.bytes, this.zipBytes].map(bigger);
     [this.dead, this.there] = [bigger(this.dead), bigger(this.there)];
   }
 
@@ -247,6 +249,7 @@ class StreamColumns {
     const bytes = new Float64Array(length);
     const diskBytes = new Float64Array(length);
     const kind = new Uint8Array(length);
+    const start = new Float64Array(length);
     const lineAt = new Float64Array(kept);
     const unreadable: string[] = [];
     let j = 0;
@@ -257,6 +260,7 @@ class StreamColumns {
       last[j] = this.last[i];
       bytes[j] = this.bytes[i];
       diskBytes[j] = this.zipBytes[i];
+      start[j] = this.start[i];
       lineAt[j++] = this.lineAt[i];
     }
     const extraFiles: string[] = [];
@@ -270,12 +274,13 @@ class StreamColumns {
       last[j] = w.last;
       bytes[j] = w.bytes;
       diskBytes[j] = w.diskBytes;
+      start[j] = w.start;
       kind[j] = (w.type === 'json' ? OPEN_WINDOW : 0) | (w.source === 'name' ? KNOWN_BY_NAME : 0);
       extraFiles.push(w.file);
       j++;
     }
     const fileOf = (i: number) => (i < kept ? text.slice(lineAt[i] + NAME_OFFSET, text.indexOf('\t', lineAt[i] + NAME_OFFSET)) : extraFiles[i - kept]);
-    return inTimeOrder({ stream: this.name, length: j, records, first, last, bytes, diskBytes, kind, file: fileOf, unreadable });
+    return inTimeOrder({ stream: this.name, length: j, records, first, last, bytes, diskBytes, kind, file: fileOf, unreadable }, start);
   }
 }
 
@@ -284,10 +289,22 @@ function rowsOfWindows(stream: string, windows: WindowInfo[]): StreamRows {
   return new StreamColumns(stream, 0).rows('', windows);
 }
 
-/** The rows with records ordered by (first record, name); others stay where they are (a summary skips them). */
-function inTimeOrder(r: StreamRows): StreamRows {
+/**
+ * The rows ordered as the catalog orders windows (catalog.ts, inTimeOrder): by first record, a window without one
+ * by its name's start moved by the offset the others show between name and first record, then by name. Only the
+ * order of the rows with records matters to a summary: it is checked, and the rows sorted only when it is wrong.
+ */
+function inTimeOrder(r: StreamRows, start: Float64Array): StreamRows {
+  let offset = 0;
+  if (Array.prototype.some.call(r.first, (f: number) => !f)) {
+    const offsets: number[] = [];
+    for (let i = 0; i < r.length; i++) if (r.records[i] > 0 && r.first[i] > 0) offsets.push(r.first[i] - start[i]);
+    offsets.sort((a, b) => a - b);
+    offset = offsets.length ? offsets[Math.floor(offsets.length / 2)] : 0;
+  }
+  const key = (i: number) => r.first[i] || start[i] + offset;
   const counted = (i: number) => r.records[i] > 0 && !(r.kind[i] & KNOWN_BY_NAME);
-  const before = (a: number, b: number) => r.first[a] - r.first[b] || r.file(a).localeCompare(r.file(b));
+  const before = (a: number, b: number) => key(a) - key(b) || r.file(a).localeCompare(r.file(b));
   let previous = -1;
   let ordered = true;
   for (let i = 0; i < r.length && ordered; i++) {
@@ -296,7 +313,7 @@ function inTimeOrder(r: StreamRows): StreamRows {
     previous = i;
   }
   if (ordered) return r;
-  const order = Array.from({ length: r.length }, (_, i) => i).sort((a, b) => before(a, b));
+  const order = Array.from({ length: r.length }, (_, i) => i).sort(before);
   const pick = (col: ArrayLike<number>) => order.map((i) => col[i]);
   return { ...r, records: pick(r.records), first: pick(r.first), last: pick(r.last), bytes: pick(r.bytes), diskBytes: pick(r.diskBytes), kind: pick(r.kind), file: (i) => r.file(order[i]) };
 }

@@ -1,45 +1,76 @@
 /**
- * The index's seal: a last line `s <ns>` saying that while the output
- * directory's modification time is that one, the directory holds exactly what
- * the index says: every zip it lists, and no window file it does not know. A
- * whole read then need not list the directory to show what was removed or
- * copied in by hand; a year holds 315,000 names, and listing them took half of
- * `nsr ls`.
+ * The index's seal (`<output.dir>/.nsr.seal`): it says that the directory,
+ * as long as it is the same directory unchanged since, holds exactly what the
+ * index of a given length says: every zip it lists, and no window file it
+ * does not know. A whole read then need not list the directory to show what
+ * was removed or copied in by hand; a year holds 315,000 names, and listing
+ * them took half of `nsr ls`.
  *
- * Anything that adds, removes or renames an entry of the directory moves its
- * mtime, and any line appended after the seal makes it no longer the last:
- * either voids it, and the readers list the directory again. The seal is
- * written only after the names were compared, with the mtime read before the
- * comparison and found unchanged after it. It is written by a recorder that
- * stopped cleanly (after its lock file went) and by `nsr index` when the index
- * matches. A file system whose mtimes are coarser than the changes made by
- * hand within one tick of a seal would hide those changes; ext4, xfs, btrfs
- * and tmpfs keep nanoseconds.
+ *   nsr-seal 1 <dev> <ino> <ctime ns> <index bytes>
+ *
+ * The directory is known by its device, inode and status-change time: adding,
+ * removing or renaming an entry moves the ctime, and no tool can set it back
+ * (`touch`, `cp -a` and `rsync -a` restore mtimes, not ctimes, and a copy is
+ * another inode). Any line appended to the index changes its length. Either
+ * voids the seal, and the readers list the directory again.
+ *
+ * Written by a recorder that stopped cleanly (after its lock file went) and by
+ * `nsr index` when the index matches and no recorder runs there: the file is
+ * made first (making it changes the directory), then the directory's identity
+ * is read, its names compared with the index, and its identity read again; the
+ * seal is written only if nothing moved. Directory times are taken from a
+ * coarse clock (a few ms on Linux): a change in the same tick as the first
+ * read would leave the ctime as it was, so the identity is read only once the
+ * directory's last change is older than a tick. A separate file, not an index
+ * line: nsr versions before the seal read such an index as they always did.
  */
 import { constants } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { lstat, open, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { LOCK_FILE } from '../../pipeline/lock-file.js';
 import { jsonName, parseWindowName, zipName } from '../../sinks/window-naming.js';
-import { encodeLine, INDEX_FILE, type IndexState } from './index-format.js';
+import { INDEX_FILE, type IndexState } from './index-format.js';
 
-const { O_WRONLY, O_APPEND, O_NOFOLLOW } = constants;
+export const SEAL_FILE = '.nsr.seal';
 
-/** The mtime sealed by the index's last line, when that line is a seal. */
-export function sealOf(buf: Buffer): string | undefined {
-  if (buf.length < 4 || buf[buf.length - 1] !== 0x0a) return undefined;
-  const start = buf.lastIndexOf(0x0a, buf.length - 2) + 1;
-  if (buf[start] !== 0x73 /* s */ || buf[start + 1] !== 0x09) return undefined;
-  const mtime = buf.toString('latin1', start + 2, buf.length - 1);
-  return /^\d{1,20}$/.test(mtime) ? mtime : undefined;
+const { O_RDONLY, O_WRONLY, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = constants;
+/** Longer than the coarse clock's tick that directory times come from (1–10 ms). */
+const TICK_MS = 20;
+/** A seal is one short line; anything longer is not one. */
+const MAX_SEAL_BYTES = 200;
+
+/** The directory's identity as the seal writes it: device, inode, status-change time in ns. */
+async function identity(dir: string): Promise<{ id: string; ctimeMs: number }> {
+  const st = await stat(dir, { bigint: true });
+  return { id: `${st.dev} ${st.ino} ${st.ctimeNs}`, ctimeMs: Number(st.ctimeNs / 1_000_000n) };
 }
 
-/** The directory's mtime in ns, as the seal writes it. */
-const dirMtime = async (dir: string) => String((await stat(dir, { bigint: true })).mtimeNs);
+/** What the seal file of `dir` says, when it is one (a regular file at the name itself, of the seal's form). */
+async function readSeal(dir: string): Promise<{ id: string; indexBytes: number } | undefined> {
+  let handle;
+  try {
+    handle = await open(path.join(dir, SEAL_FILE), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch {
+    return undefined; // none, or a link: no seal
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile() || st.size > MAX_SEAL_BYTES) return undefined;
+    const m = /^nsr-seal 1 (\d+ \d+ \d+) (\d+)\n$/.exec((await handle.readFile()).toString('latin1'));
+    return m ? { id: m[1], indexBytes: Number(m[2]) } : undefined;
+  } finally {
+    await handle.close();
+  }
+}
 
-/** Whether the index's bytes are sealed for the directory as it is now. */
-export async function sealHolds(dir: string, buf: Buffer): Promise<boolean> {
-  const sealed = sealOf(buf);
-  return sealed !== undefined && sealed === (await dirMtime(dir).catch(() => undefined));
+/** Whether the seal holds for the directory as it is now and for the index whose bytes are `index`. */
+export async function sealHolds(dir: string, index: Buffer): Promise<boolean> {
+  try {
+    const seal = await readSeal(dir);
+    return seal !== undefined && seal.indexBytes === index.length && seal.id === (await identity(dir)).id;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -65,20 +96,39 @@ export function listingMatches(names: readonly string[], state: IndexState): boo
 
 /**
  * Seals the index of `dir` when the directory matches `state`, unchanged while
- * compared; `size` is the length the index must have (another writer's line
- * means `state` is not all of it). Whether it sealed.
+ * compared, and no recorder holds it (a lock file: a line appended under a
+ * starting recorder would make it rebuild its index); `indexBytes` is the length
+ * the index must have (another writer's line means `state` is not all of it).
+ * Whether it sealed.
  */
-export async function sealIndex(dir: string, state: IndexState, size: number): Promise<boolean> {
-  const before = await dirMtime(dir);
-  if (!listingMatches(await readdir(dir), state)) return false;
-  if ((await dirMtime(dir)) !== before) return false;
-  const handle = await open(path.join(dir, INDEX_FILE), O_WRONLY | O_APPEND | O_NOFOLLOW);
+export async function sealIndex(dir: string, state: IndexState, indexBytes: number): Promise<boolean> {
+  const handle = await open(path.join(dir, SEAL_FILE), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o644);
+  let sealed = false;
   try {
-    const st = await handle.stat();
-    if (!st.isFile() || st.size !== size) return false;
-    await handle.write(encodeLine({ op: 's', mtime: before }));
+    if (!(await handle.stat()).isFile()) return false;
+    await handle.truncate(0); // no seal while this one is made
+    // Read once the directory's last change is a tick old (a directory changing all the while is not sealed).
+    let before = await identity(dir);
+    for (let tries = 0; before.ctimeMs + TICK_MS > Date.now(); tries++) {
+      if (tries === 5) return false;
+      await new Promise((r) => setTimeout(r, before.ctimeMs + TICK_MS - Date.now()));
+      before = await identity(dir);
+    }
+    const names = await readdir(dir);
+    if (names.includes(LOCK_FILE) || !listingMatches(names, state)) return false;
+    if ((await identity(dir)).id !== before.id) return false;
+    const index = await lstat(path.join(dir, INDEX_FILE));
+    if (!index.isFile() || index.size !== indexBytes) return false;
+    await handle.write(`nsr-seal 1 ${before.id} ${indexBytes}\n`, 0, 'latin1');
+    sealed = true;
     return true;
   } finally {
     await handle.close();
+    if (!sealed) await unseal(dir); // not left empty
   }
+}
+
+/** Removes the seal: a recorder starts writing, or `nsr index` found the index differs from the directory. */
+export async function unseal(dir: string): Promise<void> {
+  await unlink(path.join(dir, SEAL_FILE)).catch(() => undefined);
 }

@@ -16,7 +16,7 @@ import { closeSync, fstatSync, openSync, writeSync, constants as fsConstants } f
 import { readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { inParallel } from '../in-parallel.js';
-import { sealIndex } from './index-seal.js';
+import { sealIndex, unseal } from './index-seal.js';
 import { lstatIfAny, openOwnFile, replaceOwnFileSync, unsafeEntry } from '../../fs/safe-files.js';
 import type { NoteEvent } from '../../logging/note-event.js';
 import { parseOutputFile, parseWindowTime } from '../../sinks/window-naming.js';
@@ -152,7 +152,7 @@ export class ArchiveIndex {
 
   /**
    * Seals the index (index-seal.ts) when the directory matches it: at a clean stop, after the last line and after
-   * the lock file went (its removal moves the directory's mtime). Whether it sealed.
+   * the lock file went (its removal changes the directory). Whether it sealed.
    */
   async seal(): Promise<boolean> {
     if (this.broken || this.rebuilding || this.waiting) return false;
@@ -219,6 +219,7 @@ export class ArchiveIndex {
   /** At start: read, cut a torn line, check against the directory; rebuild when missing or damaged. */
   private async check(): Promise<IndexCheck> {
     const started = performance.now();
+    await unseal(this.dir); // written again at a clean stop
     const found = await lstatIfAny(this.file);
     const why = found && unsafeEntry(found, true);
     if (why) throw new Error(`${INDEX_FILE} is ${why}; it is left alone`);
