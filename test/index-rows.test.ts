@@ -190,6 +190,25 @@ t.test('a directory touched, or copied with its times kept, is listed again', as
   t.ok(await holds(dir), 'the original is still sealed');
 });
 
+t.test('an index written over in place (a backup of the same length) voids the seal; a seal name held by a link to the index is not written through', async (t) => {
+  const dir = tempDir(t);
+  await archive(dir);
+  const idx = await openIndex(dir);
+  t.equal(await idx.seal(), true);
+  const file = path.join(dir, INDEX_FILE);
+  const bytes = readFileSync(file);
+  writeFileSync(file, bytes); // the same bytes, the same length, through the same inode
+  t.notOk(await holds(dir), 'the index was written since the seal: void');
+
+  // `.nsr.seal` a hard link to the index: sealing replaces the name, it never truncates or writes the index.
+  unlinkSync(path.join(dir, SEAL_FILE));
+  execFileSync('ln', [file, path.join(dir, SEAL_FILE)]);
+  const parsed = parseIndex(index(dir))!;
+  t.equal(await sealIndex(dir, parsed.state, bytes.length), true);
+  t.same(readFileSync(file), bytes, 'the index is untouched');
+  t.ok(await holds(dir));
+});
+
 t.test('a window with records at timestamp 0 is placed as the catalog places it', async (t) => {
   const dir = tempDir(t);
   for (const m of [0, 20, 30]) await makeWindow(dir, 'a', T0 + m * MINUTE);

@@ -36,7 +36,7 @@ const INITIAL_ROOM = 1 << 17;
 /**
  * The rows of every stream of `dir` with their windows, in stream order; undefined
  * when the index is missing or does not parse (the caller reads the directory, as
- * readCatalog does then). `listing` is the directory's names.
+ * readCatalog does then).
  */
 export async function indexRows(dir: string): Promise<StreamRows[] | undefined> {
   const buf = await readIndexBytes(dir);
