@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { recordTimestamp } from '../pipeline/record.js';
 import type { StreamCatalog, WindowInfo } from './catalog.js';
 import { LineTooLongError, splitLines } from './lines.js';
-import { zipEntryChunks } from './zip-reader.js';
+import { zipEntryChunks, zipEntryWhole } from './zip-reader.js';
 
 export interface RecordRange {
   /** Inclusive, epoch ms. */
@@ -101,12 +101,10 @@ function heldInMemory(w: WindowInfo): boolean {
   return w.type === 'zip' && w.source === 'metadata' && w.bytes <= HOLD_WINDOW_BYTES;
 }
 
-/** The inflated chunks of a zip's entry, or what is wrong with it (nothing is given out then). */
+/** The inflated bytes of a zip's entry, or what is wrong with it (nothing is given out then). */
 async function inflateWhole(file: string): Promise<[Buffer[] | undefined, string | undefined]> {
-  const chunks: Buffer[] = [];
   try {
-    for await (const chunk of zipEntryChunks(file)) chunks.push(chunk);
-    return [chunks, undefined];
+    return [[await zipEntryWhole(file)], undefined];
   } catch (err) {
     return [undefined, (err as Error).message];
   }
