@@ -35,7 +35,7 @@ t.test('the same bytes as the streamed read; a wrong CRC or a size too small is 
     return file;
   };
   // The central directory's CRC-32 (offset 16) and uncompressed size (offset 24).
-  await t.rejects(zipEntryWhole(patched(16, bytes.readUInt32LE(central + 16) ^ 1)), /CRC-32 mismatch/);
+  await t.rejects(zipEntryWhole(patched(16, (bytes.readUInt32LE(central + 16) ^ 1) >>> 0)), /CRC-32 mismatch/);
   await t.rejects(zipEntryWhole(patched(24, whole.length - 10)), /inflates to more than/);
   await t.rejects(zipEntryWhole(patched(24, whole.length + 10)), /inflates to \d+ bytes, its header says/);
 });
