@@ -10,12 +10,12 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, readdirSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { readCatalog } from '../src/archive/catalog.js';
+import { readCatalog, type StreamCatalog } from '../src/archive/catalog.js';
 import { encodeLine, INDEX_FILE, parseIndex } from '../src/archive/index/index-format.js';
 import { indexRows } from '../src/archive/index/index-rows.js';
 import { SEAL_FILE, sealHolds, sealIndex } from '../src/archive/index/index-seal.js';
 import { ArchiveIndex } from '../src/archive/index/index-writer.js';
-import { summarize, type StreamSummary } from '../src/archive/summary.js';
+import { rowsOf, summarize, type StreamSummary } from '../src/archive/summary.js';
 import { LOCK_FILE } from '../src/pipeline/lock-file.js';
 import { formatWindowTime } from '../src/sinks/window-naming.js';
 import { nsrAsync, simulatorWithConfig, sleep, startNsr, tempDir, untilRecording } from './helpers.js';
@@ -41,13 +41,16 @@ async function openIndex(dir: string): Promise<ArchiveIndex> {
 const index = (dir: string) => readFileSync(path.join(dir, INDEX_FILE), 'latin1');
 const append = (dir: string, text: string) => appendFileSync(path.join(dir, INDEX_FILE), text);
 
+/** A catalog's summaries, as `nsr ls` makes them from a catalog read. */
+const summaries = (cats: StreamCatalog[]) => cats.map((c) => summarize(rowsOf(c)));
+
 /** The summaries `nsr ls` prints from the columns, and the directory's own truth (every zip opened). */
 async function sameAsDirectory(t: Test, dir: string, what: string): Promise<StreamSummary[]> {
   const rows = await indexRows(dir);
   t.ok(rows, `${what}: read from the index`);
   const fromColumns = rows!.map(summarize);
-  const fromZips = (await readCatalog(dir, { useIndex: false })).map(summarize);
-  const fromCatalog = (await readCatalog(dir)).map(summarize);
+  const fromZips = summaries(await readCatalog(dir, { useIndex: false }));
+  const fromCatalog = summaries(await readCatalog(dir));
   t.same(fromColumns, fromZips, `${what}: the columns show what the zips hold`);
   t.same(fromCatalog, fromZips, `${what}: so does the catalog read from the index`);
   return fromColumns;
@@ -119,7 +122,7 @@ t.test('an index that does not parse gives no columns: nsr ls reads the director
   t.equal(await indexRows(dir), undefined);
   const out = await nsrAsync(dir, ['ls', '--json', dir]);
   t.equal(out.code, 0, out.stderr);
-  t.same(JSON.parse(out.stdout).streams, (await readCatalog(dir, { useIndex: false })).map(summarize), 'the same summaries, from the zips');
+  t.same(JSON.parse(out.stdout).streams, summaries(await readCatalog(dir, { useIndex: false })), 'the same summaries, from the zips');
 });
 
 const holds = (dir: string) => sealHolds(dir, readFileSync(path.join(dir, INDEX_FILE)));
@@ -228,10 +231,10 @@ t.test('nsr index seals a matching index when no recorder runs there, nsr ls rea
   t.equal((await nsrAsync(dir, ['index', dir])).code, 0);
   t.ok(await holds(dir), 'sealed by nsr index');
   const sealedLs = await nsrAsync(dir, ['ls', '--json', dir]);
-  t.same(JSON.parse(sealedLs.stdout).streams, (await readCatalog(dir, { useIndex: false })).map(summarize), 'nsr ls of the sealed directory');
+  t.same(JSON.parse(sealedLs.stdout).streams, summaries(await readCatalog(dir, { useIndex: false })), 'nsr ls of the sealed directory');
   unlinkSync(path.join(dir, files[2]));
   const afterLs = await nsrAsync(dir, ['ls', '--json', dir]);
-  t.same(JSON.parse(afterLs.stdout).streams, (await readCatalog(dir, { useIndex: false })).map(summarize), 'and after a zip was removed by hand');
+  t.same(JSON.parse(afterLs.stdout).streams, summaries(await readCatalog(dir, { useIndex: false })), 'and after a zip was removed by hand');
   t.equal(JSON.parse(afterLs.stdout).streams.find((s: StreamSummary) => s.stream === 'events').windows, 19);
   t.equal((await nsrAsync(dir, ['index', '--rebuild', dir])).code, 0);
   t.ok(await holds(dir), 'nsr index --rebuild seals what it built');
@@ -243,7 +246,7 @@ t.test('a recorder that stops at SIGTERM seals its index; one killed does not; n
   await simulatorWithConfig(t, dir, (url) =>
     ['output: {dir: out, window: 1s}', 'shutdown: {grace: 1s}', 'streams:', `  graphinfo: {kind: ndtwin, kernel: "${url}", data: graph, interval: 200ms}`, ''].join('\n'),
   );
-  const truth = async () => (await readCatalog(out, { useIndex: false })).map(summarize);
+  const truth = async () => summaries(await readCatalog(out, { useIndex: false }));
   const lsJson = async () => {
     const r = await nsrAsync(dir, ['ls', '--json', 'out']);
     t.equal(r.code, 0, r.stderr);

@@ -92,16 +92,26 @@ function inStreamOrder(byStream: Map<string, WindowInfo[]>): StreamCatalog[] {
  */
 function inTimeOrder(windows: WindowInfo[]): WindowInfo[] {
   // The offset matters only to windows without a first record; most catalogs (every one from the index) have none.
-  let offset = 0;
-  if (windows.some((w) => !w.first)) {
-    const offsets = windows.filter((w) => w.records > 0 && w.first > 0).map((w) => w.first - w.start).sort((a, b) => a - b);
-    offset = offsets.length ? offsets[Math.floor(offsets.length / 2)] : 0;
-  }
+  const offset = windows.some((w) => !w.first) ? nameOffset(windows.length, (i) => windows[i]) : 0;
   const key = (w: WindowInfo) => w.first || w.start + offset;
   const before = (a: WindowInfo, b: WindowInfo) => key(a) - key(b) || a.file.localeCompare(b.file);
   // The index lists windows in time order: checking that is a pass, sorting them is many (a year holds ~105,000 a stream).
   for (let i = 1; i < windows.length; i++) if (before(windows[i - 1], windows[i]) > 0) return windows.sort(before);
   return windows;
+}
+
+/**
+ * How far a stream's records lie from its windows' names (first record minus the name's start, the median over the
+ * windows with records): places a window without a first record among the others. Window i is `at(i)`.
+ */
+export function nameOffset(n: number, at: (i: number) => { records: number; first: number; start: number }): number {
+  const offsets: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const w = at(i);
+    if (w.records > 0 && w.first > 0) offsets.push(w.first - w.start);
+  }
+  offsets.sort((a, b) => a - b);
+  return offsets.length ? offsets[Math.floor(offsets.length / 2)] : 0;
 }
 
 interface Named {

@@ -92,8 +92,7 @@ export function rowsOf(catalog: StreamCatalog): StreamRows {
   };
 }
 
-export function summarize(catalog: StreamCatalog | StreamRows): StreamSummary {
-  const rows = 'windows' in catalog ? rowsOf(catalog) : catalog;
+export function summarize(rows: StreamRows): StreamSummary {
   const { records: n, first: firsts, last: lasts } = rows;
   // One pass for the sums and the spacing of each window, then one for the gaps (a year holds ~105,000 windows a stream).
   let openWindows = 0;
