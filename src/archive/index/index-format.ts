@@ -27,6 +27,8 @@ import { OPEN_WINDOW_FILE_PATTERN, ZIP_FILE_PATTERN } from '../../sinks/window-n
 
 export const INDEX_FILE = '.nsr.index';
 export const INDEX_HEADER = 'nsr-index\t1\n';
+/** Whether the bytes begin as an index does. */
+export const hasIndexHeader = (buf: Buffer) => buf.length >= INDEX_HEADER.length && buf.toString('latin1', 0, INDEX_HEADER.length) === INDEX_HEADER;
 /** An index larger than this is not read (a year of windows takes ~32 MB): it is damaged, or not one. */
 export const MAX_INDEX_BYTES = 256 * 1024 * 1024;
 
@@ -141,6 +143,8 @@ const zNumbers = new Float64Array(MAX_FIELDS);
 export const zNumber = (k: number) => zNumbers[k];
 /** Where field k of the line scanLine last accepted starts in its text. */
 export const fieldStart = (k: number) => fieldAt[k];
+/** Where field k of the line scanLine last accepted ends (its tab, or the line's end). */
+export const fieldEnd = (k: number) => fieldAt[k + 1] - 1;
 /** YYYYMMDD */
 const dayAt = (text: string, k: number) => fieldLength(k) === 8 && !Number.isNaN(numAt(text, k));
 /** The day of the line before is most often the day of this one: the same string then, not a new one. */
@@ -160,14 +164,15 @@ export function decodeLine(text: string, pathPrefix?: string): IndexLine | undef
 export const zipStream = (file: string) => file.slice(20, file.lastIndexOf('_'));
 
 /**
- * The stream of an NDJSON window's zip, undefined for a CSV sink's. A directory holds a few
- * streams, whose windows alternate in the index: each stream's name is one string, not one per line.
+ * The stream of the NDJSON window zip named at text[from, to), undefined for a CSV sink's. A
+ * directory holds a few streams, whose windows alternate in the index: each stream's name is one
+ * string, not one per line, and the name is not cut out of the text to find it.
  */
 const knownStreams: string[] = [];
-function ndjsonZipStream(file: string): string | undefined {
-  if (!file.endsWith('_json.zip')) return undefined;
-  for (const s of knownStreams) if (file.length === 29 + s.length && file.startsWith(s, 20)) return s;
-  const stream = zipStream(file);
+export function ndjsonZipStreamAt(text: string, from: number, to: number): string | undefined {
+  if (!text.startsWith('_json.zip', to - 9)) return undefined;
+  for (const s of knownStreams) if (to - from === 29 + s.length && text.startsWith(s, from + 20)) return s;
+  const stream = text.slice(from + 20, to - 9);
   if (knownStreams.length < 32) knownStreams.push(stream);
   return stream;
 }
@@ -233,7 +238,7 @@ export function decodeAt(text: string, pos: number, end: number, pathPrefix?: st
       const bytes = zNumber(7);
       const zipBytes = zNumber(8);
       const flags = fieldLength(9) === 1 && text.charCodeAt(fieldAt[9]) === 0x2d /* - */ ? '' : strAt(text, 9);
-      const stream = pathPrefix === undefined ? undefined : ndjsonZipStream(file);
+      const stream = pathPrefix === undefined ? undefined : ndjsonZipStreamAt(file, 0, file.length);
       if (stream === undefined) return { op: 'z', day: dayString(text, 1), file, start, records, first, last, bytes, zipBytes, flags };
       const source = flags.includes(COUNTED_BY_SCAN) ? 'scan' : 'metadata';
       const marked = flags.includes(RUN_MARKS_NONE) ? 0 : undefined;

@@ -8,7 +8,7 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { applyLine, dayKey, decodeLine, emptyState, INDEX_FILE, INDEX_HEADER, MAX_INDEX_BYTES, parseIndex, type IndexState } from './index-format.js';
+import { applyLine, dayKey, decodeLine, emptyState, hasIndexHeader, INDEX_FILE, INDEX_HEADER, MAX_INDEX_BYTES, parseIndex, type IndexState } from './index-format.js';
 
 const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
 
@@ -60,7 +60,7 @@ export interface IndexRead {
 export async function readArchiveIndex(dir: string, range?: { from?: number; to?: number }, streams: readonly string[] = [], bytes?: Buffer): Promise<IndexRead | undefined> {
   const buf = bytes ?? (await readIndexBytes(dir));
   if (buf === undefined || 'problem' in buf) return undefined;
-  if (buf.length < INDEX_HEADER.length || buf.toString('latin1', 0, INDEX_HEADER.length) !== INDEX_HEADER) return undefined;
+  if (!hasIndexHeader(buf)) return undefined;
   const from = range?.from;
   // "From then on": records later than two days from now would need a clock gone wrong.
   const to = range?.to ?? (from !== undefined && Number.isFinite(from) ? Math.max(Date.now(), from) + 2 * DAY_MS : undefined);

@@ -17,14 +17,15 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { lstatIfAny } from '../../fs/safe-files.js';
 import { parseWindowName, zipName, type ParsedWindowName } from '../../sinks/window-naming.js';
+import { nameOffset } from '../catalog.js';
 import { KNOWN_BY_NAME, OPEN_WINDOW, type StreamRows } from '../summary.js';
 import type { WindowInfo } from '../window-info.js';
 import { windowFilesOnDisk } from './index-catalog.js';
-import { fieldStart, INDEX_HEADER, numAt, OP_D, OP_O, OP_Z, scanLine, zNumber } from './index-format.js';
+import { fieldEnd, fieldStart, hasIndexHeader, INDEX_HEADER, ndjsonZipStreamAt, numAt, OP_D, OP_O, OP_Z, scanLine, zNumber } from './index-format.js';
 import { readIndexBytes } from './index-reader.js';
 import { sealHolds } from './index-seal.js';
 
-/** A directory with more streams than this is read the catalog's way (each stream's name is looked for on every line). */
+/** A directory with more streams than this is read the catalog's way. */
 const MAX_STREAMS = 64;
 /** Where a `z`, `d` or `h` line's zip name starts: the op, a tab, the day (8), a tab. */
 const NAME_OFFSET = 11;
@@ -40,8 +41,7 @@ const INITIAL_ROOM = 1 << 17;
  */
 export async function indexRows(dir: string): Promise<StreamRows[] | undefined> {
   const buf = await readIndexBytes(dir);
-  if (buf === undefined || 'problem' in buf) return undefined;
-  if (buf.length < INDEX_HEADER.length || buf.toString('latin1', 0, INDEX_HEADER.length) !== INDEX_HEADER) return undefined;
+  if (!(buf instanceof Buffer) || !hasIndexHeader(buf)) return undefined;
   // Listed by a thread of the pool while this one reads the lines, unless the seal says the directory holds what the index lists.
   const sealed = await sealHolds(dir, buf);
   const listing = sealed ? undefined : readdir(dir);
@@ -52,21 +52,25 @@ export async function indexRows(dir: string): Promise<StreamRows[] | undefined> 
   // The directory's names: each zip the index lists is marked as there; the other window files are read from disk.
   const other = new Set<string>();
   for (const name of listing ? await listing : []) {
-    const s = isWindowTime(name, 0) ? streams.ofZipName(name, 0, name.length) : undefined;
-    const row = s ? s.find(timeKey(name, 0)) : -1;
+    const { s, row } = streams.zipRow(name);
     if (row >= 0 && !s!.dead[row]) s!.there[row] = 1;
     else other.add(name);
   }
   if (sealed) for (const s of streams.byName.values()) s.there.fill(1);
   const there = async (file: string) => {
     if (other.has(file)) return true;
-    const s = isWindowTime(file, 0) ? streams.ofZipName(file, 0, file.length) : undefined;
-    const row = s ? s.find(timeKey(file, 0)) : -1;
+    const { s, row } = streams.zipRow(file);
     if (row >= 0 && !s!.dead[row]) return s!.there[row] === 1;
     return sealed && (await lstatIfAny(path.join(dir, file))) !== undefined;
   };
-  // The announcements no zip has ended since.
-  const opened = new Map([...streams.opened].filter(([file, o]) => !streams.zippedSince(file, o.at)));
+  // The announcements no zip has ended since: a `z` of the window file's zip after the (last) announcement.
+  const opened = new Map(
+    [...streams.opened].filter(([file, o]) => {
+      const parsed = parseWindowName(file);
+      const { s, row } = parsed?.type === 'json' ? streams.zipRow(zipName(parsed.base)) : { s: undefined, row: -1 };
+      return !(row >= 0 && s!.lineAt[row] > o.at);
+    }),
+  );
   const unlisted: { file: string; parsed: ParsedWindowName }[] = [];
   for (const file of other) {
     if (opened.has(file)) continue;
@@ -87,18 +91,9 @@ export async function indexRows(dir: string): Promise<StreamRows[] | undefined> 
 /** The lines folded into columns per stream, and the announced window files; undefined when a line does not parse. */
 function readLines(text: string) {
   const byName = new Map<string, StreamColumns>();
-  const list: StreamColumns[] = [];
   const removals: { stream: StreamColumns; key: number; at: number }[] = [];
   /** Announced window files by name: where the (last) announcement is and the window's start. */
   const opened = new Map<string, { at: number; start: number }>();
-  /** The stream of the NDJSON zip named at text[from, to); undefined for another name (a CSV sink's zip) or past MAX_STREAMS. */
-  let recent: StreamColumns | undefined;
-  const ofZipName = (t: string, from: number, to: number): StreamColumns | undefined => {
-    if (!t.startsWith('_json.zip', to - 9)) return undefined;
-    if (recent && to - from === 29 + recent.name.length && t.startsWith(recent.name, from + 20)) return recent;
-    for (const s of list) if (to - from === 29 + s.name.length && t.startsWith(s.name, from + 20)) return (recent = s);
-    return undefined;
-  };
   // Room for a year of 5-minute windows from the start, or for every line of a smaller index: growing the columns by
   // doubling from small copied each several times.
   const room = Math.min(Math.ceil(text.length / MIN_Z_LINE), INITIAL_ROOM);
@@ -110,24 +105,21 @@ function readLines(text: string) {
     if (op === 0) return undefined;
     if (op === OP_Z || op === OP_D) {
       const from = fieldStart(2);
-      const to = text.indexOf('\t', from);
-      let s = ofZipName(text, from, to);
-      if (!s && op === OP_Z && text.startsWith('_json.zip', to - 9)) {
-        if (list.length === MAX_STREAMS) return undefined;
-        s = new StreamColumns(text.slice(from + 20, to - 9), room);
-        byName.set(s.name, s);
-        list.push(s);
+      const to = fieldEnd(2);
+      const stream = ndjsonZipStreamAt(text, from, to);
+      let s = stream === undefined ? undefined : byName.get(stream);
+      if (!s && stream !== undefined && op === OP_Z) {
+        if (byName.size === MAX_STREAMS) return undefined;
+        byName.set(stream, (s = new StreamColumns(stream, room)));
       }
       if (s && op === OP_Z) s.add(timeKey(text, from), pos, zNumber(3), zNumber(4), zNumber(5), zNumber(6), zNumber(7), zNumber(8));
       else if (s) removals.push({ stream: s, key: timeKey(text, from), at: pos });
     } else if (op === OP_O) {
-      const from = fieldStart(2);
-      const file = text.slice(from, fieldStart(3) - 1);
-      opened.set(file, { at: pos, start: numAt(text, 3) });
+      opened.set(text.slice(fieldStart(2), fieldEnd(2)), { at: pos, start: numAt(text, 3) });
     }
     pos = end + 1;
   }
-  for (const s of list) s.settle();
+  for (const s of byName.values()) s.settle();
   for (const r of removals) {
     const row = r.stream.find(r.key);
     if (row >= 0 && r.stream.lineAt[row] < r.at) r.stream.dead[row] = 1;
@@ -135,15 +127,11 @@ function readLines(text: string) {
   return {
     byName,
     opened,
-    ofZipName: (name: string, from: number, to: number) => ofZipName(name, from, to),
-    /** Whether a `z` of the window file's zip came after its announcement at `at` (which ends it). */
-    zippedSince(file: string, at: number): boolean {
-      const parsed = parseWindowName(file);
-      if (parsed?.type !== 'json') return false;
-      const zip = zipName(parsed.base);
-      const s = ofZipName(zip, 0, zip.length);
-      const row = s ? s.find(timeKey(zip, 0)) : -1;
-      return row >= 0 && s!.lineAt[row] > at;
+    /** The row of the zip a directory name is (the latest line of that name), or -1; `s` its stream's columns. */
+    zipRow(name: string): { s: StreamColumns | undefined; row: number } {
+      const stream = isWindowTime(name) ? ndjsonZipStreamAt(name, 0, name.length) : undefined;
+      const s = stream === undefined ? undefined : byName.get(stream);
+      return { s, row: s ? s.find(timeKey(name, 0)) : -1 };
     },
   };
 }
@@ -165,7 +153,6 @@ class StreamColumns {
   there: Uint8Array;
   /** Row numbers by key, once settled (undefined: the rows are in key order already). */
   private byKey: Uint32Array | undefined;
-  private settled = false;
 
   constructor(
     readonly name: string,
@@ -204,8 +191,6 @@ class StreamColumns {
    * order unless a clock or time zone moved); of two rows of one name, the later line is the zip, the earlier dead.
    */
   settle(): void {
-    if (this.settled) return;
-    this.settled = true;
     let ordered = true;
     for (let i = 1; i < this.n && ordered; i++) ordered = this.key[i - 1] < this.key[i];
     if (ordered) return;
@@ -295,13 +280,7 @@ function rowsOfWindows(stream: string, windows: WindowInfo[]): StreamRows {
  * order of the rows with records matters to a summary: it is checked, and the rows sorted only when it is wrong.
  */
 function inTimeOrder(r: StreamRows, start: Float64Array): StreamRows {
-  let offset = 0;
-  if (Array.prototype.some.call(r.first, (f: number) => !f)) {
-    const offsets: number[] = [];
-    for (let i = 0; i < r.length; i++) if (r.records[i] > 0 && r.first[i] > 0) offsets.push(r.first[i] - start[i]);
-    offsets.sort((a, b) => a - b);
-    offset = offsets.length ? offsets[Math.floor(offsets.length / 2)] : 0;
-  }
+  const offset = Array.prototype.some.call(r.first, (f: number) => !f) ? nameOffset(r.length, (i) => ({ records: r.records[i], first: r.first[i], start: start[i] })) : 0;
   const key = (i: number) => r.first[i] || start[i] + offset;
   const counted = (i: number) => r.records[i] > 0 && !(r.kind[i] & KNOWN_BY_NAME);
   const before = (a: number, b: number) => key(a) - key(b) || r.file(a).localeCompare(r.file(b));
@@ -318,11 +297,11 @@ function inTimeOrder(r: StreamRows, start: Float64Array): StreamRows {
   return { ...r, records: pick(r.records), first: pick(r.first), last: pick(r.last), bytes: pick(r.bytes), diskBytes: pick(r.diskBytes), kind: pick(r.kind), file: (i) => r.file(order[i]) };
 }
 
-/** Whether name[at, at+20) is a window time and its `_` (`YYYY_MM_DD_HH-MM-SS_`). */
-function isWindowTime(name: string, at: number): boolean {
-  if (name.length < at + 21) return false;
+/** Whether the name begins with a window time and its `_` (`YYYY_MM_DD_HH-MM-SS_`). */
+function isWindowTime(name: string): boolean {
+  if (name.length < 21) return false;
   for (let i = 0; i < 20; i++) {
-    const c = name.charCodeAt(at + i);
+    const c = name.charCodeAt(i);
     const want = i === 4 || i === 7 || i === 10 || i === 19 ? 0x5f : i === 13 || i === 16 ? 0x2d : -1;
     if (want >= 0 ? c !== want : c < 0x30 || c > 0x39) return false;
   }
