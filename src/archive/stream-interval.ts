@@ -7,21 +7,21 @@
  * does not move.
  */
 import type { StreamCatalog } from './catalog.js';
-import { START_MARK } from '../logging/run-marks.js';
+import { mayHoldRunMark, START_MARK } from '../logging/run-marks.js';
 import { readRecords } from './records.js';
-import { summarize } from './summary.js';
+import { rowsOf, summarize } from './summary.js';
 
 export async function streamInterval(catalog: StreamCatalog, events: StreamCatalog | undefined): Promise<number | undefined> {
   let fromEvents: number | undefined;
   if (events) {
     // Only the events windows that may hold a start (logging/run-marks.ts).
-    for await (const { line } of readRecords({ ...events, windows: events.windows.filter((w) => w.marked !== 0) })) {
+    for await (const { line } of readRecords({ ...events, windows: events.windows.filter(mayHoldRunMark) })) {
       if (!line.includes(START_MARK)) continue;
       const start = JSON.parse(line.toString('utf8')) as { streams?: Record<string, { interval_ms?: number }> };
       fromEvents = start.streams?.[catalog.stream]?.interval_ms ?? fromEvents;
     }
   }
-  return fromEvents ?? summarize(catalog).intervalMs ?? (await medianSpacing(catalog));
+  return fromEvents ?? summarize(rowsOf(catalog)).intervalMs ?? (await medianSpacing(catalog));
 }
 
 /** Differences read at most: the first window or two, whatever the archive's length. */

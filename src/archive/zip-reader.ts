@@ -127,13 +127,14 @@ export async function zipEntryWhole(file: string): Promise<Buffer> {
     if ((!deflated && entry.compressionMethod !== 0) || entry.generalPurposeBitFlag & 1) throw new Error(`${file}: the entry is encrypted or compressed by method ${entry.compressionMethod} (nsr writes deflate)`);
     const data = await entryData(file, entry);
     const size = entry.uncompressedSize;
-    const out = deflated ? await inflateRawWhole(data, { chunkSize: Math.max(64 * 1024, size), maxOutputLength: Math.max(1, size) }) : data;
+    const out = deflated
+      ? await inflateRawWhole(data, { chunkSize: Math.max(64 * 1024, size), maxOutputLength: Math.max(1, size) }).catch((err: NodeJS.ErrnoException) => {
+          // zlib's words for output past maxOutputLength
+          throw err.code === 'ERR_BUFFER_TOO_LARGE' ? new Error(`${file}: the entry inflates to more than the ${size} bytes its header says`) : err;
+        })
+      : data;
     checkEntry(file, entry, out.length, crc32(out));
     return out;
-  } catch (err) {
-    // zlib's words for an entry that inflates past its stated size
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`${file}: the entry inflates to more than the ${(err as Error).message.match(/\d+/)?.[0] ?? ''} bytes its header says`);
-    throw err;
   } finally {
     zip.close();
   }

@@ -12,5 +12,8 @@ export const START_MARK = Buffer.from('"event":"start"');
 export const STOP_MARK = Buffer.from('"event":"stop"');
 export const RETENTION_MARK = Buffer.from('"event":"retention_deleted"');
 
+/** Whether a window may hold a mark: all but those whose count says none (older zips carry no count). */
+export const mayHoldRunMark = (w: { marked?: number }) => w.marked !== 0;
+
 /** Whether an events record (its line) is one of the marks. */
 export const isRunMark = (line: Buffer) => line.includes(START_MARK) || line.includes(STOP_MARK) || line.includes(RETENTION_MARK);

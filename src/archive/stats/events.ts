@@ -4,7 +4,7 @@
  * every event alongside the records, in the order of their tick.
  */
 import type { StreamCatalog, WindowInfo } from '../catalog.js';
-import { RETENTION_MARK, START_MARK, STOP_MARK } from '../../logging/run-marks.js';
+import { mayHoldRunMark, RETENTION_MARK, START_MARK, STOP_MARK } from '../../logging/run-marks.js';
 import { readRecords, type ArchiveProblem, type ArchivedRecord } from '../records.js';
 
 export interface RunMark {
@@ -28,7 +28,7 @@ export async function readRuns(
   // Only windows that may hold a run mark: those known to hold none (their zip's count, their index line) are not
   // opened (logging/run-marks.ts). Before the range only the newest start (and any stop after it) matters: the
   // windows before it are read newest first until one holds a start, not a year of them.
-  const marked = events.windows.filter((w) => w.marked !== 0);
+  const marked = events.windows.filter(mayHoldRunMark);
   const before = marked.filter((w) => w.records > 0 && w.last < from);
   const earlierSet = new Set(before);
   const rest = marked.filter((w) => !earlierSet.has(w));
