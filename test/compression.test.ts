@@ -1,9 +1,11 @@
 // The compression pool and crash recovery: atomic zips with metadata, retried after a worker dies.
 import t from 'tap';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { CompressionPool } from '../src/compress/compression-pool.js';
+import { headerLength } from '../src/compress/gzip-deflater.js';
+import { gzipProgram } from '../src/compress/gzip-program.js';
 import { encodeZipComment } from '../src/compress/zip-meta.js';
 import { recoverDirectory } from '../src/compress/recovery.js';
 import { readZipEntries, readZipInfo } from '../src/archive/zip-reader.js';
@@ -25,12 +27,23 @@ const job = (dir: string, base: string, meta: { records: number; first: number; 
   mtime: meta.last,
 });
 
-t.test('a window becomes a zip with one entry, its metadata, and no .json left', async (t) => {
+const GZIP = gzipProgram('gzip');
+if (!GZIP && process.env.CI) throw new Error('gzip is not on PATH: the compression tests need it in CI');
+
+/** A gzip stand-in: `body` runs in sh with GZIP set; "$@" are gzip's arguments. */
+function fakeGzip(dir: string, body: string): string {
+  const file = path.join(dir, 'fake-gzip.sh');
+  writeFileSync(file, `#!/bin/sh\nGZIP_PROGRAM=${GZIP}\n${body}\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
+
+for (const engine of ['node', 'gzip'] as const) t.test(`${engine}: a window becomes a zip with one entry, its metadata, and no .json left`, { skip: engine === 'gzip' && !GZIP && 'no gzip on PATH' }, async (t) => {
   const dir = tempDir(t);
   const base = '2026_02_10_14-00-00_flowinfo';
   const json = windowFile(dir, base, 50);
   const original = readFileSync(json);
-  const pool = new CompressionPool({ workers: 1 });
+  const pool = new CompressionPool({ workers: 1, gzip: engine === 'gzip' ? GZIP : undefined });
   t.teardown(() => pool.close());
   const outcome = await pool.submit(job(dir, base, { records: 50, first: 1, last: 2, bytes: original.length }));
   t.match(outcome, { ok: true, attempts: 1, bytesIn: original.length });
@@ -65,6 +78,74 @@ t.test('a worker killed mid-job is replaced and the job retried', async (t) => {
   t.same(readdirSync(dir), [`${base}_json.zip`], 'the retry finished the zip and removed the .json and the temporary');
   const info = await readZipInfo(path.join(dir, `${base}_json.zip`));
   t.equal(info.entries[0].name, `${base}.json`);
+});
+
+t.test('gzip: a gzip killed mid-job is reported and the job retried', { skip: !GZIP && 'no gzip on PATH' }, async (t) => {
+  const dir = tempDir(t);
+  const base = '2026_02_10_14-05-00_flowinfo';
+  const json = windowFile(dir, base, 2_000);
+  const original = readFileSync(json);
+  // The first run hangs (and is killed below); the retry is a real gzip.
+  const mark = path.join(dir, 'ran-once');
+  const program = fakeGzip(dir, `if [ ! -e ${mark} ]; then : > ${mark}; exec sleep 30; fi\nexec "$GZIP_PROGRAM" "$@"`);
+  const deaths: { signal?: string | null }[] = [];
+  const pool = new CompressionPool({ workers: 1, gzip: program, onWorkerExit: (info) => deaths.push(info) });
+  t.teardown(() => pool.close());
+  const pending = pool.submit(job(dir, base, { records: 2_000, first: 1, last: 2, bytes: original.length }));
+  for (let i = 0; i < 200 && !(existsSync(mark) && pool.pids().length); i++) await new Promise((r) => setTimeout(r, 25));
+  process.kill(pool.pids()[0], 'SIGKILL');
+  const outcome = await pending;
+  t.match(deaths, [{ signal: 'SIGKILL' }], 'the death was reported');
+  t.match(outcome, { ok: true, attempts: 2, bytesIn: original.length });
+  t.same(readdirSync(dir).filter((f) => f.startsWith('2026')), [`${base}_json.zip`], 'the retry finished the zip and removed the .json and the temporary');
+  const chunks: Buffer[] = [];
+  await readZipEntries(path.join(dir, `${base}_json.zip`), (_e, c) => chunks.push(c));
+  t.ok(Buffer.concat(chunks).equals(original));
+});
+
+t.test('gzip: output that is not one gzip member fails the job and the .json stays', { skip: !GZIP && 'no gzip on PATH' }, async (t) => {
+  const dir = tempDir(t);
+  const base = '2026_02_10_14-10-00_flowinfo';
+  windowFile(dir, base, 100);
+  // a second, empty member after the first: its trailer holds the wrong length
+  const program = fakeGzip(dir, `"$GZIP_PROGRAM" "$@" && printf '' | "$GZIP_PROGRAM" "$@"`);
+  const pool = new CompressionPool({ workers: 1, maxAttempts: 2, gzip: program });
+  t.teardown(() => pool.close());
+  const outcome = await pool.submit(job(dir, base, { records: 100, first: 1, last: 2, bytes: 1 }));
+  t.match(outcome, { ok: false, attempts: 2, error: /compressed 0 bytes of a \d+-byte file/ });
+  t.same(readdirSync(dir).filter((f) => f.startsWith('2026')), [`${base}.json`], 'no zip and no temporary; the window file is kept');
+});
+
+t.test('gzip: a program that cannot be run sends the jobs to the Node worker', async (t) => {
+  const dir = tempDir(t);
+  const base = '2026_02_10_14-15-00_flowinfo';
+  const original = readFileSync(windowFile(dir, base, 100));
+  const unavailable: string[] = [];
+  const pool = new CompressionPool({ workers: 1, gzip: path.join(dir, 'no-such-gzip'), onGzipUnavailable: (e) => unavailable.push(e) });
+  t.teardown(() => pool.close());
+  const first = await pool.submit(job(dir, base, { records: 100, first: 1, last: 2, bytes: original.length }));
+  t.match(first, { ok: true, attempts: 1, bytesIn: original.length }, 'the attempt that could not start is not counted');
+  t.match(unavailable, [/cannot run .*no-such-gzip: ENOENT/]);
+  t.same(readdirSync(dir), [`${base}_json.zip`]);
+});
+
+t.test('gzip: the program is looked up on PATH, node means none', (t) => {
+  t.equal(gzipProgram('node'), undefined);
+  t.equal(gzipProgram('/opt/x/gzip'), '/opt/x/gzip');
+  t.equal(gzipProgram('gzip', ''), undefined);
+  t.equal(gzipProgram('gzip', `relative:${path.dirname(GZIP ?? '/usr/bin/gzip')}`), GZIP);
+  t.end();
+});
+
+t.test('gzip: header lengths with a name, extra field, comment and header CRC', (t) => {
+  const base = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+  t.equal(headerLength(Buffer.from(base)), 10);
+  t.equal(headerLength(Buffer.from(base.slice(0, 9))), undefined, 'not all there yet');
+  const full = Buffer.from([0x1f, 0x8b, 8, 0x1e, 0, 0, 0, 0, 0, 3, 2, 0, 0xaa, 0xbb, ...Buffer.from('name\0'), ...Buffer.from('comment\0'), 1, 2, 9]);
+  t.equal(headerLength(full), full.length - 1);
+  t.equal(headerLength(full.subarray(0, 17)), undefined, 'the name is not ended yet');
+  t.throws(() => headerLength(Buffer.from('PK\x03\x04 not gzip')), /no gzip deflate header/);
+  t.end();
 });
 
 t.test('a job that keeps failing leaves its .json in place', async (t) => {

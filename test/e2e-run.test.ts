@@ -15,13 +15,21 @@ function writeConfig(dir: string, kernel: string, extra = ''): string {
 }
 
 
-t.test('records flow and graph windows and stops cleanly on SIGTERM with nothing lost', async (t) => {
+// Windows are deflated by gzip children by default; `node` keeps nsr's own
+// zip worker, and a program that cannot be run falls back to that worker.
+const COMPRESSION = [
+  ['gzip, the default', ''],
+  ['nsr\'s own worker', 'compression: {program: node}\n'],
+  ['a gzip that is not there', 'compression: {program: /nonexistent/gzip}\n'],
+] as const;
+
+for (const [compression, setting] of COMPRESSION) t.test(`records flow and graph windows and stops cleanly on SIGTERM with nothing lost (compression: ${compression})`, async (t) => {
   const dir = tempDir(t);
   // Testbed DPIDs: uint64 values above 2^53 that the records must keep exact.
   const sim = new NdtwinSimulator({ port: 0, dpids: 'testbed' });
   const { url } = await sim.start();
   t.teardown(() => sim.stop());
-  const config = writeConfig(dir, url);
+  const config = writeConfig(dir, url, setting);
   const nsr = startNsr(dir, ['run', '-c', config]);
   await untilRecording(path.join(dir, 'out'), 'flowinfo');
   await sleep(9500); // several 3 s windows rotate while running
@@ -68,6 +76,9 @@ t.test('records flow and graph windows and stops cleanly on SIGTERM with nothing
   t.equal(stop.reason, 'SIGTERM');
   t.equal(stop.unwritten_records, 0);
   t.equal(stop.streams.flowinfo.records, served['/ndt/get_detected_flow_data'].length);
+  const fallbacks = events.filter((e) => e.event === 'compression_program_unavailable');
+  if (setting.includes('nonexistent')) t.match(fallbacks, [{ program: '/nonexistent/gzip', error: /ENOENT/ }], 'the fallback is told once');
+  else t.same(fallbacks, [], 'no fallback');
 });
 
 t.test('a second signal skips compression; the next start recovers and compresses', async (t) => {

@@ -1,17 +1,22 @@
 /**
- * A pool of forked zip workers. Jobs queue here; each worker handles one at a
- * time. A worker that dies is replaced and its job retried; a job that fails
+ * A pool of compressing child processes. Jobs queue here; at most `workers`
+ * run at once. A job whose child dies is retried; a job that fails
  * `maxAttempts` times is reported and its `.json` left in place for recovery
  * at the next start, so nothing is lost.
  *
- * Workers start when a job arrives and leave once idle for `idleExitMs`: a
- * window closes once a minute at nominal load, and a Node process kept alive
- * between windows holds ~40 MB for nothing (BENCHMARKS.md §17). Starting one
- * costs ~50 ms of CPU per window boundary, far less than it saves.
+ * With `gzip` (a program path), each job is one gzip process deflating the
+ * window while this process writes the zip around its output
+ * (gzip-deflater.ts): ~2 MB and a millisecond to start. Without it, or once
+ * that program cannot be run, jobs go to forked Node zip workers, which
+ * start when a job arrives and leave once idle for `idleExitMs`: a window
+ * closes once a minute at nominal load, and a Node process kept alive
+ * between windows holds ~40 MB for nothing (BENCHMARKS.md §17).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { GzipFailedError, GzipUnavailableError, gzipDeflater } from './gzip-deflater.js';
+import { writeZip } from './write-zip.js';
 import type { ZipJob, ZipResult } from './zip-job.js';
 
 export interface CompressionOutcome {
@@ -32,6 +37,10 @@ export interface CompressionPoolOptions {
   onWorkerExit?: (info: { pid?: number; code: number | null; signal: NodeJS.Signals | null; error?: string }) => void;
   /** An idle worker leaves after this long (default 500 ms: the windows of one boundary close within it). */
   idleExitMs?: number;
+  /** A gzip program (path, or a name on PATH): each job runs one, and this process writes the zip. */
+  gzip?: string;
+  /** The gzip program could not be run: the pool went over to Node workers for good. */
+  onGzipUnavailable?: (error: string) => void;
 }
 
 /** Pause before trying to start a worker again after fork failed. */
@@ -49,28 +58,40 @@ interface Worker {
   idleTimer?: NodeJS.Timeout;
 }
 
+/** A job running in this process around a gzip child. */
+interface GzipRun {
+  pending: Pending;
+  child?: ChildProcess;
+  done: Promise<void>;
+}
+
 const DEFAULT_IDLE_EXIT_MS = 500;
 
 export class CompressionPool {
   private readonly waiting: Pending[] = [];
   private readonly workers = new Set<Worker>();
+  private readonly gzipRuns = new Set<GzipRun>();
+  private gzip: string | undefined;
   private nextId = 1;
   private retryTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly opts: CompressionPoolOptions) {}
+  constructor(private readonly opts: CompressionPoolOptions) {
+    this.gzip = opts.gzip;
+  }
 
   /** Jobs waiting or running: the compression backlog. */
   get backlog(): number {
-    let running = 0;
+    let running = this.gzipRuns.size;
     for (const w of this.workers) if (w.busy) running++;
     return this.waiting.length + running;
   }
 
-  /** Process ids of the live workers (for status and for tests that kill one). */
+  /** Process ids of the live children (for status and for tests that kill one). */
   pids(): number[] {
-    return [...this.workers].map((w) => w.child.pid).filter((p): p is number => p !== undefined);
+    const children = [...[...this.workers].map((w) => w.child), ...[...this.gzipRuns].map((r) => r.child)];
+    return children.map((c) => c?.pid).filter((p): p is number => p !== undefined);
   }
 
   submit(job: Omit<ZipJob, 'id'>): Promise<CompressionOutcome> {
@@ -97,12 +118,17 @@ export class CompressionPool {
       if (w.busy) w.child.kill('SIGKILL');
       else w.child.disconnect();
     }));
-    await Promise.all(exits);
+    for (const run of this.gzipRuns) run.child?.kill('SIGKILL');
+    await Promise.all([...exits, ...[...this.gzipRuns].map((r) => r.done)]);
     this.workers.clear();
   }
 
   private dispatch(): void {
     if (this.closing) return;
+    if (this.gzip) {
+      while (this.waiting.length > 0 && this.gzipRuns.size < this.opts.workers) this.runGzip(this.gzip, this.waiting.shift()!);
+      return;
+    }
     while (this.waiting.length > 0) {
       let worker = [...this.workers].find((w) => !w.busy);
       if (!worker && this.workers.size < this.opts.workers) worker = this.spawn();
@@ -118,6 +144,33 @@ export class CompressionPool {
         // The worker's channel closed under us: its 'exit' requeues the job.
       }
     }
+  }
+
+  private runGzip(program: string, pending: Pending): void {
+    pending.attempts++;
+    const started = performance.now();
+    const run = { pending } as GzipRun;
+    this.gzipRuns.add(run);
+    const deflater = gzipDeflater(program, (child) => (run.child = child));
+    run.done = writeZip(pending.job, deflater).then(
+      ({ bytesIn, bytesOut }) => {
+        this.gzipRuns.delete(run);
+        this.settle(pending, { job: pending.job, ok: true, bytesIn, bytesOut, ms: performance.now() - started, attempts: pending.attempts });
+      },
+      (err: NodeJS.ErrnoException) => {
+        this.gzipRuns.delete(run);
+        if (err instanceof GzipUnavailableError) {
+          // Not the job's fault: it goes to a Node worker, uncounted.
+          this.gzip = undefined;
+          pending.attempts--;
+          this.waiting.unshift(pending);
+          this.opts.onGzipUnavailable?.(err.message);
+        } else {
+          if (err instanceof GzipFailedError && !this.closing) this.opts.onWorkerExit?.({ pid: err.pid, code: err.exitCode, signal: err.signal, error: err.message });
+          this.retryOrFail(pending, `${err.code ? `${err.code}: ` : ''}${err.message}`);
+        }
+      },
+    ).finally(() => this.dispatch());
   }
 
   private spawn(): Worker | undefined {

@@ -10,12 +10,13 @@
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { createExclusive, lstatIfAny, openOwnFile, temporaryName, unsafeEntry } from '../fs/safe-files.js';
-import { writeSingleEntryZip } from './zip-writer.js';
+import { writeSingleEntryZip, type Deflater } from './zip-writer.js';
 import type { ZipJob } from './zip-job.js';
 
-export async function writeZip(job: ZipJob): Promise<{ bytesIn: number; bytesOut: number }> {
+/** `deflater`: where the deflate stream comes from (zip-writer.ts; zlib here by default). */
+export async function writeZip(job: ZipJob, deflater?: Deflater): Promise<{ bytesIn: number; bytesOut: number }> {
   try {
-    return await writeZipOnce(job);
+    return await writeZipOnce(job, deflater);
   } catch (err) {
     // A retry of a job whose worker died after finishing (rename and unlink
     // done, reply lost): the zip is there and the .json is gone. Done, then.
@@ -27,14 +28,14 @@ export async function writeZip(job: ZipJob): Promise<{ bytesIn: number; bytesOut
   }
 }
 
-async function writeZipOnce(job: ZipJob): Promise<{ bytesIn: number; bytesOut: number }> {
+async function writeZipOnce(job: ZipJob, deflater: Deflater | undefined): Promise<{ bytesIn: number; bytesOut: number }> {
   const source = await openOwnFile(job.jsonPath, 'read');
   let sizes: { bytesIn: number; bytesOut: number };
   try {
     const tmp = temporaryName(job.zipPath);
     const out = await createExclusive(tmp);
     try {
-      sizes = await writeSingleEntryZip({ source, target: out, entryName: job.entryName, level: job.level, comment: job.comment, mtime: new Date(job.mtime) });
+      sizes = await writeSingleEntryZip({ source, target: out, entryName: job.entryName, level: job.level, comment: job.comment, mtime: new Date(job.mtime), deflater });
       await out.sync();
       await out.close();
       await rename(tmp, job.zipPath);

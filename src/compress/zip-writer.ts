@@ -1,8 +1,10 @@
 /**
- * Writes a zip of one deflated file, streaming: Node's zlib deflates and its
- * native CRC-32 checksums, in large chunks. This replaced yazl, whose CRC-32 is
- * computed in JavaScript: on the same window files after a benchmark run,
- * yazl zipped 137 MB/s and this writer 202 MB/s (zip -4: 146; BENCHMARKS.md).
+ * Writes a zip of one deflated file, streaming. The deflate stream comes from a
+ * `Deflater`: Node's zlib in this process (the zip worker's; its native CRC-32
+ * checksums the input in large chunks), or a gzip child process
+ * (gzip-deflater.ts). The zlib way replaced yazl, whose CRC-32 is computed in
+ * JavaScript: on the same window files after a benchmark run, yazl zipped
+ * 137 MB/s and this writer 202 MB/s (zip -4: 146; BENCHMARKS.md).
  *
  * Layout (APPNOTE 6.3.x): local header with a data descriptor flag (sizes
  * follow the data), the deflate stream, the data descriptor, one central
@@ -22,7 +24,41 @@ export interface SingleEntryZip {
   level: number;
   comment: string;
   mtime: Date;
+  /** Where the deflate stream comes from; zlib in this process by default. */
+  deflater?: Deflater;
 }
+
+/** A raw deflate stream of a file, and what it covered once its chunks have all been taken. */
+export interface Deflated {
+  chunks: AsyncIterable<Buffer>;
+  /** CRC-32 and length of the input; valid only after `chunks` ended. */
+  totals(): { crc: number; size: number };
+}
+
+/** Deflates `source` (from its start; the handle is left open) at `level`. */
+export type Deflater = (source: FileHandle, level: number) => Deflated;
+
+/** zlib in this process, the input checksummed as it is read. */
+export const zlibDeflater: Deflater = (source, level) => {
+  let crc = 0;
+  let size = 0;
+  async function* chunks(): AsyncGenerator<Buffer> {
+    const deflate = createDeflateRaw({ level, chunkSize: 256 * 1024 });
+    const input = source.createReadStream({ start: 0, highWaterMark: 1 << 20, autoClose: false });
+    input.on('data', (chunk) => {
+      crc = crc32(chunk as Buffer, crc);
+      size += chunk.length;
+    });
+    input.on('error', (err) => deflate.destroy(err));
+    input.pipe(deflate);
+    try {
+      yield* deflate as AsyncIterable<Buffer>;
+    } finally {
+      input.destroy(); // stops reading if the zip could not be written (the handle is closed by its owner)
+    }
+  }
+  return { chunks: chunks(), totals: () => ({ crc: crc >>> 0, size }) };
+};
 
 const FLAGS = 0x0008 /* sizes in a data descriptor */ | 0x0800; /* names are UTF-8 */
 const DEFLATE = 8;
@@ -47,36 +83,26 @@ export async function writeSingleEntryZip(z: SingleEntryZip): Promise<{ bytesIn:
     entryFields(local, 4, { time, date, crc: 0, compressed: 0, size: 0, nameLength: name.length });
     yield Buffer.concat([local, name]);
 
-    let crc = 0;
     let compressed = 0;
-    const deflate = createDeflateRaw({ level: z.level, chunkSize: 256 * 1024 });
-    const input = source.createReadStream({ start: 0, highWaterMark: 1 << 20, autoClose: false });
-    input.on('data', (chunk) => {
-      crc = crc32(chunk as Buffer, crc);
-      bytesIn += chunk.length;
-    });
-    input.on('error', (err) => deflate.destroy(err));
-    input.pipe(deflate);
-    try {
-      for await (const chunk of deflate as AsyncIterable<Buffer>) {
-        compressed += chunk.length;
-        yield chunk;
-      }
-    } finally {
-      input.destroy(); // stops reading if the zip could not be written (the handle is closed below)
+    const deflated = (z.deflater ?? zlibDeflater)(source, z.level);
+    for await (const chunk of deflated.chunks) {
+      compressed += chunk.length;
+      yield chunk;
     }
+    const { crc, size } = deflated.totals();
+    bytesIn = size;
     if (bytesIn > MAX_32 || compressed > MAX_32) throw new Error(`${z.entryName}: ${bytesIn} bytes is too large for a zip without zip64`);
 
     const descriptor = Buffer.alloc(16);
     descriptor.writeUInt32LE(0x08074b50, 0);
-    descriptor.writeUInt32LE(crc >>> 0, 4);
+    descriptor.writeUInt32LE(crc, 4);
     descriptor.writeUInt32LE(compressed, 8);
     descriptor.writeUInt32LE(bytesIn, 12);
 
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(MADE_BY_UNIX, 4);
-    entryFields(central, 6, { time, date, crc: crc >>> 0, compressed, size: bytesIn, nameLength: name.length });
+    entryFields(central, 6, { time, date, crc, compressed, size: bytesIn, nameLength: name.length });
     // extra (30), comment (32), disk (34), internal attributes (36): 0
     central.writeUInt32LE((FILE_MODE << 16) >>> 0, 38);
     central.writeUInt32LE(0, 42); // the local header is at offset 0

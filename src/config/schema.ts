@@ -73,6 +73,11 @@ function buildConfigSchema() {
       .strictObject({
         workers: z.int().min(1).max(64).default(1),
         level: z.int().min(1).max(9).default(4),
+        program: z
+          .string()
+          .refine((v) => v === 'gzip' || v === 'node' || v.startsWith('/'), { message: 'expected gzip (looked up on PATH), node (nsr\'s own worker) or an absolute path to a gzip; e.g. program: gzip' })
+          .default('gzip')
+          .meta({ description: 'what deflates closed windows: gzip child processes (found on PATH; nsr falls back to its own Node worker when there is none), node, or the absolute path of a gzip' }),
       })
       .prefault({}),
     shutdown: z

@@ -108,7 +108,7 @@ export class Recorder {
     const { config } = loaded;
     this.outputDir = path.resolve(config.output.dir);
     const note: NoteEvent = (event, fields, level, message) => this.events.emit(event, fields, level, message);
-    this.compressor = new WindowCompressor({ workers: config.compression.workers, level: config.compression.level, log: this.log, note, onZipped: (w, zipBytes) => this.zipped(w, zipBytes) });
+    this.compressor = new WindowCompressor({ workers: config.compression.workers, level: config.compression.level, program: config.compression.program, log: this.log, note, onZipped: (w, zipBytes) => this.zipped(w, zipBytes) });
     const minFree = config.output.min_free;
     if (minFree?.bytes || minFree?.percent) {
       const queued = () => [...this.units.values()].reduce((n, u) => n + u.lanes.reduce((m, l) => m + l.queue.depth, 0), 0);

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { CompressionPool } from '../compress/compression-pool.js';
+import { gzipProgram } from '../compress/gzip-program.js';
 import { encodeZipComment } from '../compress/zip-meta.js';
 import type { Logger } from '../logging/logger.js';
 import type { NoteEvent } from '../logging/note-event.js';
@@ -20,6 +21,8 @@ const COMPRESS_RETRY_MAX_MS = 300_000;
 export interface WindowCompressorOptions {
   workers: number;
   level: number;
+  /** `compression.program`: gzip, node, or a path (compress/gzip-program.ts). */
+  program: string;
   log: Logger;
   note: NoteEvent;
   /** A window is in its zip (the `.json` is gone): the archive index, the hooks and retention hear of it here. */
@@ -43,7 +46,9 @@ export class WindowCompressor {
   constructor(private readonly opts: WindowCompressorOptions) {
     this.pool = new CompressionPool({
       workers: opts.workers,
+      gzip: gzipProgram(opts.program),
       onWorkerExit: ({ pid, code, signal, error }) => opts.note('compression_worker_died', { pid, code, signal, error }, 'warn'),
+      onGzipUnavailable: (error) => opts.note('compression_program_unavailable', { program: opts.program, error }, 'warn', `${error}; windows are compressed by nsr's own worker from now on`),
     });
   }
 
