@@ -3,7 +3,7 @@ import t from 'tap';
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { CompressionPool } from '../src/compress/compression-pool.js';
+import { CompressionPool, GZIP_MAX_BYTES } from '../src/compress/compression-pool.js';
 import { headerLength } from '../src/compress/gzip-deflater.js';
 import { gzipProgram } from '../src/compress/gzip-program.js';
 import { encodeZipComment } from '../src/compress/zip-meta.js';
@@ -127,6 +127,26 @@ t.test('gzip: a program that cannot be run sends the jobs to the Node worker', a
   t.match(first, { ok: true, attempts: 1, bytesIn: original.length }, 'the attempt that could not start is not counted');
   t.match(unavailable, [/cannot run .*no-such-gzip: ENOENT/]);
   t.same(readdirSync(dir), [`${base}_json.zip`]);
+});
+
+t.test('gzip: windows adding up to GZIP_MAX_BYTES go to a Node worker, and a small one after them to that same worker', async (t) => {
+  const dir = tempDir(t);
+  // a gzip that always fails: any job it gets would fail
+  const program = fakeGzip(dir, 'exit 3');
+  const pool = new CompressionPool({ workers: 1, maxAttempts: 1, gzip: program });
+  t.teardown(() => pool.close());
+  const large = readFileSync(windowFile(dir, 'large_flowinfo', 100));
+  const small = readFileSync(windowFile(dir, 'small_flowinfo', 10));
+  const first = await pool.submit({ ...job(dir, 'large_flowinfo', { records: 100, first: 1, last: 2, bytes: large.length }), bytes: GZIP_MAX_BYTES });
+  t.match(first, { ok: true, bytesIn: large.length }, 'the window said to be large was zipped by a Node worker');
+  const second = await pool.submit({ ...job(dir, 'small_flowinfo', { records: 10, first: 1, last: 2, bytes: small.length }), bytes: small.length });
+  t.match(second, { ok: true, bytesIn: small.length }, 'the worker still alive took the small one');
+  t.equal(pool.pids().length, 1, 'one Node worker, still waiting out its idle time');
+  await new Promise((r) => setTimeout(r, 700));
+  const later = readFileSync(windowFile(dir, 'later_flowinfo', 10));
+  const third = await pool.submit({ ...job(dir, 'later_flowinfo', { records: 10, first: 1, last: 2, bytes: later.length }), bytes: later.length });
+  t.match(third, { ok: false, error: /exited with code 3/ }, 'once the worker left, a small window goes to gzip again');
+  t.ok(existsSync(path.join(dir, 'later_flowinfo.json')), 'and its .json stays');
 });
 
 t.test('gzip: the program is looked up on PATH, node means none', (t) => {

@@ -4,13 +4,14 @@
  * `maxAttempts` times is reported and its `.json` left in place for recovery
  * at the next start, so nothing is lost.
  *
- * With `gzip` (a program path), each job is one gzip process deflating the
- * window while this process writes the zip around its output
- * (gzip-deflater.ts): ~2 MB and a millisecond to start. Without it, or once
- * that program cannot be run, jobs go to forked Node zip workers, which
- * start when a job arrives and leave once idle for `idleExitMs`: a window
- * closes once a minute at nominal load, and a Node process kept alive
- * between windows holds ~40 MB for nothing (BENCHMARKS.md §17).
+ * With `gzip` (a program path), while less than GZIP_MAX_BYTES waits, each
+ * window is one gzip process deflating it while this process writes the zip
+ * around its output (gzip-deflater.ts): ~2 MB and a millisecond to start.
+ * More bytes at once, and every window without gzip or once it cannot be
+ * run, go to forked Node zip workers, which start when a job arrives and leave once idle for
+ * `idleExitMs`: a window closes once a minute at nominal load, and a Node
+ * process kept alive between windows holds ~40 MB for nothing
+ * (BENCHMARKS.md §17).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -66,6 +67,16 @@ interface GzipRun {
 }
 
 const DEFAULT_IDLE_EXIT_MS = 500;
+
+/**
+ * When the windows waiting add up to this, a Node worker takes them even when
+ * gzip is there: GNU gzip deflates at about half the speed of Node's zlib (7
+ * against 3.6 ms of CPU per MB at level 4), which passes a Node worker's
+ * start (~0.1 s) at ~30 MB. A Node worker still alive takes the small ones
+ * too: its start is paid. At 1-s fetches of NDTwin's flow and graph data
+ * (~10 MB a minute) every window goes to gzip.
+ */
+export const GZIP_MAX_BYTES = 24 * 1024 * 1024;
 
 export class CompressionPool {
   private readonly waiting: Pending[] = [];
@@ -125,13 +136,15 @@ export class CompressionPool {
 
   private dispatch(): void {
     if (this.closing) return;
-    if (this.gzip) {
-      while (this.waiting.length > 0 && this.gzipRuns.size < this.opts.workers) this.runGzip(this.gzip, this.waiting.shift()!);
-      return;
-    }
     while (this.waiting.length > 0) {
+      const children = this.workers.size + this.gzipRuns.size;
       let worker = [...this.workers].find((w) => !w.busy);
-      if (!worker && this.workers.size < this.opts.workers) worker = this.spawn();
+      if (!worker && this.gzip && this.waitingBytes() < GZIP_MAX_BYTES) {
+        if (children >= this.opts.workers) return;
+        this.runGzip(this.gzip, this.waiting.shift()!);
+        continue;
+      }
+      if (!worker && children < this.opts.workers) worker = this.spawn();
       if (!worker) return;
       const pending = this.waiting.shift()!;
       pending.attempts++;
@@ -144,6 +157,12 @@ export class CompressionPool {
         // The worker's channel closed under us: its 'exit' requeues the job.
       }
     }
+  }
+
+  private waitingBytes(): number {
+    let bytes = 0;
+    for (const p of this.waiting) bytes += p.job.bytes ?? 0;
+    return bytes;
   }
 
   private runGzip(program: string, pending: Pending): void {

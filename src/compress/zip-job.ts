@@ -6,6 +6,8 @@ export interface ZipJob {
   entryName: string;
   level: number;
   comment: string;
+  /** Size of the window file, when known: the pool picks gzip or a Node worker by it. */
+  bytes?: number;
   /** Entry modification time (epoch ms): the window's last record, so zips are reproducible. */
   mtime: number;
 }

@@ -68,7 +68,7 @@ export class WindowCompressor {
     const { note, log, level } = { ...this.opts, level: this.opts.level };
     this.unzipped.add(w);
     const job = this.pool
-      .submit({ jsonPath: w.jsonPath, zipPath: path.join(w.dir, zipName(w.base, w.ext)), entryName: jsonName(w.base, w.ext), level, comment: encodeZipComment(w), mtime: w.last })
+      .submit({ jsonPath: w.jsonPath, zipPath: path.join(w.dir, zipName(w.base, w.ext)), entryName: jsonName(w.base, w.ext), level, comment: encodeZipComment(w), mtime: w.last, bytes: w.bytes })
       .then((o) => {
         const fields = { stream: w.stream, file: zipName(w.base, w.ext), records: w.records, first: w.first, last: w.last, bytes: w.bytes, zip_bytes: o.bytesOut, ms: o.ms && Math.round(o.ms) };
         if (o.ok) {
