@@ -13,6 +13,11 @@
 // package's files (package.json, bin/nsr, fixtures/) do so two levels up from
 // themselves: dist/<dir>/x.js and dist/bundle/x.js alike.
 //
+// commander requires node:child_process when it loads (for executable
+// subcommands, which nsr has none of); loading it, and net and dgram with it,
+// costs ~5 ms of every command's start, `nsr cat`'s too. In the bundle
+// commander gets a stand-in that loads the module at its first use.
+//
 // Usage: node scripts/bundle.mjs (npm run build runs it after tsc).
 //
 // A CommonJS dependency loaded with import() lands in a chunk of its own whose only
@@ -29,6 +34,17 @@ export const BUNDLE_EXTERNAL = ['ssh2', 'cpu-features', 'pg-native'];
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 const out = path.join(dist, 'bundle');
+
+const lazyChildProcessForCommander = {
+  name: 'lazy-child-process-for-commander',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (a) => (/[\\/]node_modules[\\/]commander[\\/]/.test(a.importer) ? { path: 'child_process', namespace: 'nsr-lazy' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'nsr-lazy' }, () => ({
+      contents: "let m; module.exports = new Proxy({}, { get: (_t, k) => (m ??= require('node:child_process'))[k] });",
+      loader: 'js',
+    }));
+  },
+};
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await bundle();
 
@@ -47,6 +63,7 @@ async function bundle() {
     external: BUNDLE_EXTERNAL,
     // The dependencies written as CommonJS call require(); in an ES module it has to be made.
     banner: { js: "import { createRequire as __nsrCreateRequire } from 'node:module'; const require = __nsrCreateRequire(import.meta.url);" },
+    plugins: [lazyChildProcessForCommander],
     legalComments: 'none',
     logLevel: 'warning',
   });
