@@ -60,6 +60,7 @@ export function registerRun(program: Command): void {
 /** Kinds that make one request a tick: their tick rate is their request rate. */
 const ONE_REQUEST_KINDS = new Set(['ndtwin', 'http']);
 const LOW_REQUEST_RATE = 10; // a second, all streams together
+const FOR_SIZE_AFTER_START_MS = 20_000;
 
 /**
  * Whether V8 should favour memory over speed (--optimize-for-size): without it
@@ -68,8 +69,11 @@ const LOW_REQUEST_RATE = 10; // a second, all streams together
  * RSS 79 -> 72 MB, its CPU within the noise; at 40 requests/s RSS 110 -> 79 MB
  * but 18-29 % more steady CPU, and at 800 requests/s 45 % more CPU per record.
  * So only for streams of one request a tick (ndtwin, http: the original
- * recorder's load) at up to 10 requests a second together. The flag stays for
- * the process's life, whatever a reload changes.
+ * recorder's load) at up to 10 requests a second together, and only for the
+ * start (FOR_SIZE_AFTER_START_MS after recording began), whose peak it cuts:
+ * left on, it ends each scavenge (~10 s apart at nominal) in a full
+ * mark-compact, 14-32 % of the steady CPU for no steady RSS (measured side by
+ * side, BENCHMARKS.md §17).
  */
 function memoryOverSpeed(loaded: LoadedConfig): boolean {
   let perSecond = 0;
@@ -104,7 +108,8 @@ async function run(opts: RunOptions): Promise<number> {
   if (loaded.legacy) log.info({ config: loaded.file, settings: loaded.legacySettings }, 'reading the original recorder settings format');
   if (!opts.logToParent) for (const warning of loaded.warnings) log.warn({ config: loaded.file }, warning);
 
-  if (memoryOverSpeed(loaded)) (await import('node:v8')).default.setFlagsFromString('--optimize-for-size');
+  const v8ForSize = memoryOverSpeed(loaded) ? (await import('node:v8')).default : undefined;
+  v8ForSize?.setFlagsFromString('--optimize-for-size');
   const recorder = new Recorder(loaded, { log, version: version(), shard });
   // Signals are ours from here on, also during a long start (recovery): the
   // first stops cleanly once started, the second skips compression, the third
@@ -143,6 +148,7 @@ async function run(opts: RunOptions): Promise<number> {
   }
   log.info({ streams: loaded.streams.map((s) => s.name), output: loaded.config.output.dir }, 'recording');
   if (forMs) setTimeout(() => stopRequested('duration'), forMs).unref();
+  if (v8ForSize) setTimeout(() => v8ForSize.setFlagsFromString('--no-optimize-for-size'), FOR_SIZE_AFTER_START_MS).unref();
   const reason = await stopped;
   const result = await recorder.stop(reason);
   simulator?.kill('SIGTERM');
