@@ -149,6 +149,20 @@ t.test('gzip: windows adding up to GZIP_MAX_BYTES go to a Node worker, and a sma
   t.ok(existsSync(path.join(dir, 'later_flowinfo.json')), 'and its .json stays');
 });
 
+t.test('gzip: windows of one boundary are weighed together: a small one closing first rides with a large one to the Node worker', async (t) => {
+  const dir = tempDir(t);
+  const pool = new CompressionPool({ workers: 1, maxAttempts: 1, gzip: fakeGzip(dir, 'exit 3') });
+  t.teardown(() => pool.close());
+  const flow = readFileSync(windowFile(dir, 'b_flowinfo', 10));
+  const graph = readFileSync(windowFile(dir, 'b_graphinfo', 10));
+  // submitted in that order, as a boundary closes them: the small one alone would go to gzip (and fail here)
+  const outcomes = await Promise.all([
+    pool.submit({ ...job(dir, 'b_flowinfo', { records: 10, first: 1, last: 2, bytes: flow.length }), bytes: GZIP_MAX_BYTES / 3 }),
+    pool.submit({ ...job(dir, 'b_graphinfo', { records: 10, first: 1, last: 2, bytes: graph.length }), bytes: GZIP_MAX_BYTES }),
+  ]);
+  t.match(outcomes, [{ ok: true, bytesIn: flow.length }, { ok: true, bytesIn: graph.length }]);
+});
+
 t.test('gzip: the program is looked up on PATH, node means none', (t) => {
   t.equal(gzipProgram('node'), undefined);
   t.equal(gzipProgram('/opt/x/gzip'), '/opt/x/gzip');

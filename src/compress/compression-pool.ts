@@ -77,6 +77,7 @@ const DEFAULT_IDLE_EXIT_MS = 500;
  * (~10 MB a minute) every window goes to gzip.
  */
 export const GZIP_MAX_BYTES = 24 * 1024 * 1024;
+const BATCH_MS = 50;
 
 export class CompressionPool {
   private readonly waiting: Pending[] = [];
@@ -85,6 +86,7 @@ export class CompressionPool {
   private gzip: string | undefined;
   private nextId = 1;
   private retryTimer: NodeJS.Timeout | undefined;
+  private batchTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -108,8 +110,22 @@ export class CompressionPool {
   submit(job: Omit<ZipJob, 'id'>): Promise<CompressionOutcome> {
     return new Promise((resolve) => {
       this.waiting.push({ job: { ...job, id: this.nextId++ }, attempts: 0, resolve });
-      this.dispatch();
+      this.dispatchBatched();
     });
+  }
+
+  /**
+   * With gzip and nothing running, the first window of a boundary waits
+   * BATCH_MS for the others (windows of all streams close on the same grid
+   * instant), so that gzip or a Node worker is chosen by what the boundary
+   * holds in all, not by whichever window closed first.
+   */
+  private dispatchBatched(): void {
+    if (!this.gzip || this.workers.size + this.gzipRuns.size > 0) return this.dispatch();
+    this.batchTimer ??= setTimeout(() => {
+      this.batchTimer = undefined;
+      this.dispatch();
+    }, BATCH_MS);
   }
 
   /** Resolves when every submitted job has finished. */
@@ -122,6 +138,7 @@ export class CompressionPool {
   async close(): Promise<void> {
     this.closing = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.batchTimer);
     const exits = [...this.workers].map((w) => new Promise<void>((resolve) => {
       clearTimeout(w.idleTimer);
       if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
