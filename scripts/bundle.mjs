@@ -72,9 +72,10 @@ async function bundle() {
 
 /**
  * esbuild's output is ASCII (its default charset) except in the comments it
- * keeps, where non-ASCII characters stay as written; one such character (an em dash, an arrow) makes V8 hold the whole
- * chunk's source as a two-byte string: ~1.3 MB more heap for the recorder.
- * Escaped there too, the chunks are ASCII, and only comments changed.
+ * keeps, where non-ASCII characters stay as written. One such character (an
+ * em dash, an arrow) makes V8 hold the whole chunk's source as a two-byte
+ * string: ~1.3 MB more heap for the recorder. Escaped there too, the chunks
+ * are ASCII, and only comments changed.
  */
 function asciiOnly(dir) {
   for (const f of readdirSync(dir)) {

@@ -8,10 +8,10 @@
  * window is one gzip process deflating it while this process writes the zip
  * around its output (gzip-deflater.ts): ~2 MB and a millisecond to start.
  * More bytes at once, and every window without gzip or once it cannot be
- * run, go to forked Node zip workers, which start when a job arrives and leave once idle for
- * `idleExitMs`: a window closes once a minute at nominal load, and a Node
- * process kept alive between windows holds ~40 MB for nothing
- * (BENCHMARKS.md §17).
+ * run, go to forked Node zip workers. These start when a job arrives and
+ * leave once idle for `idleExitMs`: a window closes once a minute at nominal
+ * load, and a Node process kept alive between windows holds ~40 MB for
+ * nothing (BENCHMARKS.md §17).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -103,8 +103,9 @@ export class CompressionPool {
 
   /** Process ids of the live children (for status and for tests that kill one). */
   pids(): number[] {
-    const children = [...[...this.workers].map((w) => w.child), ...[...this.gzipRuns].map((r) => r.child)];
-    return children.map((c) => c?.pid).filter((p): p is number => p !== undefined);
+    const pids: number[] = [];
+    for (const { child } of [...this.workers, ...this.gzipRuns]) if (child?.pid !== undefined) pids.push(child.pid);
+    return pids;
   }
 
   submit(job: Omit<ZipJob, 'id'>): Promise<CompressionOutcome> {

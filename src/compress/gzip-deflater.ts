@@ -16,11 +16,11 @@
  * job, and the `.json` stays.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Deflated, Deflater } from './zip-writer.js';
+import type { Deflater } from './zip-writer.js';
 
 /** The program could not be started at all (ENOENT, EACCES): the pool compresses with its Node worker instead. */
 export class GzipUnavailableError extends Error {
-  constructor(program: string, readonly reason: string) {
+  constructor(program: string, reason: string) {
     super(`cannot run ${program}: ${reason}`);
   }
 }
@@ -61,7 +61,7 @@ export function gzipDeflater(program: string, onChild?: (child: ChildProcess) =>
       if (child.pid !== undefined) onChild?.(child);
       let stderr = '';
       child.stderr!.setEncoding('utf8').on('data', (s: string) => {
-        if (stderr.length < STDERR_KEPT) stderr += s;
+        if (stderr.length < STDERR_KEPT) stderr = (stderr + s).slice(0, STDERR_KEPT);
       });
       let head: Buffer | undefined = Buffer.alloc(0);
       let tail: Buffer = Buffer.alloc(0);
@@ -106,14 +106,13 @@ export function gzipDeflater(program: string, onChild?: (child: ChildProcess) =>
         }
       }
     }
-    const deflated: Deflated = {
+    return {
       chunks: chunks(),
       totals: () => {
         if (!totals) throw new Error('the gzip stream has not ended');
         return totals;
       },
     };
-    return deflated;
   };
 }
 

@@ -115,11 +115,10 @@ export function readOwnFileSync(file: string): Buffer | undefined {
  * module and never write a temporary, and loading it costs ~6 ms of their start.
  */
 export function temporaryName(file: string): string {
-  return `${file}.${randomBytes()(6).toString('hex')}.tmp`;
+  nodeCrypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  return `${file}.${nodeCrypto.randomBytes(6).toString('hex')}.tmp`;
 }
-
-let cryptoRandomBytes: typeof import('node:crypto').randomBytes | undefined;
-const randomBytes = () => (cryptoRandomBytes ??= (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).randomBytes);
+let nodeCrypto: typeof import('node:crypto') | undefined;
 
 /** Temporaries of nsr's small state files (`.nsr.….<12 hex>.tmp`): a crash between create and rename leaves one. */
 export const STATE_TEMPORARY = /^\.nsr\..+\.[0-9a-f]{12}\.tmp$/;
