@@ -128,8 +128,9 @@ streams:
       setTimeout(() => cch.ack(m), 2);
     });
   }
-  // Until the first tick's points are all through (the queues empty for a while).
-  for (let quiet = 0, until = Date.now() + 30_000; quiet < 4 && Date.now() < until; await sleep(250)) quiet = (await depth()) === 0 ? quiet + 1 : 0;
+  // Until the first tick's points are all through (the queues empty for a while, past the first 3000: in one CI
+  // run on a busy machine the queues stood empty for a second with 2653 of ~4000 through, before publishing resumed).
+  for (let quiet = 0, until = Date.now() + 30_000; (quiet < 4 || received.length <= 3000) && Date.now() < until; await sleep(250)) quiet = (await depth()) === 0 ? quiet + 1 : 0;
   t.ok(received.length > 3000, `the backlog came through (${received.length} messages)`);
 
   // The broker goes away between two ticks' publishing, and comes back.
