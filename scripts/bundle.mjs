@@ -13,6 +13,19 @@
 // package's files (package.json, bin/nsr, fixtures/) do so two levels up from
 // themselves: dist/<dir>/x.js and dist/bundle/x.js alike.
 //
+// The archive tools (ls, cat, verify, index, export, stats) and the two
+// workers are each one file with all they use (dist/bundle/cat.js...), not a
+// set of shared chunks: each ES module costs Node ~1 ms to load and link, and
+// `nsr cat` loaded 22 of them (BENCHMARKS.md §17). main.js's import() of such a
+// command stays as written and finds that file. The recorder (`nsr run`) and
+// the other commands keep the chunks they share with main.js: `run` loads a
+// kind's code only when the config names it, which one file cannot do (esbuild
+// inlines an import() when it does not split), and a one-file `run` would load
+// a second copy of commander beside main's. A one-file command has its own copy
+// of what it shares with main.js (commander's Option, common.js): main builds
+// the program and hands it over, and commander reads an option by its fields,
+// not by its class.
+//
 // commander requires node:child_process when it loads (for executable
 // subcommands, which nsr has none of); loading it, and net and dgram with it,
 // costs ~5 ms of every command's start, `nsr cat`'s too. In the bundle
@@ -31,6 +44,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 /** Packages left out of the bundle: loaded by Node at run time, with Node's own semantics. */
 export const BUNDLE_EXTERNAL = ['ssh2', 'cpu-features', 'pg-native'];
 
+/** Commands (dist/cli/<module>.js) bundled one file each; see the header. */
+export const ONE_FILE_COMMANDS = ['ls', 'cat', 'verify', 'index-cmd', 'export', 'stats'];
+const WORKERS = ['compress/zip-worker.js', 'json/json-check-worker.js'];
+
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 const out = path.join(dist, 'bundle');
@@ -46,26 +63,40 @@ const lazyChildProcessForCommander = {
   },
 };
 
+/** In main.js, import('./cat.js') and the like stay as written: they load dist/bundle/cat.js. */
+const oneFileCommandsStayImported = {
+  name: 'one-file-commands-stay-imported',
+  setup(b) {
+    const main = path.join(dist, 'cli', 'main.js');
+    const filter = new RegExp(`^\\./(${ONE_FILE_COMMANDS.join('|')})\\.js$`);
+    b.onResolve({ filter }, (a) => (path.resolve(a.importer) === main ? { path: a.path, external: true } : undefined));
+  },
+};
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await bundle();
 
 async function bundle() {
   const { build } = await import('esbuild');
   rmSync(out, { recursive: true, force: true });
-  await build({
-    entryPoints: ['cli/main.js', 'compress/zip-worker.js', 'json/json-check-worker.js'].map((f) => path.join(dist, f)),
+  const common = {
     outdir: out,
     entryNames: '[name]',
     bundle: true,
-    splitting: true,
     format: 'esm',
     platform: 'node',
     target: 'node20',
     external: BUNDLE_EXTERNAL,
     // The dependencies written as CommonJS call require(); in an ES module it has to be made.
     banner: { js: "import { createRequire as __nsrCreateRequire } from 'node:module'; const require = __nsrCreateRequire(import.meta.url);" },
-    plugins: [lazyChildProcessForCommander],
     legalComments: 'none',
     logLevel: 'warning',
+  };
+  await build({ ...common, entryPoints: [path.join(dist, 'cli', 'main.js')], splitting: true, plugins: [lazyChildProcessForCommander, oneFileCommandsStayImported] });
+  await build({
+    ...common,
+    entryPoints: [...ONE_FILE_COMMANDS.map((c) => `cli/${c}.js`), ...WORKERS].map((f) => path.join(dist, f)),
+    splitting: false,
+    plugins: [lazyChildProcessForCommander],
   });
   asciiOnly(out);
 }
