@@ -6,8 +6,11 @@
 //
 //   node bench/vs-original.bench.mjs --original <Network-State-Recorder clone or git dir> \
 //        --harness <dir of run_scenario.py> [--nsr label=<nsr checkout>]... \
-//        [--scenarios nominal,fast] [--repeat 3] [--results <dir>]
+//        [--scenarios nominal,fast] [--repeat 3] [--results <dir>] [--floor]
 //
+// --floor adds a column for bench/node-floor-recorder.mjs: the least a Node
+// process does for this load (GET, append, fsync; nothing else), run and
+// measured the same way, as the floor that nsr's figures stand above.
 // --original and --harness may also come from NSR_ORIGINAL_REPO and NSR_HARNESS.
 // --nsr defaults to this checkout (built: npm run build); give it more than once
 // to compare builds (e.g. before=<a worktree of the previous commit>).
@@ -40,7 +43,8 @@ const nsrs = (optAll('nsr').length ? optAll('nsr') : [`nsr=${path.resolve(here, 
 const scenarios = opt('scenarios', 'nominal,fast').split(',');
 const repeat = Number(opt('repeat', '3'));
 const results = opt('results', mkdtempSync(path.join(os.tmpdir(), 'nsr-vs-original-')));
-const recorders = [...(original ? [{ label: 'original' }] : []), ...nsrs];
+const floor = args.includes('--floor') ? [{ label: 'node-floor', cmd: `${process.execPath} ${path.join(here, 'node-floor-recorder.mjs')} {cfg}` }] : [];
+const recorders = [...(original ? [{ label: 'original' }] : []), ...nsrs, ...floor];
 
 function runOnce(rec, scenario, i) {
   const dir = path.join(results, `${rec.label}-${i}`, scenario);
@@ -49,7 +53,7 @@ function runOnce(rec, scenario, i) {
   if (rec.label === 'original') {
     argv.push('--recorder', 'original');
     env.NSR_ORIGINAL_REPO = original;
-  } else argv.push('--label', rec.label, '--cmd', `${process.execPath} ${path.join(rec.dir, 'bin', 'nsr')} run -c {cfg}`);
+  } else argv.push('--label', rec.label, '--cmd', rec.cmd ?? `${process.execPath} ${path.join(rec.dir, 'bin', 'nsr')} run -c {cfg}`);
   execFileSync('python3', argv, { env, stdio: ['ignore', 'ignore', 'inherit'] });
   return measure(dir);
 }
