@@ -14,6 +14,7 @@ import type { Logger } from '../logging/logger.js';
 import { configOption, EXIT_OK, EXIT_RUNTIME, fail, OperatorError, resolveConfigFile, version } from './common.js';
 import { DAC_DEFAULT_TASKS, setDacRunOptions } from '../config/dac.js';
 import { MAX_PROCESSES, runDacShards } from './dac-shards.js';
+import { enableYoungGc } from '../pipeline/young-gc.js';
 
 /** A whole-number option, or undefined when not given; `example` goes into the fix. */
 function wholeOption(flag: string, text: string | undefined, min: number, max: number, what: string, example: number): number | undefined {
@@ -108,6 +109,7 @@ async function run(opts: RunOptions): Promise<number> {
   if (loaded.legacy) log.info({ config: loaded.file, settings: loaded.legacySettings }, 'reading the original recorder settings format');
   if (!opts.logToParent) for (const warning of loaded.warnings) log.warn({ config: loaded.file }, warning);
 
+  enableYoungGc();
   const v8ForSize = memoryOverSpeed(loaded) ? (await import('node:v8')).default : undefined;
   v8ForSize?.setFlagsFromString('--optimize-for-size');
   const recorder = new Recorder(loaded, { log, version: version(), shard });

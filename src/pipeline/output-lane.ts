@@ -18,6 +18,7 @@ import type { RecordShape } from '../sources/source.js';
 import type { WindowCompressor } from './window-compressor.js';
 import type { DiskGate } from './disk-guard.js';
 import { isRunMark } from '../logging/run-marks.js';
+import { noteRecordBytes } from './young-gc.js';
 
 /** How long after its end a window is closed when no record closes it first. */
 const CLOSE_SLACK_MS = 1000;
@@ -91,7 +92,9 @@ export class OutputLane {
   /** A record on its way to the window file; its timestamp is when it arrived unless it brings its own (DESIGN 2.1). */
   push(tick: number, scheduledAt: number, body: Buffer, onWritten?: () => void, timestamp?: number): void {
     const receivedAt = timestamp ?? this.ctx.now();
-    this.queue.push({ stream: this.name, tick, scheduledAt, receivedAt, line: this.encode!(receivedAt, body), onWritten });
+    const line = this.encode!(receivedAt, body);
+    this.queue.push({ stream: this.name, tick, scheduledAt, receivedAt, line, onWritten });
+    noteRecordBytes(line.length);
     if (receivedAt < this.stats.lastRecordAt) {
       this.ctx.note('clock_backwards', { stream: this.name, previous: this.stats.lastRecordAt, now: receivedAt }, 'warn', 'the wall clock went backwards');
     }

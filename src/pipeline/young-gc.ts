@@ -1,0 +1,42 @@
+/**
+ * Collects V8's young generation after every YOUNG_GC_BYTES of records, for
+ * `nsr run` only (enableYoungGc).
+ *
+ * Why: a body lives outside V8's heap (a Buffer's bytes are malloc'd), and only
+ * its small wrapper object is on the heap. The wrappers die young, but the
+ * young generation fills with so little that V8 collects it only when the
+ * bytes outside add up: at the harness's `fast` load (40 requests a second,
+ * ~3.5 MB of bodies a second) `--trace-gc` showed scavenges "by external
+ * memory pressure" every 3-7 s, with ~32 MB of dead bodies (each body is held
+ * in a few copies on its way: socket chunks, the whole body, the record line)
+ * held until then, and glibc keeping the pages after. One scavenge costs
+ * ~0.3-0.6 ms; at `fast` this makes about one a second (BENCHMARKS.md §17).
+ */
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+/** Record bytes between two collections. */
+export const YOUNG_GC_BYTES = 4 * 1024 * 1024;
+
+type Gc = (options: { type: 'minor' }) => void;
+let gc: Gc | undefined;
+let bytesSince = 0;
+
+/**
+ * Gets V8's gc function without --expose-gc on the command line (bin/nsr starts
+ * Node with no flags): the flag set now applies to contexts made after it.
+ */
+export function enableYoungGc(): void {
+  if (gc) return;
+  v8.setFlagsFromString('--expose-gc');
+  gc = vm.runInNewContext('gc') as Gc;
+}
+
+/** Counts a record's bytes; collects the young generation when enough have passed. */
+export function noteRecordBytes(n: number): void {
+  if (!gc) return;
+  bytesSince += n;
+  if (bytesSince < YOUNG_GC_BYTES) return;
+  bytesSince = 0;
+  gc({ type: 'minor' });
+}
