@@ -10,13 +10,15 @@
  * memory pressure" every 3-7 s, with ~32 MB of dead bodies (each body is held
  * in a few copies on its way: socket chunks, the whole body, the record line)
  * held until then, and glibc keeping the pages after. One scavenge costs
- * ~0.3-0.6 ms; at `fast` this makes about one a second (BENCHMARKS.md §17).
+ * ~0.3-0.6 ms; at `fast` this makes three or four a second, and the peak RSS
+ * fell 110 -> 81 MB with less CPU, not more (4 MB: 92 MB; 256 KB: 78 MB and
+ * more CPU; BENCHMARKS.md §17).
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
 /** Record bytes between two collections. */
-export const YOUNG_GC_BYTES = 4 * 1024 * 1024;
+export const YOUNG_GC_BYTES = 1024 * 1024;
 
 type Gc = (options: { type: 'minor' }) => void;
 let gc: Gc | undefined;
