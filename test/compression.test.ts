@@ -134,7 +134,8 @@ t.test('gzip: at the first boundary (no pace yet), windows adding up to GZIP_MAX
   // a gzip that always fails: any job it gets would fail
   const program = fakeGzip(dir, 'exit 3');
   // a clock that stands still: the boundary comes 0 ms after the pool began, so only GZIP_MAX_BYTES counts
-  const pool = new CompressionPool({ workers: 1, maxAttempts: 1, gzip: program, now: () => 0 });
+  let clock = 0;
+  const pool = new CompressionPool({ workers: 1, maxAttempts: 1, gzip: program, now: () => clock });
   t.teardown(() => pool.close());
   const large = readFileSync(windowFile(dir, 'large_flowinfo', 100));
   const small = readFileSync(windowFile(dir, 'small_flowinfo', 10));
@@ -144,6 +145,7 @@ t.test('gzip: at the first boundary (no pace yet), windows adding up to GZIP_MAX
   t.match(second, { ok: true, bytesIn: small.length }, 'the worker still alive took the small one');
   t.equal(pool.pids().length, 1, 'one Node worker, still waiting out its idle time');
   await new Promise((r) => setTimeout(r, 700));
+  clock = 60_000; // the next boundary, a minute on: gzip keeps up with 24 MiB a minute
   const later = readFileSync(windowFile(dir, 'later_flowinfo', 10));
   const third = await pool.submit({ ...job(dir, 'later_flowinfo', { records: 10, first: 1, last: 2, bytes: later.length }), bytes: later.length });
   t.match(third, { ok: false, error: /exited with code 3/ }, 'once the worker left, a small window goes to gzip again');
@@ -189,6 +191,28 @@ t.test('gzip: past GZIP_MAX_BYTES, gzip still takes a boundary it deflates in ha
   t.match(await boundary('b'), [{ ok: true }, { ok: true }]);
   t.equal(gzipRuns(), 2, 'a Node worker took both');
   t.same(readdirSync(dir).filter((f) => f.endsWith('.zip')).sort(), ['a_flowinfo_json.zip', 'a_graphinfo_json.zip', 'b_flowinfo_json.zip', 'b_graphinfo_json.zip']);
+  await new Promise((r) => setTimeout(r, 700)); // the Node worker leaves
+  clock = 18_000; // 1.5 s later again: a small window first, the boundary before it weighs
+  const c = readFileSync(windowFile(dir, 'c_flowinfo', 10));
+  t.match(await pool.submit({ ...job(dir, 'c_flowinfo', { records: 10, first: 1, last: 2, bytes: c.length }), bytes: 1e6 }), { ok: true });
+  t.equal(gzipRuns(), 2, 'a Node worker took it: 52 MB came at the boundary before');
+});
+
+t.test('gzip: a boundary whose windows close past BATCH_MS is weighed by what it brought so far', { skip: !GZIP && 'no gzip on PATH' }, async (t) => {
+  const dir = tempDir(t);
+  const runs = path.join(dir, 'runs.log');
+  let clock = 0;
+  const pool = new CompressionPool({ workers: 1, maxAttempts: 1, gzip: fakeGzip(dir, `echo run >> ${runs}\nexec "$GZIP_PROGRAM" "$@"`), now: () => clock });
+  t.teardown(() => pool.close());
+  const gzipRuns = () => (existsSync(runs) ? readFileSync(runs, 'utf8').split('\n').length - 1 : 0);
+  const flow = readFileSync(windowFile(dir, 'flowinfo', 10));
+  const graph = readFileSync(windowFile(dir, 'graphinfo', 10));
+  clock = 1_500; // gzip does 48 MB in half of 1.5 s
+  t.match(await pool.submit({ ...job(dir, 'flowinfo', { records: 10, first: 1, last: 2, bytes: flow.length }), bytes: 30e6 }), { ok: true });
+  t.equal(gzipRuns(), 1, 'alone, 30 MB went to gzip');
+  clock = 1_600; // the same boundary: 30 + 30 MB is past 48
+  t.match(await pool.submit({ ...job(dir, 'graphinfo', { records: 10, first: 1, last: 2, bytes: graph.length }), bytes: 30e6 }), { ok: true });
+  t.equal(gzipRuns(), 1, 'a Node worker took the second');
 });
 
 t.test('gzip: the rule by numbers', (t) => {
