@@ -71,8 +71,8 @@ interface GzipRun {
 const DEFAULT_IDLE_EXIT_MS = 500;
 
 /**
- * Below this many bytes waiting, gzip children take the windows whatever the
- * pace. GNU gzip deflates at about half the speed of Node's zlib (7 against
+ * Below this many bytes a boundary brings, gzip children take the windows
+ * whatever the pace. GNU gzip deflates at about half the speed of Node's zlib (7 against
  * 3.6 ms of CPU per MB at level 4), so its extra CPU passes a Node worker's
  * start (~0.1 s, and ~45 MB more in the process tree) only at ~30 MB. At
  * 1-s fetches of NDTwin's flow and graph data (~10 MB a minute) every window
@@ -92,10 +92,10 @@ const GZIP_SHARE = 0.5;
  * Whether gzip children can take `bytes` (what a boundary brings: see
  * CompressionPool.demand) at the pace of the windows: at `workers` children,
  * all deflated within half the time since the previous boundary (`periodMs`,
- * which the next one is expected to take too). A
- * gzip child costs ~2 MB and nothing to start, a Node worker ~45 MB of tree
- * PSS and ~0.1 s of CPU at every boundary, so a Node worker is worth it only
- * for a backlog gzip would not clear in time. At `fast` (20 fetches/s, 15-s
+ * which the next one is expected to take too). A gzip child costs ~2 MB and
+ * nothing to start, a Node worker ~45 MB of tree PSS and ~0.1 s of CPU at
+ * every boundary, so a Node worker is worth it only for a backlog gzip would
+ * not clear in time. At `fast` (20 fetches/s, 15-s
  * windows: ~52 MB a boundary) gzip needs ~0.8 of 7.5 s and takes them; in the
  * throughput bench (16 streams, 5-s windows: ~320 MB a boundary) it would
  * need 5 of 2.5 s, and a Node worker takes them. Under GZIP_MAX_BYTES gzip
