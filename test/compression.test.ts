@@ -3,7 +3,7 @@ import t from 'tap';
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { CompressionPool, GZIP_MAX_BYTES } from '../src/compress/compression-pool.js';
+import { CompressionPool, GZIP_BYTES_PER_MS, GZIP_MAX_BYTES, gzipKeepsUp } from '../src/compress/compression-pool.js';
 import { headerLength } from '../src/compress/gzip-deflater.js';
 import { gzipProgram } from '../src/compress/gzip-program.js';
 import { encodeZipComment } from '../src/compress/zip-meta.js';
@@ -129,11 +129,13 @@ t.test('gzip: a program that cannot be run sends the jobs to the Node worker', a
   t.same(readdirSync(dir), [`${base}_json.zip`]);
 });
 
-t.test('gzip: windows adding up to GZIP_MAX_BYTES go to a Node worker, and a small one after them to that same worker', async (t) => {
+t.test('gzip: at the first boundary (no pace yet), windows adding up to GZIP_MAX_BYTES go to a Node worker, and a small one after them to that same worker', async (t) => {
   const dir = tempDir(t);
   // a gzip that always fails: any job it gets would fail
   const program = fakeGzip(dir, 'exit 3');
-  const pool = new CompressionPool({ workers: 1, maxAttempts: 1, gzip: program });
+  // a clock that stands still: the boundary comes 0 ms after the pool began, so only GZIP_MAX_BYTES counts
+  let clock = 0;
+  const pool = new CompressionPool({ workers: 1, maxAttempts: 1, gzip: program, now: () => clock });
   t.teardown(() => pool.close());
   const large = readFileSync(windowFile(dir, 'large_flowinfo', 100));
   const small = readFileSync(windowFile(dir, 'small_flowinfo', 10));
@@ -143,6 +145,7 @@ t.test('gzip: windows adding up to GZIP_MAX_BYTES go to a Node worker, and a sma
   t.match(second, { ok: true, bytesIn: small.length }, 'the worker still alive took the small one');
   t.equal(pool.pids().length, 1, 'one Node worker, still waiting out its idle time');
   await new Promise((r) => setTimeout(r, 700));
+  clock = 60_000; // the next boundary, a minute on: gzip keeps up with 24 MiB a minute
   const later = readFileSync(windowFile(dir, 'later_flowinfo', 10));
   const third = await pool.submit({ ...job(dir, 'later_flowinfo', { records: 10, first: 1, last: 2, bytes: later.length }), bytes: later.length });
   t.match(third, { ok: false, error: /exited with code 3/ }, 'once the worker left, a small window goes to gzip again');
@@ -151,7 +154,7 @@ t.test('gzip: windows adding up to GZIP_MAX_BYTES go to a Node worker, and a sma
 
 t.test('gzip: windows of one boundary are weighed together: a small one closing first rides with a large one to the Node worker', async (t) => {
   const dir = tempDir(t);
-  const pool = new CompressionPool({ workers: 1, maxAttempts: 1, gzip: fakeGzip(dir, 'exit 3') });
+  const pool = new CompressionPool({ workers: 1, maxAttempts: 1, gzip: fakeGzip(dir, 'exit 3'), now: () => 0 });
   t.teardown(() => pool.close());
   const flow = readFileSync(windowFile(dir, 'b_flowinfo', 10));
   const graph = readFileSync(windowFile(dir, 'b_graphinfo', 10));
@@ -161,6 +164,65 @@ t.test('gzip: windows of one boundary are weighed together: a small one closing 
     pool.submit({ ...job(dir, 'b_graphinfo', { records: 10, first: 1, last: 2, bytes: graph.length }), bytes: GZIP_MAX_BYTES }),
   ]);
   t.match(outcomes, [{ ok: true, bytesIn: flow.length }, { ok: true, bytesIn: graph.length }]);
+});
+
+t.test('gzip: past GZIP_MAX_BYTES, gzip still takes a boundary it deflates in half the time since the one before; a Node worker one it cannot', { skip: !GZIP && 'no gzip on PATH' }, async (t) => {
+  const dir = tempDir(t);
+  // a gzip that notes each run in a log
+  const runs = path.join(dir, 'runs.log');
+  const program = fakeGzip(dir, `echo run >> ${runs}\nexec "$GZIP_PROGRAM" "$@"`);
+  let clock = 0;
+  const pool = new CompressionPool({ workers: 1, maxAttempts: 1, gzip: program, now: () => clock });
+  t.teardown(() => pool.close());
+  const gzipRuns = () => (existsSync(runs) ? readFileSync(runs, 'utf8').split('\n').length - 1 : 0);
+  const boundary = (name: string) => {
+    const flow = readFileSync(windowFile(dir, `${name}_flowinfo`, 10));
+    const graph = readFileSync(windowFile(dir, `${name}_graphinfo`, 10));
+    // as at the harness's `fast` scenario: ~52 MB a boundary, past GZIP_MAX_BYTES
+    return Promise.all([
+      pool.submit({ ...job(dir, `${name}_flowinfo`, { records: 10, first: 1, last: 2, bytes: flow.length }), bytes: 6e6 }),
+      pool.submit({ ...job(dir, `${name}_graphinfo`, { records: 10, first: 1, last: 2, bytes: graph.length }), bytes: 46e6 }),
+    ]);
+  };
+  clock = 15_000; // 15-s windows: 52 MB takes gzip ~0.8 s
+  t.match(await boundary('a'), [{ ok: true }, { ok: true }]);
+  t.equal(gzipRuns(), 2, 'both windows went to gzip');
+  clock = 16_500; // the next boundary 1.5 s later: 52 MB is more than gzip does in 0.75 s
+  t.match(await boundary('b'), [{ ok: true }, { ok: true }]);
+  t.equal(gzipRuns(), 2, 'a Node worker took both');
+  t.same(readdirSync(dir).filter((f) => f.endsWith('.zip')).sort(), ['a_flowinfo_json.zip', 'a_graphinfo_json.zip', 'b_flowinfo_json.zip', 'b_graphinfo_json.zip']);
+  await new Promise((r) => setTimeout(r, 700)); // the Node worker leaves
+  clock = 18_000; // 1.5 s later again: a small window first, the boundary before it weighs
+  const c = readFileSync(windowFile(dir, 'c_flowinfo', 10));
+  t.match(await pool.submit({ ...job(dir, 'c_flowinfo', { records: 10, first: 1, last: 2, bytes: c.length }), bytes: 1e6 }), { ok: true });
+  t.equal(gzipRuns(), 2, 'a Node worker took it: 52 MB came at the boundary before');
+});
+
+t.test('gzip: a boundary whose windows close past BATCH_MS is weighed by what it brought so far', { skip: !GZIP && 'no gzip on PATH' }, async (t) => {
+  const dir = tempDir(t);
+  const runs = path.join(dir, 'runs.log');
+  let clock = 0;
+  const pool = new CompressionPool({ workers: 1, maxAttempts: 1, gzip: fakeGzip(dir, `echo run >> ${runs}\nexec "$GZIP_PROGRAM" "$@"`), now: () => clock });
+  t.teardown(() => pool.close());
+  const gzipRuns = () => (existsSync(runs) ? readFileSync(runs, 'utf8').split('\n').length - 1 : 0);
+  const flow = readFileSync(windowFile(dir, 'flowinfo', 10));
+  const graph = readFileSync(windowFile(dir, 'graphinfo', 10));
+  clock = 1_500; // gzip does 48 MB in half of 1.5 s
+  t.match(await pool.submit({ ...job(dir, 'flowinfo', { records: 10, first: 1, last: 2, bytes: flow.length }), bytes: 30e6 }), { ok: true });
+  t.equal(gzipRuns(), 1, 'alone, 30 MB went to gzip');
+  clock = 1_600; // the same boundary: 30 + 30 MB is past 48
+  t.match(await pool.submit({ ...job(dir, 'graphinfo', { records: 10, first: 1, last: 2, bytes: graph.length }), bytes: 30e6 }), { ok: true });
+  t.equal(gzipRuns(), 1, 'a Node worker took the second');
+});
+
+t.test('gzip: the rule by numbers', (t) => {
+  t.ok(gzipKeepsUp(GZIP_MAX_BYTES - 1, 0, 1), 'under GZIP_MAX_BYTES gzip, whatever the pace');
+  t.notOk(gzipKeepsUp(GZIP_MAX_BYTES, 0, 1));
+  t.ok(gzipKeepsUp(52e6, 15_000, 1), 'fast: 52 MB every 15 s');
+  t.notOk(gzipKeepsUp(320e6, 5_000, 1), 'the throughput bench: 320 MB every 5 s, one child');
+  t.ok(gzipKeepsUp(320e6, 5_000, 3), 'three children keep up (~1.7 s each)');
+  t.notOk(gzipKeepsUp(GZIP_BYTES_PER_MS * 1000, 2_000, 1), 'a boundary of what gzip does in 1 s needs more than 2 s between boundaries');
+  t.end();
 });
 
 t.test('gzip: the program is looked up on PATH, node means none', (t) => {

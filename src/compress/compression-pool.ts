@@ -4,14 +4,14 @@
  * `maxAttempts` times is reported and its `.json` left in place for recovery
  * at the next start, so nothing is lost.
  *
- * With `gzip` (a program path), while less than GZIP_MAX_BYTES waits, each
- * window is one gzip process deflating it while this process writes the zip
- * around its output (gzip-deflater.ts): ~2 MB and a millisecond to start.
- * More bytes at once, and every window without gzip or once it cannot be
- * run, go to forked Node zip workers. These start when a job arrives and
- * leave once idle for `idleExitMs`: a window closes once a minute at nominal
- * load, and a Node process kept alive between windows holds ~40 MB for
- * nothing (BENCHMARKS.md §17).
+ * With `gzip` (a program path), each window is one gzip process deflating it
+ * while this process writes the zip around its output (gzip-deflater.ts):
+ * ~2 MB and a millisecond to start. Only when the gzip children cannot keep
+ * up with the windows coming in (gzipKeepsUp below), and for every window
+ * without gzip or once it cannot be run, forked Node zip workers take them.
+ * These start when a job arrives and leave once idle for `idleExitMs`: a
+ * window closes once a minute at nominal load, and a Node process kept alive
+ * between windows holds ~40 MB for nothing (BENCHMARKS.md §17).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -42,6 +42,8 @@ export interface CompressionPoolOptions {
   gzip?: string;
   /** The gzip program could not be run: the pool went over to Node workers for good. */
   onGzipUnavailable?: (error: string) => void;
+  /** A clock in milliseconds (default performance.now), for tests of the pace of boundaries. */
+  now?: () => number;
 }
 
 /** Pause before trying to start a worker again after fork failed. */
@@ -69,15 +71,48 @@ interface GzipRun {
 const DEFAULT_IDLE_EXIT_MS = 500;
 
 /**
- * When the windows waiting add up to this, a Node worker takes them even when
- * gzip is there: GNU gzip deflates at about half the speed of Node's zlib (7
- * against 3.6 ms of CPU per MB at level 4), which passes a Node worker's
- * start (~0.1 s) at ~30 MB. A Node worker still alive takes the small ones
- * too: its start is paid. At 1-s fetches of NDTwin's flow and graph data
- * (~10 MB a minute) every window goes to gzip.
+ * Below this many bytes a boundary brings, gzip children take the windows
+ * whatever the pace. GNU gzip deflates at about half the speed of Node's zlib (7 against
+ * 3.6 ms of CPU per MB at level 4), so its extra CPU passes a Node worker's
+ * start (~0.1 s, and ~45 MB more in the process tree) only at ~30 MB. At
+ * 1-s fetches of NDTwin's flow and graph data (~10 MB a minute) every window
+ * is far below it.
  */
 export const GZIP_MAX_BYTES = 24 * 1024 * 1024;
+/**
+ * What one gzip child is counted on to deflate per millisecond (64 MB/s):
+ * GNU gzip 1.12 at level 4 does ~145 MB/s alone on the bench machine and
+ * 75–85 MB/s in the throughput run, with the recorder busy beside it.
+ */
+export const GZIP_BYTES_PER_MS = 64_000;
+/** The share of the time between boundaries the gzip children may fill: the rest is for the recorder and whatever else runs. */
+const GZIP_SHARE = 0.5;
+
+/**
+ * Whether gzip children can take `bytes` (what a boundary brings: see
+ * CompressionPool.demand) at the pace of the windows: at `workers` children,
+ * all deflated within half the time since the previous boundary (`periodMs`,
+ * which the next one is expected to take too). A gzip child costs ~2 MB and
+ * nothing to start, a Node worker ~45 MB of tree PSS and ~0.1 s of CPU at
+ * every boundary, so a Node worker is worth it only for a backlog gzip would
+ * not clear in time. At `fast` (20 fetches/s, 15-s
+ * windows: ~52 MB a boundary) gzip needs ~0.8 of 7.5 s and takes them; in the
+ * throughput bench (16 streams, 5-s windows: ~320 MB a boundary) it would
+ * need 5 of 2.5 s, and a Node worker takes them. Under GZIP_MAX_BYTES gzip
+ * always does: recovered windows at the start arrive with no pace yet.
+ */
+export function gzipKeepsUp(bytes: number, periodMs: number, workers: number): boolean {
+  return bytes < Math.max(GZIP_MAX_BYTES, GZIP_BYTES_PER_MS * Math.max(1, workers) * periodMs * GZIP_SHARE);
+}
+
 const BATCH_MS = 50;
+/**
+ * A window more than this after the one before begins a boundary, for the
+ * period gzipKeepsUp weighs by. Windows of all streams close on the same grid
+ * instant, within milliseconds; one delayed past BATCH_MS must not make the
+ * period look like a few milliseconds.
+ */
+const BOUNDARY_GAP_MS = 1000;
 
 export class CompressionPool {
   private readonly waiting: Pending[] = [];
@@ -89,9 +124,20 @@ export class CompressionPool {
   private batchTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly now: () => number;
+  /** When the latest boundary's first window came, and the time from the boundary before (gzipKeepsUp). */
+  private boundaryAt: number;
+  private periodMs = 0;
+  private lastSubmitAt = -Infinity;
+  /** Bytes submitted since the latest boundary began, and in the boundary before it. */
+  private boundaryBytes = 0;
+  private previousBoundaryBytes = 0;
 
   constructor(private readonly opts: CompressionPoolOptions) {
     this.gzip = opts.gzip;
+    this.now = opts.now ?? (() => performance.now());
+    // The first boundary's period counts from here: at most a window, as the first one may be cut short by the start.
+    this.boundaryAt = this.now();
   }
 
   /** Jobs waiting or running: the compression backlog. */
@@ -109,6 +155,15 @@ export class CompressionPool {
   }
 
   submit(job: Omit<ZipJob, 'id'>): Promise<CompressionOutcome> {
+    const now = this.now();
+    if (now - this.lastSubmitAt > BOUNDARY_GAP_MS) {
+      this.periodMs = now - this.boundaryAt;
+      this.boundaryAt = now;
+      this.previousBoundaryBytes = this.boundaryBytes;
+      this.boundaryBytes = 0;
+    }
+    this.lastSubmitAt = now;
+    this.boundaryBytes += job.bytes ?? 0;
     return new Promise((resolve) => {
       this.waiting.push({ job: { ...job, id: this.nextId++ }, attempts: 0, resolve });
       this.dispatchBatched();
@@ -156,8 +211,9 @@ export class CompressionPool {
     if (this.closing) return;
     while (this.waiting.length > 0) {
       const children = this.workers.size + this.gzipRuns.size;
+      // A Node worker still alive takes any window: its start is paid.
       let worker = [...this.workers].find((w) => !w.busy);
-      if (!worker && this.gzip && this.waitingBytes() < GZIP_MAX_BYTES) {
+      if (!worker && this.gzip && gzipKeepsUp(this.demand(), this.periodMs, this.opts.workers)) {
         if (children >= this.opts.workers) return;
         this.runGzip(this.gzip, this.waiting.shift()!);
         continue;
@@ -177,10 +233,18 @@ export class CompressionPool {
     }
   }
 
-  private waitingBytes(): number {
-    let bytes = 0;
-    for (const p of this.waiting) bytes += p.job.bytes ?? 0;
-    return bytes;
+  /**
+   * The work a boundary brings, for gzipKeepsUp: the windows waiting (any
+   * left over included), or the boundary so far, or the one before it in all,
+   * whichever is most. The windows of a boundary close within tens of
+   * milliseconds, but past BATCH_MS on a loaded machine (16 streams in the
+   * throughput bench): what waits at the batch is then only part of it, and
+   * the previous boundary tells what is coming.
+   */
+  private demand(): number {
+    let waiting = 0;
+    for (const p of this.waiting) waiting += p.job.bytes ?? 0;
+    return Math.max(waiting, this.boundaryBytes, this.previousBoundaryBytes);
   }
 
   private runGzip(program: string, pending: Pending): void {
