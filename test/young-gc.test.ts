@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
-import { enableYoungGc, noteRecordBytes, YOUNG_GC_BYTES } from '../src/pipeline/young-gc.js';
+import { enableYoungGc, noteRecordBytes, YOUNG_GC_BYTES, YOUNG_GC_WITHIN_MS } from '../src/pipeline/young-gc.js';
 
 /** Young-generation collections seen while `fn` runs (a GC entry is delivered after the fact). */
 async function minorGcsDuring(fn: () => void): Promise<number> {
@@ -24,11 +24,21 @@ t.test('no collection before it is enabled or before the bytes add up', async (t
   t.equal(await minorGcsDuring(() => noteRecordBytes(YOUNG_GC_BYTES - 1)), 0, 'below the threshold');
 });
 
-t.test('one young collection per YOUNG_GC_BYTES of records', async (t) => {
+t.test('one young collection per YOUNG_GC_BYTES of records that come fast', async (t) => {
   enableYoungGc();
+  let now = 1e9;
   const n = await minorGcsDuring(() => {
-    for (let i = 0; i < 3 * 8; i++) noteRecordBytes(YOUNG_GC_BYTES / 8);
+    for (let i = 0; i < 4 * 8; i++) noteRecordBytes(YOUNG_GC_BYTES / 8, (now += 10));
   });
-  // V8 may scavenge on its own as well; at least the three asked for happen.
-  t.ok(n >= 3, `${n} young collections for 3 × YOUNG_GC_BYTES`);
+  // The first megabyte starts the clock; V8 may scavenge on its own as well.
+  t.ok(n >= 3, `${n} young collections for 4 × YOUNG_GC_BYTES within ${4 * 8 * 10} ms`);
+});
+
+t.test('none for records that come slowly (the nominal load): V8 keeps up', async (t) => {
+  enableYoungGc();
+  let now = 2e9;
+  const n = await minorGcsDuring(() => {
+    for (let i = 0; i < 4 * 8; i++) noteRecordBytes(YOUNG_GC_BYTES / 8, (now += YOUNG_GC_WITHIN_MS / 4));
+  });
+  t.equal(n, 0, '4 × YOUNG_GC_BYTES over 16 s');
 });
