@@ -72,11 +72,11 @@ const DEFAULT_IDLE_EXIT_MS = 500;
 
 /**
  * Below this many bytes a boundary brings, gzip children take the windows
- * whatever the pace. GNU gzip deflates at about half the speed of Node's zlib (7 against
- * 3.6 ms of CPU per MB at level 4), so its extra CPU passes a Node worker's
- * start (~0.1 s, and ~45 MB more in the process tree) only at ~30 MB. At
- * 1-s fetches of NDTwin's flow and graph data (~10 MB a minute) every window
- * is far below it.
+ * whatever the pace. GNU gzip deflates at about half the speed of Node's zlib
+ * (7 against 3.6 ms of CPU per MB at level 4), so its extra CPU passes a Node
+ * worker's start (~0.1 s, and ~45 MB more in the process tree) only at
+ * ~30 MB. At 1-s fetches of NDTwin's flow and graph data (~10 MB a minute)
+ * every window is far below it.
  */
 export const GZIP_MAX_BYTES = 24 * 1024 * 1024;
 /**
@@ -95,11 +95,11 @@ const GZIP_SHARE = 0.5;
  * which the next one is expected to take too). A gzip child costs ~2 MB and
  * nothing to start, a Node worker ~45 MB of tree PSS and ~0.1 s of CPU at
  * every boundary, so a Node worker is worth it only for a backlog gzip would
- * not clear in time. At `fast` (20 fetches/s, 15-s
- * windows: ~52 MB a boundary) gzip needs ~0.8 of 7.5 s and takes them; in the
- * throughput bench (16 streams, 5-s windows: ~320 MB a boundary) it would
- * need 5 of 2.5 s, and a Node worker takes them. Under GZIP_MAX_BYTES gzip
- * always does: recovered windows at the start arrive with no pace yet.
+ * not clear in time. At `fast` (20 fetches/s, 15-s windows: ~52 MB a
+ * boundary) gzip needs ~0.8 of 7.5 s and takes them; in the throughput bench
+ * (16 streams, 5-s windows: ~320 MB a boundary) it would need 5 of 2.5 s,
+ * and a Node worker takes them. Under GZIP_MAX_BYTES gzip always does:
+ * recovered windows at the start arrive with no pace yet.
  */
 export function gzipKeepsUp(bytes: number, periodMs: number, workers: number): boolean {
   return bytes < Math.max(GZIP_MAX_BYTES, GZIP_BYTES_PER_MS * Math.max(1, workers) * periodMs * GZIP_SHARE);
