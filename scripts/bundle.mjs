@@ -63,6 +63,27 @@ const lazyChildProcessForCommander = {
   },
 };
 
+/**
+ * zod re-exports all its ~70 message locales (`z.locales`, `z.core.locales`),
+ * and a bundle keeps what is re-exported: 367 KB of the 767 KB zod chunk that
+ * `nsr run` loads, parsed at every start and held as source in the heap. nsr
+ * uses only English, which zod's schemas import by their own path (en.js); the
+ * namespace keeps `en` alone (BENCHMARKS.md §17, seventh sitting).
+ */
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (a) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(a.importer) ? { path: path.join(path.dirname(a.importer), '..', 'locales', 'index.js'), namespace: 'nsr-zod-en' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'nsr-zod-en' }, (a) => ({
+      contents: "export { default as en } from './en.js';",
+      resolveDir: path.dirname(a.path),
+      loader: 'js',
+    }));
+  },
+};
+
 /** In main.js, import('./cat.js') and the like stay as written: they load dist/bundle/cat.js. */
 const oneFileCommandsStayImported = {
   name: 'one-file-commands-stay-imported',
@@ -91,12 +112,12 @@ async function bundle() {
     legalComments: 'none',
     logLevel: 'warning',
   };
-  await build({ ...common, entryPoints: [path.join(dist, 'cli', 'main.js')], splitting: true, plugins: [lazyChildProcessForCommander, oneFileCommandsStayImported] });
+  await build({ ...common, entryPoints: [path.join(dist, 'cli', 'main.js')], splitting: true, plugins: [lazyChildProcessForCommander, zodEnglishOnly, oneFileCommandsStayImported] });
   await build({
     ...common,
     entryPoints: [...ONE_FILE_COMMANDS.map((c) => `cli/${c}.js`), ...WORKERS].map((f) => path.join(dist, f)),
     splitting: false,
-    plugins: [lazyChildProcessForCommander],
+    plugins: [lazyChildProcessForCommander, zodEnglishOnly],
   });
   asciiOnly(out);
 }

@@ -135,7 +135,9 @@ function resolveConfig(doc: Record<string, unknown>, file: string, fromEnv: Map<
   }
 
   const schema = configSchema();
-  const result = schema.safeParse(raw, { reportInput: true });
+  // jitless: zod would otherwise generate and compile (new Function) a fast path for
+  // every object schema it parses, for a parse that runs once per load.
+  const result = schema.safeParse(raw, { reportInput: true, jitless: true });
   if (!result.success) throw new ConfigError(formatIssues(result.error.issues, file, schema, raw, fromEnv));
   const config = result.data;
   const postgres = resolvePostgres(config.postgres, file);
