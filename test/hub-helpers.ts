@@ -1,5 +1,5 @@
 /** Shared by the hub tests: talking to the hub's command port as EGG's tools do. */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { startNsr, type NsrProcess } from './helpers.js';
@@ -21,21 +21,48 @@ export function hubCommands(port: number, lines: string[], quietMs = 300): Promi
 }
 
 
-/** Ports nothing listens on right now: the OS's choice, so parallel test files do not collide. */
+/**
+ * Ports nothing listens on right now, for a hub to bind a moment later. They are
+ * drawn below the kernel's ephemeral range: a port the OS hands out for
+ * listen(0) or for an outgoing connection's local end can be taken again by
+ * another test's connection in that moment (a hub then found its command port
+ * in use on a busy machine), while one below the range is only ever taken by
+ * a test that names it.
+ */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    [...Array(count)].map(
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  const [low] = ephemeralRange();
+  const ports: number[] = [];
+  for (let tries = 0; ports.length < count; tries++) {
+    if (low <= 11_000 || tries > 200) {
+      ports.push(await listenProbe(0)); // no room below the range: the OS's choice, as before
+      continue;
+    }
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (!ports.includes(port) && (await listenProbe(port).catch(() => 0))) ports.push(port);
+  }
   return ports;
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low && high) return [low, high];
+  } catch {
+    // not Linux: the IANA range
+  }
+  return [49_152, 65_535];
+}
+
+/** Binds 127.0.0.1:port (0: the OS's choice), closes it, and returns the port. */
+function listenProbe(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', () => {
+      const bound = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(bound));
+    });
+  });
 }
 
 /** Polls `check` until it holds; the machine may be busy, so the limit is generous and the error names what was awaited. */
@@ -109,6 +136,12 @@ export async function startHub(t: Tap.Test, dir: string, cmd: number, data: numb
       // it stopped already
     }
   });
-  await waitFor('the hub to listen', () => nsr.output().includes('hub listening'), 30_000);
+  let exited = false;
+  void nsr.exit.then(() => (exited = true));
+  await waitFor('the hub to listen', () => {
+    // An nsr that stopped (a port in use, a bad setting) will never listen: say so now, with what it said.
+    if (exited) throw new Error(`nsr exited before the hub listened:\n${nsr.output().slice(-2000)}`);
+    return nsr.output().includes('hub listening');
+  }, 30_000);
   return nsr;
 }
