@@ -1,22 +1,9 @@
 /** The `nsr` command line: one file per command, each thin over the library. */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 
 type Register = (program: Command) => void;
 
-// `nsr --version` alone answers before anything is loaded (scripts and package
-// managers call it; it took 0.2 s with every command loaded). Same output as commander's.
 const args = process.argv.slice(2);
-if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
-  let v = 'unknown';
-  try {
-    v = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
-  } catch {
-    // as version() in common.ts
-  }
-  process.stdout.write(`${v}\n`);
-  process.exit(0);
-}
 const [{ Command: CommandClass }, { EXIT_USAGE, version }] = await Promise.all([import('commander'), import('./common.js')]);
 
 /**
