@@ -30,8 +30,24 @@ export const historySchema = z
   .refine((h) => !h || h.to === undefined || h.to > h.from, { error: 'history.to must be after history.from' })
   .meta({ description: 'read a past range in chunks (the ESnet collector\'s backfill), resumable across restarts' });
 
-/** The `end` of the newest record per resource and series in `streams` from `since` on. */
-export async function recordedEnds(dir: string, streams: string[], since: number): Promise<{ resource: string; series: string; end: number }[]> {
+/**
+ * The `end` of the newest record per resource and series in `streams` from `since` on.
+ * A window listed as `.json` may be zipped (and the `.json` removed) before it is read:
+ * the recovery at a restart does that to the leftovers of a crash. The listing is then
+ * read again, a few times; a window that keeps vanishing fails the call (the caller's
+ * next tick tries again).
+ */
+export async function recordedEnds(dir: string, streams: string[], since: number, attempts = 3): Promise<{ resource: string; series: string; end: number }[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await newestEnds(dir, streams, since);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= attempts) throw err;
+    }
+  }
+}
+
+async function newestEnds(dir: string, streams: string[], since: number): Promise<{ resource: string; series: string; end: number }[]> {
   const found = new Map<string, { resource: string; series: string; end: number }>();
   for (const catalog of await readCatalog(dir, { streams, range: { from: since } })) {
     for await (const r of readRecords(catalog, { from: since })) {

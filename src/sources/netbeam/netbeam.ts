@@ -103,7 +103,13 @@ export const netbeamKind: SourceKind<typeof schema> = {
       outputs: [...cfg.series.map((s) => ({ name: `${name}_${s}`, shape: { mode: 'merge' as const } })), ...(tracker ? [{ name: changesStream(name), shape: { mode: 'merge' as const } }] : [])],
       target: redactUrl(base),
       async cycle(signal, deadline, emit) {
-        await (reconciled ??= reconcile());
+        // A failed reconcile is tried again at the next tick, never kept: after a crash the
+        // restart's recovery zips the leftover windows while this reads them, and a rejection
+        // kept here failed every tick of the run (the series stood still until the next restart).
+        await (reconciled ??= reconcile().catch((err: unknown) => {
+          reconciled = undefined;
+          throw err;
+        }));
         const now = Math.min(Date.now(), deadline);
         // A history with an end is read up to there and no further.
         const end = history?.to !== undefined ? Math.min(now, history.to) : now;
