@@ -45,6 +45,8 @@ program
 // other word names the command. Anything else (help, a typo, no command) gets
 // every command registered, for the full help and commander's suggestions.
 const first = args.find((a) => !a.startsWith('-'));
-const named = first !== undefined && Object.hasOwn(COMMANDS, first) ? [COMMANDS[first]] : Object.values(COMMANDS);
+// `--version` alone (dist/ run directly; bin/nsr answers it itself) loads no command.
+const versionOnly = args.length === 1 && (args[0] === '--version' || args[0] === '-V');
+const named = versionOnly ? [] : first !== undefined && Object.hasOwn(COMMANDS, first) ? [COMMANDS[first]] : Object.values(COMMANDS);
 for (const register of await Promise.all(named.map((load) => load()))) register(program);
 await program.parseAsync(process.argv);
