@@ -64,7 +64,7 @@ const lazyChildProcessForCommander = {
 };
 
 /**
- * zod re-exports all its ~70 message locales (`z.locales`, `z.core.locales`),
+ * zod re-exports all its 63 message locales (`z.locales`, `z.core.locales`),
  * and a bundle keeps what is re-exported: 367 KB of the 767 KB zod chunk that
  * `nsr run` loads, parsed at every start and held as source in the heap. nsr
  * uses only English, which zod's schemas import by their own path (en.js); the

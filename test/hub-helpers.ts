@@ -34,7 +34,9 @@ export async function freePorts(count: number): Promise<number[]> {
   const ports: number[] = [];
   for (let tries = 0; ports.length < count; tries++) {
     if (low <= 11_000 || tries > 200) {
-      ports.push(await listenProbe(0)); // no room below the range: the OS's choice, as before
+      // no room below the range, or it is taken: the OS's choice (each port probed alone, so checked for repeats)
+      const port = await listenProbe(0);
+      if (!ports.includes(port)) ports.push(port);
       continue;
     }
     const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
@@ -138,9 +140,12 @@ export async function startHub(t: Tap.Test, dir: string, cmd: number, data: numb
   });
   let exited = false;
   void nsr.exit.then(() => (exited = true));
-  await waitFor('the hub to listen', () => {
+  await waitFor('the hub to listen', async () => {
     // An nsr that stopped (a port in use, a bad setting) will never listen: say so now, with what it said.
-    if (exited) throw new Error(`nsr exited before the hub listened:\n${nsr.output().slice(-2000)}`);
+    if (exited) {
+      await new Promise((r) => setTimeout(r, 200)); // its last output may arrive after the exit
+      throw new Error(`nsr exited before the hub listened:\n${nsr.output().slice(-2000)}`);
+    }
     return nsr.output().includes('hub listening');
   }, 30_000);
   return nsr;
