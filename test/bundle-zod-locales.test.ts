@@ -6,10 +6,10 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from './helpers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bundle = path.join(root, 'dist', 'bundle');
@@ -25,8 +25,7 @@ t.test('the bundle holds zod\'s English locale and no other', async (t) => {
 });
 
 t.test('nsr check through the bundle still reports a bad config, with zod\'s English words', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'nsr-zod-en-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'nsr-zod-en-');
   const file = path.join(dir, 'recorder.yaml');
   writeFileSync(file, 'output: {dir: ""}\nstreams:\n  flow:\n    kind: http\n    url: "http://127.0.0.1:9/x"\n    interval: 1s\n');
   const r = spawnSync(process.execPath, [path.join(root, 'bin', 'nsr'), 'check', '-c', file], { cwd: dir, encoding: 'utf8', timeout: 60_000 });

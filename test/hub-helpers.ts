@@ -30,7 +30,7 @@ export function hubCommands(port: number, lines: string[], quietMs = 300): Promi
  * a test that names it.
  */
 export async function freePorts(count: number): Promise<number[]> {
-  const [low] = ephemeralRange();
+  const low = ephemeralLow();
   const ports: number[] = [];
   for (let tries = 0; ports.length < count; tries++) {
     if (low <= 11_000 || tries > 200) {
@@ -45,14 +45,15 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-function ephemeralRange(): [number, number] {
+/** The first port of the kernel's ephemeral range (the IANA one where /proc does not say). */
+function ephemeralLow(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (low && high) return [low, high];
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (low > 0) return low;
   } catch {
-    // not Linux: the IANA range
+    // not Linux
   }
-  return [49_152, 65_535];
+  return 49_152;
 }
 
 /** Binds 127.0.0.1:port (0: the OS's choice), closes it, and returns the port. */

@@ -5,10 +5,11 @@
  */
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from './helpers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const expected = `${JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version}\n`;
@@ -21,8 +22,7 @@ t.test('bin/nsr --version and -V print the package version', async (t) => {
 
 t.test('bin/nsr answers without dist/: the CLI is not loaded for it', async (t) => {
   // bin/nsr and package.json alone: without the fast path bin/nsr would say the CLI is not built (exit 2).
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'nsr-version-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'nsr-version-');
   mkdirSync(path.join(dir, 'bin'));
   copyFileSync(path.join(root, 'bin', 'nsr'), path.join(dir, 'bin', 'nsr'));
   copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'));
@@ -32,8 +32,7 @@ t.test('bin/nsr answers without dist/: the CLI is not loaded for it', async (t) 
 });
 
 t.test('through a symlink elsewhere, as npm links bin/nsr', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'nsr-version-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'nsr-version-');
   const link = path.join(dir, 'nsr');
   symlinkSync(path.join(root, 'bin', 'nsr'), link);
   t.equal(run(link, '--version'), expected);

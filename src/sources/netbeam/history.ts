@@ -30,6 +30,9 @@ export const historySchema = z
   .refine((h) => !h || h.to === undefined || h.to > h.from, { error: 'history.to must be after history.from' })
   .meta({ description: 'read a past range in chunks (the ESnet collector\'s backfill), resumable across restarts' });
 
+/** How often recordedEnds lists the windows when one it listed vanished before it was read. */
+const RELIST_ATTEMPTS = 3;
+
 /**
  * The `end` of the newest record per resource and series in `streams` from `since` on.
  * A window listed as `.json` may be zipped (and the `.json` removed) before it is read:
@@ -37,12 +40,12 @@ export const historySchema = z
  * read again, a few times; a window that keeps vanishing fails the call (the caller's
  * next tick tries again).
  */
-export async function recordedEnds(dir: string, streams: string[], since: number, attempts = 3): Promise<{ resource: string; series: string; end: number }[]> {
+export async function recordedEnds(dir: string, streams: string[], since: number): Promise<{ resource: string; series: string; end: number }[]> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await newestEnds(dir, streams, since);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= attempts) throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= RELIST_ATTEMPTS) throw err;
     }
   }
 }
