@@ -7,11 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { HostKeyVerifier, knownHostsName, sshKeyFingerprint, sshKeyType } from '../src/sources/junos/host-keys.js';
+import { sshKeyPair } from '../src/simulate/ssh-key-pair.js';
 
 const { utils } = ssh2;
 const dir = mkdtempSync(join(tmpdir(), 'nsr-host-keys-'));
 function keyPair(): { blob: Buffer; line: string } {
-  const pub = utils.parseKey(utils.generateKeyPairSync('ed25519', {}).public);
+  const pub = utils.parseKey(sshKeyPair().public);
   if (pub instanceof Error || Array.isArray(pub)) throw new Error('key');
   const blob = pub.getPublicSSH();
   return { blob, line: `ssh-ed25519 ${blob.toString('base64')}` };

@@ -9,8 +9,9 @@ import { HostKeyVerifier, sshKeyFingerprint } from '../src/sources/junos/host-ke
 import { NetconfSession, rpcErrorOf } from '../src/sources/junos/netconf-session.js';
 import { encodeEndOfMessage } from '../src/sources/junos/netconf-framing.js';
 import { FetchError } from '../src/sources/source.js';
+import { sshKeyPair } from '../src/simulate/ssh-key-pair.js';
 
-const hostKey = ssh2.utils.generateKeyPairSync('ed25519', {});
+const hostKey = sshKeyPair();
 const hostKeyBlob = (ssh2.utils.parseKey(hostKey.public) as ssh2.ParsedKey).getPublicSSH();
 const never = new AbortController().signal;
 

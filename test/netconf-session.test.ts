@@ -12,6 +12,7 @@ import { NetconfSession, type NetconfSessionOptions, type NetconfTarget } from '
 import { NetconfPool } from '../src/sources/junos/netconf-pool.js';
 import { JUNOS_NETCONF_RPCS } from '../src/sources/junos/netconf-rpcs.js';
 import { FetchError } from '../src/sources/source.js';
+import { sshKeyPair } from '../src/simulate/ssh-key-pair.js';
 
 const PORT = 18830;
 const dir = mkdtempSync(join(tmpdir(), 'nsr-netconf-'));
@@ -25,9 +26,9 @@ const RPCS = [
 const withoutMessageId = (s: string) => s.replace(/(<rpc-reply\b[^>]*?\smessage-id=")[^"]*"/, '$1"');
 const messageIdOf = (s: string) => /<rpc-reply\b[^>]*?\smessage-id="([^"]*)"/.exec(s)?.[1];
 
-const clientKey = ssh2.utils.generateKeyPairSync('ed25519', {});
-const otherKey = ssh2.utils.generateKeyPairSync('ed25519', {});
-const lockedKey = ssh2.utils.generateKeyPairSync('ed25519', { passphrase: 'key-pass', cipher: 'aes256-ctr' });
+const clientKey = sshKeyPair();
+const otherKey = sshKeyPair();
+const lockedKey = sshKeyPair({ passphrase: 'key-pass', cipher: 'aes256-ctr' });
 const devices = ['ok1', 'ok2', 'hangs', 'fails', 'keyed'].map((name, i) => ({ name, address: `127.20.8.${i + 1}` }));
 const target = (name: string): NetconfTarget => ({ name, host: devices.find((d) => d.name === name)!.address, port: PORT });
 const simOptions: JunosNetconfSimulatorOptions = {

@@ -12,6 +12,7 @@ import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readFileSync,
 import { dirname } from 'node:path';
 import ssh2, { type AuthContext, type Connection, type ParsedKey, type Server, type ServerChannel } from 'ssh2';
 import type { SimulatedDevice } from './netbox-simulator.js';
+import { sshKeyPair } from './ssh-key-pair.js';
 import { RPC_ERROR_MESSAGE, deviceLatency, junosFixture, listenOnAll, movingXmlCounters, type SimulatedJunosOptions } from './simulated-junos.js';
 import { ChunkedDecoder, EndOfMessageDecoder, encodeChunked, encodeEndOfMessage, type MessageDecoder } from '../sources/junos/netconf-framing.js';
 import { sshKeyFingerprint } from '../sources/junos/host-keys.js';
@@ -46,7 +47,7 @@ function loadHostKey(opts: JunosNetconfSimulatorOptions): { text: string | Buffe
     }
   }
   if (pem === undefined) {
-    pem = utils.generateKeyPairSync('ed25519', {}).private;
+    pem = sshKeyPair().private;
     if (opts.hostKeyFile !== undefined) {
       // Exclusive and never through a link: a key file is a secret. Its directory may not exist yet (nsr run --simulate keeps it in the output directory, made at the recorder's start).
       mkdirSync(dirname(opts.hostKeyFile), { recursive: true, mode: 0o700 });
