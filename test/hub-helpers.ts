@@ -22,24 +22,31 @@ export function hubCommands(port: number, lines: string[], quietMs = 300): Promi
 
 
 /**
+ * Where freePorts draws from: below the kernel's ephemeral range, and below
+ * 20000, where other test files pick ports of their own (hub-e2e and
+ * hub-egg-state from 20000 up, junos-netconf-e2e 20000-60000; netconf-session
+ * uses 18830).
+ */
+const FREE_PORT_BAND = { from: 10_000, to: 18_000 };
+
+/**
  * Ports nothing listens on right now, for a hub to bind a moment later. They are
- * drawn below the kernel's ephemeral range: a port the OS hands out for
- * listen(0) or for an outgoing connection's local end can be taken again by
- * another test's connection in that moment (a hub then found its command port
- * in use on a busy machine), while one below the range is only ever taken by
- * a test that names it.
+ * drawn from FREE_PORT_BAND: a port the OS hands out for listen(0) or for an
+ * outgoing connection's local end can be taken again by another test's
+ * connection in that moment (a hub then found its command port in use on a
+ * busy machine), while one in the band is only ever taken by a test that names it.
  */
 export async function freePorts(count: number): Promise<number[]> {
-  const low = ephemeralLow();
+  const to = Math.min(FREE_PORT_BAND.to, ephemeralLow());
   const ports: number[] = [];
   for (let tries = 0; ports.length < count; tries++) {
-    if (low <= 11_000 || tries > 200) {
-      // no room below the range, or it is taken: the OS's choice (each port probed alone, so checked for repeats)
+    if (to - FREE_PORT_BAND.from < 1000 || tries > 200) {
+      // no room in the band, or it is taken: the OS's choice (each port probed alone, so checked for repeats)
       const port = await listenProbe(0);
       if (!ports.includes(port)) ports.push(port);
       continue;
     }
-    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    const port = FREE_PORT_BAND.from + Math.floor(Math.random() * (to - FREE_PORT_BAND.from));
     if (!ports.includes(port) && (await listenProbe(port).catch(() => 0))) ports.push(port);
   }
   return ports;
