@@ -63,3 +63,44 @@ t.test('a tick whose previous fetch still runs is skipped and recorded as overla
   t.match(missed[1].message, /Internal server error/);
   t.ok(events.some((e) => e.event === 'stream_recovered' && e.missed_ticks === 1), 'recovery after the failure is an event');
 });
+
+t.test('an eager stream fetches at once, also near its first grid tick, which then waits for that fetch instead of being missed', async (t) => {
+  const run = async (startAt: number) => {
+    const dir = tempDir(t);
+    const loaded = parseConfig(`output: {dir: "${dir}", window: 1m}\nshutdown: {grace: 100ms, deadline: 10s}\nstreams:\n  s: {kind: http, url: "http://127.0.0.1:9/x"}\n`, 'test.yaml');
+    const clock = new FakeClock(startAt);
+    const pending: Pending[] = [];
+    const recorder = new Recorder(loaded, { log: createLogger({ level: 'silent', console: false }), clock, buildSource: (s) => ({ ...handDrivenSource(s.name, pending), eager: true }) });
+    await recorder.start();
+    return { dir, clock, pending, recorder };
+  };
+
+  // 300 ms before the first grid tick: fetched at once, as the original recorder does.
+  const near = await run(1_800_000_000_700);
+  t.equal(near.pending.length, 1, 'the first fetch is made at start, not at the grid tick 300 ms later');
+  near.clock.advance(300); // the grid tick, while the start's fetch still runs
+  t.equal(near.pending.length, 1, 'no second fetch while the first runs');
+  near.clock.advance(50);
+  near.pending[0].resolve(Buffer.from('[0]'));
+  await flush();
+  await flush();
+  t.equal(near.pending.length, 2, "the grid tick's fetch follows the start's at once");
+  near.pending[1].resolve(Buffer.from('[1]'));
+  await flush();
+  const stats = near.recorder.streams.get('s')!.stats;
+  t.same(Object.fromEntries(stats.missed), {}, 'no tick missed (no overlap)');
+  await near.recorder.stop('test');
+  t.same(
+    (await readArchives(near.dir, 's')).flatMap((w) => w.lines),
+    ['{"timestamp":1800000001050,"v":[0]}', '{"timestamp":1800000001050,"v":[1]}'],
+  );
+
+  // 20 ms before it: the grid tick is the first fetch.
+  const nearer = await run(1_800_000_000_980);
+  t.equal(nearer.pending.length, 0, 'nothing fetched 20 ms before the grid tick');
+  nearer.clock.advance(20);
+  t.equal(nearer.pending.length, 1, 'the grid tick fetches');
+  nearer.pending[0].resolve(Buffer.from('[1]'));
+  await flush();
+  await nearer.recorder.stop('test');
+});

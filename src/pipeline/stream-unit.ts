@@ -16,6 +16,15 @@ import { OutputLane, type LaneClose, type LaneContext } from './output-lane.js';
 
 /** An eager first fetch is made only if it has at least this long (or its timeout) before the first grid tick. */
 const EAGER_MIN_MS = 2000;
+/**
+ * Streams this frequent fetch at once even when the first grid tick is near
+ * (eagerTick): waiting for it cost up to half an interval before the first
+ * record, against the original recorder's fetch at once. Longer intervals are
+ * inventories, slow to fetch, for which a second fetch so soon is a waste.
+ */
+const EAGER_NEAR_MAX_INTERVAL_MS = 10_000;
+/** A grid tick nearer than this is the first fetch: two fetches so close in time would record the same state. */
+const EAGER_NEAR_MIN_MS = 50;
 
 export interface UnitContext extends LaneContext {
   clock: Clock;
@@ -31,6 +40,8 @@ export class StreamUnit {
   /** Stops a source that runs on its own (probes, the archiver). */
   private readonly stopRun = new AbortController();
   private inFlight: Promise<void> | undefined;
+  /** An eager fetch made near the first grid tick: that tick waits for it instead of being missed (onTick). */
+  private tickWaitsFor: Promise<void> | undefined;
   private stopped = false;
   paused = false;
 
@@ -90,7 +101,9 @@ export class StreamUnit {
     const now = clock.now();
     const eager = this.source.eager ? this.eagerTick(now) : undefined;
     this.ticker.start();
-    if (eager) this.onTick(eager.tick, now, eager.deadline);
+    if (!eager) return;
+    this.onTick(eager.tick, now, eager.deadline);
+    if (eager.tickWaits) this.tickWaitsFor = this.inFlight;
   }
 
   /**
@@ -101,13 +114,17 @@ export class StreamUnit {
    * EAGER_MIN_MS or half an interval, whichever is least; otherwise the grid
    * tick is near enough. (Firing that tick early instead made the gap to the
    * tick after it up to 1.5 intervals, which `nsr stats` counts as a missed tick.)
+   * A frequent stream fetches at once all the same, as its own tick (the
+   * current grid slot), with its timeout; should it still run at the first
+   * grid tick, that tick is fetched when it ends, late, not missed.
    */
-  private eagerTick(now: number): { tick: number; deadline: number } | undefined {
+  private eagerTick(now: number): { tick: number; deadline: number; tickWaits?: boolean } | undefined {
     const { intervalMs, timeoutMs } = this.source.timing;
     const slot = Math.floor(now / intervalMs);
     const nextTick = (slot + 1) * intervalMs;
-    if (nextTick - now < Math.min(timeoutMs, EAGER_MIN_MS, intervalMs / 2)) return undefined;
-    return { tick: slot, deadline: nextTick };
+    if (nextTick - now >= Math.min(timeoutMs, EAGER_MIN_MS, intervalMs / 2)) return { tick: slot, deadline: nextTick };
+    if (intervalMs > EAGER_NEAR_MAX_INTERVAL_MS || nextTick - now < EAGER_NEAR_MIN_MS) return undefined;
+    return { tick: slot, deadline: now + Math.min(timeoutMs, intervalMs), tickWaits: true };
   }
 
   /** Where a source's record goes: its own lane, or the extra output it names. */
@@ -137,6 +154,12 @@ export class StreamUnit {
   private onTick(tick: number, scheduledAt: number, deadline = scheduledAt + this.source.timing.intervalMs): void {
     if (this.stopped) return;
     if (this.paused) return this.missed(tick, scheduledAt, 'paused', 'the stream is paused (nsr control)');
+    if (this.inFlight && this.inFlight === this.tickWaitsFor) {
+      this.tickWaitsFor = undefined;
+      void this.inFlight.then(() => this.onTick(tick, scheduledAt, deadline));
+      return;
+    }
+    this.tickWaitsFor = undefined;
     if (this.inFlight) return this.missed(tick, scheduledAt, 'overlap', 'the previous fetch of this stream was still running');
     for (const l of this.lanes) {
       if (!l.queue.hasRoom()) {
