@@ -12,8 +12,11 @@ import { amqpSchema, resolveAmqp } from '../src/connections/amqp-settings.js';
 import { startAmqpSink } from '../src/sinks/amqp/amqp-sink.js';
 import { checkRecordFrame, checkRecordJson } from '../src/sources/amqp/record-message.js';
 import { needService, readArchives, readEvents, sleep, startNsr, tempDir } from './helpers.js';
+import { holdBroker } from './broker-lease.js';
 
 const BROKER = process.env.NSR_TEST_AMQP ?? 'amqp://guest:guest@127.0.0.1:5672/';
+// Not while amqp.test.ts restarts it (broker-lease.ts).
+await holdBroker(t);
 
 async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;

@@ -13,8 +13,11 @@ import path from 'node:path';
 import amqp from 'amqplib';
 import { NetbeamSimulator } from '../src/simulate/netbeam-simulator.js';
 import { needService, readArchives, readEvents, ROOT, sleep, startNsr, tempDir } from './helpers.js';
+import { holdBroker } from './broker-lease.js';
 
 const BROKER = process.env.NSR_TEST_AMQP ?? 'amqp://guest:guest@127.0.0.1:5672/';
+// Not while amqp.test.ts restarts it (broker-lease.ts).
+await holdBroker(t);
 const EXCHANGE = 'osg.psdata.raw';
 
 /** A TCP proxy to the broker whose connections the test can cut (and refuse) for a while. */
