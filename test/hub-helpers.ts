@@ -9,11 +9,16 @@ export function hubCommands(port: number, lines: string[], quietMs = 300): Promi
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1', () => socket.write(lines.map((l) => `${l}\n`).join('')));
     let text = '';
-    let timer = setTimeout(() => socket.end(), quietMs * 3);
+    // A hub that never reads the commands (nor the end) would hold the socket open: closed after 5 s more.
+    const end = () => {
+      socket.end();
+      setTimeout(() => socket.destroy(), 5000).unref();
+    };
+    let timer = setTimeout(end, quietMs * 3);
     socket.on('data', (d) => {
       text += d;
       clearTimeout(timer);
-      timer = setTimeout(() => socket.end(), quietMs);
+      timer = setTimeout(end, quietMs);
     });
     socket.on('close', () => resolve(text));
     socket.on('error', reject);

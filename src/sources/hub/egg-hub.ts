@@ -62,7 +62,6 @@ export class EggHub implements CommandTarget, LineHandler {
   /** Listens (nothing is read until `run`): a port that cannot be had stops the recorder's start. */
   async open(): Promise<void> {
     for (const problem of this.state.problems) this.note('hub_state_problem', { dir: this.stateDir, problem }, 'warn', problem);
-    this.listeners.setPaused(true);
     await this.listeners.open();
     this.routesChanged();
     this.note('hub_listening', { host: this.cfg.host, command_port: this.cfg.command_port, data_ports: formatPortList(this.cfg.data_ports), peripherals: this.registry.peripherals.size, routes: this.registry.routes.size, state_dir: this.stateDir, auth: this.tokenSet ? (this.cfg.require_auth ? 'every connection' : 'beyond loopback, /reset, routes, foreign uuids') : 'none (loopback only)' }, 'info', `hub listening on ${this.cfg.host}:${this.cfg.command_port} (commands) and ${formatPortList(this.cfg.data_ports)} (data)`);
@@ -72,7 +71,7 @@ export class EggHub implements CommandTarget, LineHandler {
   async run(stop: AbortSignal, room: () => boolean, emit: (body: Buffer) => void): Promise<void> {
     this.emit = emit;
     this.room = room;
-    this.listeners.setPaused(false);
+    this.listeners.startReading();
     const every = Math.max(1000, Math.min(30_000, this.cfg.expire_after / 4));
     this.expiryTimer = setInterval(() => this.expire(), every);
     if (this.cfg.discovery) {
@@ -95,6 +94,7 @@ export class EggHub implements CommandTarget, LineHandler {
     clearInterval(this.expiryTimer);
     clearTimeout(this.roomTimer);
     this.listeners.setPaused(false);
+    this.listeners.startReading();
     await this.listeners.close();
     await this.discovery;
     const left = await Promise.all([...this.forwarders.values()].map(async (f) => [f.route, await f.close(STOP_GRACE_MS)] as const));

@@ -3,8 +3,11 @@
  * a line; `/config` spans lines up to `EOF`) and the data ports (the first
  * line is the sender's uuid, every further line a payload). Authentication
  * comes first when it is needed: `/auth <token>` as the first line. While the
- * recorder's queue is full every socket is paused: TCP holds the senders back
- * and nothing is dropped.
+ * recorder's queue is full every socket that sends records is paused: TCP
+ * holds the senders back and nothing is dropped. Those are the data ports'
+ * and command connections that sent `/data`; the other command connections
+ * (`/register`, `/routes`, `/list`) are still answered: a peripheral restarted
+ * while the queue was full waited for it to drain before it could register.
  */
 import net from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
@@ -50,8 +53,12 @@ export interface ListenerOptions {
 export class HubListeners {
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
+  /** The sockets whose lines are records: paused while the recorder has no room. */
+  private readonly senders = new Set<net.Socket>();
   private readonly digest: Buffer | undefined;
   private nextId = 1;
+  /** Nothing is read before the recorder runs (startReading): a line could not be recorded yet. */
+  private reading = false;
   private paused = false;
   refused = 0;
   tooLong = 0;
@@ -87,14 +94,30 @@ export class HubListeners {
     await closed;
   }
 
-  /** While the recorder cannot take more, no socket is read: TCP flow control holds the senders. */
+  /** From now on connections are read (those that send records, while there is room). */
+  startReading(): void {
+    if (this.reading) return;
+    this.reading = true;
+    for (const s of this.sockets) if (!(this.paused && this.senders.has(s))) s.resume();
+  }
+
+  /** While the recorder cannot take more, no socket that sends records is read: TCP flow control holds the senders. */
   setPaused(paused: boolean): void {
     if (paused === this.paused) return;
     this.paused = paused;
-    for (const s of this.sockets) {
+    if (!this.reading) return;
+    for (const s of this.senders) {
       if (paused) s.pause();
       else s.resume();
     }
+  }
+
+  /** A socket whose lines are records from now on: held back with the others while the recorder has no room. */
+  private sends(socket: net.Socket): void {
+    if (this.senders.has(socket)) return;
+    this.senders.add(socket);
+    socket.on('close', () => this.senders.delete(socket));
+    if (this.paused && this.reading) socket.pause();
   }
 
   private listen(port: number, key: string, onConnection: (s: net.Socket) => void): Promise<void> {
@@ -110,7 +133,7 @@ export class HubListeners {
         this.sockets.add(socket);
         socket.on('close', () => this.sockets.delete(socket));
         socket.on('error', () => {}); // 'close' follows
-        if (this.paused) socket.pause();
+        if (!this.reading) socket.pause();
         onConnection(socket);
       });
       server.once('error', (err: NodeJS.ErrnoException) => {
@@ -223,12 +246,15 @@ export class HubListeners {
         config = { line, lines: [], bytes: 0 };
         return;
       }
+      // Its lines of this chunk still come (as a data port's do); the next chunk waits while there is no room.
+      if (line.startsWith('/data ')) this.sends(socket);
       this.handler.command(line, s);
     });
     socket.on('data', (chunk: Buffer) => split.push(chunk));
   }
 
   private dataConnection(socket: net.Socket, port: number): void {
+    this.sends(socket);
     const s = this.session(socket, port);
     const needsAuth = this.mustAuthenticate(s);
     let uuid: string | undefined;
