@@ -185,8 +185,15 @@ export class RouteForwarder {
         }
       }
       const batch = this.takeBatch();
-      const ok = await this.write(this.socket, batch);
-      if (!ok) continue; // the batch stays queued; the broken connection was reported
+      const socket = this.socket;
+      if (!(await this.write(socket, batch))) {
+        // The batch stays queued. A failed write leaves the socket destroyed
+        // before its 'close' (a later turn of the event loop): it is dropped
+        // and reported here, or this loop would take it again and again in
+        // microtasks, never letting 'close' run (the hub spun at 100 % CPU).
+        this.lost(socket);
+        continue;
+      }
       this.head += batch.length;
       if (this.head > 4096 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
