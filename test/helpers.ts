@@ -1,5 +1,5 @@
 /** Shared by the tests: paths, temporary directories, reading archives back. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { NdtwinSimulator, type NdtwinSimulatorOptions } from '../src/simulate/ndtwin-simulator.js';
 import { tmpdir } from 'node:os';
@@ -48,8 +48,16 @@ export interface NsrProcess {
 }
 
 /** Starts `bin/nsr` as a real process. */
+/** nsr processes still running when the test file's process exits are killed: a failed test leaves none behind (a hub left so spun for 40 minutes). */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export function startNsr(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): NsrProcess {
   const child = spawn(process.execPath, [NSR, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   let out = '';
   child.stderr.on('data', (d) => (out += d));
   child.stdout.on('data', (d) => (out += d));

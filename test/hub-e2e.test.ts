@@ -58,6 +58,14 @@ t.test('A→B→C: 10,000 lines recorded once and delivered once in order; B kil
   writeFileSync(path.join(dir, 'r.yaml'), `output: {dir: out, window: 1m}\nstreams:\n  egg: {kind: hub, command_port: ${cmd}, data_ports: "${cmd + 1}-${cmd + 3}"}\n`);
   const out = path.join(dir, 'out');
   let nsr = await startHub(dir);
+  // Whichever hub runs when the test ends (a failing test left one running, spinning, for 40 minutes).
+  t.teardown(() => {
+    try {
+      process.kill(nsr.pid, 'SIGKILL');
+    } catch {
+      // it stopped already
+    }
+  });
   const common = ['--hub', String(cmd)];
   const a = await peripheral(t, dir, ['--role', 'source', '--name', 'ASR_Engine', '--uuid', 'uuid-a', '--port', String(cmd + 11), ...common]);
   const bArgs = ['--role', 'relay', '--prefix', 'b:', '--name', 'LLM_Engine', '--uuid', 'uuid-b', '--port', String(cmd + 12), ...common];
@@ -128,13 +136,6 @@ t.test('A→B→C: 10,000 lines recorded once and delivered once in order; B kil
 
   // Restarted: the routes and peripherals are there, and lines flow again.
   nsr = await startHub(dir);
-  t.teardown(() => {
-    try {
-      process.kill(nsr.pid, 'SIGKILL');
-    } catch {
-      // it stopped already
-    }
-  });
   const listed = await hubCommands(cmd, ['/list', '/routes info']);
   t.match(listed, /Known peripherals:\n1\. .*\n2\. .*\n3\. /);
   t.match(listed, /Route Name: asr_llm\n {2}From: ASR_Engine \(UUID: uuid-a, Port: \d+\)\n {2}To: LLM_Engine/);
