@@ -47,10 +47,15 @@ function running(pid: number): boolean {
   }
 }
 
+/**
+ * Until the process's command line starts with `text`: bash's own
+ * (`bash -c exec -a nsr-fake …`) contains it too, and while bash execs, the
+ * command line can read empty (a check then found no nsr there).
+ */
 async function waitForCmdline(pid: number, text: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(text)) return;
+      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith(text)) return;
     } catch {}
     await new Promise((r) => setTimeout(r, 20));
   }
