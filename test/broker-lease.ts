@@ -14,6 +14,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isAlive } from '../src/pipeline/process-identity.js';
 import { sleep } from './helpers.js';
 
 const DIR = path.join(os.tmpdir(), 'nsr-test-rabbitmq');
@@ -21,22 +22,12 @@ const LEASE = 'lease-';
 const RESTART = 'restart-';
 const POLL_MS = 250;
 
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Live pids, other than this process, with a file of this kind. */
 function others(kind: string): number[] {
   const pids = readdirSync(DIR)
     .filter((f) => f.startsWith(kind))
     .map((f) => Number(f.slice(kind.length)));
-  return pids.filter((pid) => pid !== process.pid && alive(pid));
+  return pids.filter((pid) => pid !== process.pid && isAlive(pid));
 }
 
 const mark = (kind: string) => path.join(DIR, `${kind}${process.pid}`);

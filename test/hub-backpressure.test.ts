@@ -44,4 +44,19 @@ t.test('a full queue holds the senders back, not the commands; nothing sent is l
   room = true;
   await waitFor('the held lines', () => recorded.length === 3);
   t.same(recorded, ['first', 'held-1', 'held-2'], 'once there is room, the held lines are recorded, in order');
+
+  // A command connection that sends /data (any whitespace after it, as the command reads it) is held back too.
+  const viaCommands = net.connect(cmd, '127.0.0.1');
+  t.teardown(() => void viaCommands.destroy());
+  await new Promise((r) => viaCommands.once('connect', r));
+  room = false;
+  viaCommands.write('/data\tuuid-s by-command-1\n');
+  await waitFor('the first /data line', () => recorded.length === 4);
+  await sleep(200);
+  viaCommands.write('/data uuid-s by-command-2\n');
+  await sleep(300);
+  t.equal(recorded.at(-1), 'by-command-1', 'a second /data on that connection waits while there is no room');
+  room = true;
+  await waitFor('the held /data line', () => recorded.length === 5);
+  t.equal(recorded.at(-1), 'by-command-2', 'and is recorded once there is room');
 });

@@ -95,6 +95,17 @@ t.test('an eager stream fetches at once, also near its first grid tick, which th
     ['{"timestamp":1800000001050,"v":[0]}', '{"timestamp":1800000001050,"v":[1]}'],
   );
 
+  // Stopped while the start's fetch still runs: the grid tick that waited for it is a missed tick, told in the events.
+  const stopped = await run(1_800_000_000_700);
+  stopped.clock.advance(300);
+  const stopping = stopped.recorder.stop('test');
+  await flush();
+  stopped.pending[0].resolve(Buffer.from('[0]'));
+  await stopping;
+  t.equal(stopped.pending.length, 1, 'no fetch after the stop');
+  const stopEvents = (await readArchives(stopped.dir, 'events')).flatMap((w) => w.lines.map((l) => JSON.parse(l)));
+  t.same(stopEvents.filter((e) => e.event === 'missed_tick').map((e) => [e.tick, e.reason]), [[1_800_000_001, 'overlap']]);
+
   // 20 ms before it: the grid tick is the first fetch.
   const nearer = await run(1_800_000_000_980);
   t.equal(nearer.pending.length, 0, 'nothing fetched 20 ms before the grid tick');

@@ -156,7 +156,9 @@ export class StreamUnit {
     if (this.paused) return this.missed(tick, scheduledAt, 'paused', 'the stream is paused (nsr control)');
     if (this.inFlight && this.inFlight === this.tickWaitsFor) {
       this.tickWaitsFor = undefined;
-      void this.inFlight.then(() => this.onTick(tick, scheduledAt, deadline));
+      // Stopped meanwhile: this tick came and was not fetched, which is a gap the events must tell.
+      const after = () => (this.stopped ? this.missed(tick, scheduledAt, 'overlap', "the start's fetch still ran at this tick, and the recorder stopped before it ended") : this.onTick(tick, scheduledAt, deadline));
+      void this.inFlight.then(after);
       return;
     }
     this.tickWaitsFor = undefined;

@@ -43,11 +43,16 @@ export const ROUTES_HELP_TEXT = [
 const UNKNOWN = "Unknown command. Type '/help' for available commands.";
 const NEEDS_TOKEN = '/error this command needs the hub token: send /auth <token> first';
 
+/** `/data <uuid> <payload…>`: a command whose line is a record (its connection is held back with the data ports'). */
+export function isDataCommand(line: string): boolean {
+  return /^\/data(\s|$)/.test(line);
+}
+
 export function runCommand(line: string, s: Session, hub: CommandTarget, body?: string): void {
   const { registry } = hub;
   const tokens = line.split(/\s+/);
   const verb = tokens[0];
-  if (verb === '/data') {
+  if (isDataCommand(line)) {
     // `/data <uuid> <payload…>`: the payload is the rest of the line as it was sent.
     const m = /^\/data\s+(\S+)\s(.*)$/s.exec(line);
     if (!m) return s.reply('Invalid data command format.');

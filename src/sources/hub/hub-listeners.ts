@@ -16,6 +16,7 @@ import { tokenDigest } from '../../control/bearer-token.js';
 import { isLoopbackHost } from '../../control/local-address.js';
 import type { NoteEvent } from '../../logging/note-event.js';
 import { LineSplitter } from './line-splitter.js';
+import { isDataCommand } from './hub-commands.js';
 import type { ConnectionId } from './hub-registry.js';
 
 /** Connections at once, all ports together: more are refused (and reported), never queued. */
@@ -116,7 +117,6 @@ export class HubListeners {
   private sends(socket: net.Socket): void {
     if (this.senders.has(socket)) return;
     this.senders.add(socket);
-    socket.on('close', () => this.senders.delete(socket));
     if (this.paused && this.reading) socket.pause();
   }
 
@@ -131,7 +131,10 @@ export class HubListeners {
           return;
         }
         this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('close', () => {
+          this.sockets.delete(socket);
+          this.senders.delete(socket);
+        });
         socket.on('error', () => {}); // 'close' follows
         if (!this.reading) socket.pause();
         onConnection(socket);
@@ -247,7 +250,7 @@ export class HubListeners {
         return;
       }
       // Its lines of this chunk still come (as a data port's do); the next chunk waits while there is no room.
-      if (line.startsWith('/data ')) this.sends(socket);
+      if (isDataCommand(line)) this.sends(socket);
       this.handler.command(line, s);
     });
     socket.on('data', (chunk: Buffer) => split.push(chunk));
