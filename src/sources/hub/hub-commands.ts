@@ -6,6 +6,7 @@
  */
 import type { Session } from './hub-listeners.js';
 import { redactConfigDocument } from './peripheral-config.js';
+import { isDataCommand } from './data-command.js';
 import type { HubRegistry } from './hub-registry.js';
 
 /** What the commands act on: the hub (egg-hub.ts). */
@@ -42,11 +43,6 @@ export const ROUTES_HELP_TEXT = [
 
 const UNKNOWN = "Unknown command. Type '/help' for available commands.";
 const NEEDS_TOKEN = '/error this command needs the hub token: send /auth <token> first';
-
-/** `/data <uuid> <payload…>`: a command whose line is a record (its connection is held back with the data ports'). */
-export function isDataCommand(line: string): boolean {
-  return /^\/data(\s|$)/.test(line);
-}
 
 export function runCommand(line: string, s: Session, hub: CommandTarget, body?: string): void {
   const { registry } = hub;

@@ -16,7 +16,7 @@ import { tokenDigest } from '../../control/bearer-token.js';
 import { isLoopbackHost } from '../../control/local-address.js';
 import type { NoteEvent } from '../../logging/note-event.js';
 import { LineSplitter } from './line-splitter.js';
-import { isDataCommand } from './hub-commands.js';
+import { isDataCommand } from './data-command.js';
 import type { ConnectionId } from './hub-registry.js';
 
 /** Connections at once, all ports together: more are refused (and reported), never queued. */
